@@ -1,0 +1,21 @@
+//! `pipe explain CODE`: the documentation of a diagnostic code.
+
+use crate::report;
+use pipe_core::diag::{Code, closest};
+
+pub fn run(code: &str) -> u8 {
+    match Code::parse(code) {
+        Some(c) => {
+            print!("{}", c.doc());
+            0
+        }
+        None => {
+            let upper = code.trim().to_uppercase();
+            let near = closest(&upper, Code::ALL.iter().map(|c| c.as_str()));
+            let hint = near
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_else(|| "; codes look like `E3001` or `W2001`".into());
+            report::usage_error(&format!("no diagnostic code `{code}`{hint}"))
+        }
+    }
+}

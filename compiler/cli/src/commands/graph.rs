@@ -1,0 +1,27 @@
+//! `pipe graph`: the DAG as DOT, Mermaid or JSON on stdout.
+
+use crate::GraphFormat;
+use crate::files::{FsLoader, display_name, read};
+use crate::report;
+use pipe_core::graph::render;
+use std::path::Path;
+
+pub fn run(path: &Path, format: GraphFormat) -> u8 {
+    let text = match read(path) {
+        Ok(t) => t,
+        Err(e) => return report::usage_error(&e),
+    };
+    let analysis = pipe_core::analyze(&FsLoader, &display_name(path), &text);
+    if analysis.has_errors() {
+        report::print(&analysis.diagnostics, analysis.sources());
+        eprintln!("error: fix the errors above to see the graph");
+        return 1;
+    }
+    let p = analysis.pipeline();
+    match format {
+        GraphFormat::Dot => print!("{}", render::dot(p)),
+        GraphFormat::Mermaid => print!("{}", render::mermaid(p)),
+        GraphFormat::Json => println!("{}", serde_json::to_string_pretty(&render::json(p)).unwrap_or_default()),
+    }
+    0
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand; each `run` returns the process exit code.
+
+pub mod check;
+pub mod explain;
+pub mod fmt;
+pub mod graph;

@@ -1,0 +1,46 @@
+//! Reading pipeline files from disk for the core.
+//!
+//! Takes paths; gives texts, a [`Loader`] that reads `use`d files, and the list of `*.pipe` files
+//! of the current folder when none are named.
+
+use pipe_core::Loader;
+use std::path::{Path, PathBuf};
+
+/// Reads `use`d files; their paths arrive already joined to the using file's folder.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn load(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string().to_lowercase())
+    }
+}
+
+/// The files named, or every `*.pipe` in the current folder.
+pub fn pipeline_files(named: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    if !named.is_empty() {
+        return Ok(named.to_vec());
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(".")
+        .map_err(|e| format!("cannot list the current folder: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pipe"))
+        .map(|p| p.strip_prefix("./").map(Path::to_path_buf).unwrap_or(p))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err("no `.pipe` files here; name the files to check, e.g. `pipe check pipeline.pipe`".into());
+    }
+    Ok(found)
+}
+
+/// The file's text, or a message for exit code 2.
+pub fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
+}
+
+/// The name the core uses for a path: as the user wrote it, with `/` separators.
+pub fn display_name(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}

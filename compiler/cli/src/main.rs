@@ -1,0 +1,76 @@
+//! The `pipe` command line.
+//!
+//! Takes arguments and files; gives reports on the terminal and exit codes: 0 clean (warnings
+//! allowed), 1 problems in the user's files, 2 usage errors and unreadable files. All IO and
+//! rendering lives here; the analysis is `pipe-core`'s.
+
+mod commands;
+mod files;
+mod report;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "pipe", version, about = "Typed ML data pipelines: check, format, graph, compile and run .pipe files")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report every problem in pipeline files (all `*.pipe` here if none are named).
+    Check {
+        files: Vec<PathBuf>,
+        /// `human` for people, `json` for tools (one array of diagnostics on stdout).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Rewrite files in the canonical format (`-` formats standard input to standard output).
+    Fmt {
+        files: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the pipeline's DAG.
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Explain a diagnostic code, e.g. `pipe explain E3001`.
+    Explain { code: String },
+    /// Run the language server on stdin/stdout, for editors.
+    Lsp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { files, format } => commands::check::run(&files, matches!(format, Format::Json)),
+        Command::Fmt { files, check } => commands::fmt::run(&files, check),
+        Command::Graph { file, format } => commands::graph::run(&file, format),
+        Command::Explain { code } => commands::explain::run(&code),
+        Command::Lsp => match pipe_lsp::run_stdio() {
+            Ok(()) => 0,
+            Err(e) => report::usage_error(&format!("the language server could not start: {e}")),
+        },
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,148 @@
+//! The `pipe` binary end to end: exit codes (0 clean, 1 user errors, 2 usage), JSON diagnostics,
+//! `fmt`, `graph` and `explain`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pipe(args: &[&str], cwd: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("pipe runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "pipe {args:?} panicked:\n{stderr}");
+    out
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn check_exit_codes() {
+    let r = root();
+    let clean = pipe(&["check", "examples/mnist/pipeline.pipe", "examples/sweep/pipeline.pipe"], &r);
+    assert_eq!(code(&clean), 0, "{}", stderr(&clean));
+    assert!(stderr(&clean).contains("ok: 2 files checked"));
+
+    let warnings = pipe(&["check", "tests/cases/lint/unused_param/main.pipe"], &r);
+    assert_eq!(code(&warnings), 0, "warnings alone do not fail");
+    assert!(stderr(&warnings).contains("W2001"));
+
+    let errors = pipe(&["check", "tests/cases/types/unknown_field/main.pipe"], &r);
+    assert_eq!(code(&errors), 1);
+    let text = stderr(&errors);
+    assert!(text.contains("E3002") && text.contains("did you mean `gpu`?"), "{text}");
+    assert!(text.contains("error: 2 errors in 1 file"), "{text}");
+
+    let missing = pipe(&["check", "no/such/file.pipe"], &r);
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("cannot read `no/such/file.pipe`"));
+
+    let usage = pipe(&["check", "--frmat", "json"], &r);
+    assert_eq!(code(&usage), 2);
+}
+
+#[test]
+fn check_json_reports_every_field_tools_need() {
+    let o = pipe(&["check", "--format", "json", "tests/cases/syntax/many_errors_in_one_pass/main.pipe"], &root());
+    assert_eq!(code(&o), 1);
+    let all: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    let all = all.as_array().expect("an array");
+    assert_eq!(all.len(), 6, "every syntax error of the file, in one pass: {all:#?}");
+    let first = &all[0];
+    for key in
+        ["code", "severity", "message", "file", "span", "line", "column", "end_line", "end_column", "help", "labels"]
+    {
+        assert!(first.get(key).is_some(), "missing `{key}` in {first}");
+    }
+    assert_eq!(first["code"], "E1004");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["file"], "tests/cases/syntax/many_errors_in_one_pass/main.pipe");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(1), Some(23)));
+    assert_eq!((first["span"]["start"].as_u64(), first["span"]["end"].as_u64()), (Some(22), Some(23)));
+    let codes: Vec<&str> = all.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["E1004", "E1004", "E1001", "E1004", "E1003", "E1005"]);
+}
+
+#[test]
+fn check_follows_used_files_relative_to_the_pipeline() {
+    let o = pipe(&["check", "pipeline.pipe"], &root().join("examples/sweep"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn fmt_check_rewrite_and_refusal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("p.pipe");
+    std::fs::write(&file, "stage a{image=\"alpine:3.20\"}\n").expect("write");
+    let check = pipe(&["fmt", "--check", "p.pipe"], dir.path());
+    assert_eq!(code(&check), 1);
+    assert_eq!(stdout(&check).trim(), "p.pipe");
+    assert_eq!(code(&pipe(&["fmt", "p.pipe"], dir.path())), 0);
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "stage a {\n  image = \"alpine:3.20\"\n}\n");
+    assert_eq!(code(&pipe(&["fmt", "--check"], dir.path())), 0, "no files named: every *.pipe here");
+
+    let broken = "stage a {\n  image =\n}\n";
+    std::fs::write(&file, broken).expect("write");
+    let refused = pipe(&["fmt", "p.pipe"], dir.path());
+    assert_eq!(code(&refused), 1);
+    assert!(stderr(&refused).contains("has syntax errors and was not formatted"));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), broken, "a broken file is left alone");
+}
+
+#[test]
+fn fmt_reads_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["fmt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(b"param  x:int=1\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "param x: int = 1\n");
+}
+
+#[test]
+fn graph_formats() {
+    let r = root();
+    let dot = pipe(&["graph", "examples/mnist/pipeline.pipe"], &r);
+    assert_eq!(code(&dot), 0);
+    assert!(stdout(&dot).contains("\"preprocess\" -> \"train\" [label=\"/\"];"), "{}", stdout(&dot));
+    let mermaid = pipe(&["graph", "examples/mnist/pipeline.pipe", "--format", "mermaid"], &r);
+    assert!(stdout(&mermaid).starts_with("flowchart LR\n"));
+    let json = pipe(&["graph", "examples/mnist/pipeline.pipe", "--format", "json"], &r);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!(v["nodes"].as_array().map(Vec::len), Some(4));
+    assert_eq!(v["edges"].as_array().map(Vec::len), Some(4));
+    let broken = pipe(&["graph", "tests/cases/graph/cycle_of_two/main.pipe"], &r);
+    assert_eq!(code(&broken), 1);
+    assert!(stderr(&broken).contains("E4001"));
+}
+
+#[test]
+fn explain_codes() {
+    let r = root();
+    let o = pipe(&["explain", "e3001"], &r);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("# E3001: type mismatch"));
+    let unknown = pipe(&["explain", "E3100"], &r);
+    assert_eq!(code(&unknown), 2);
+    assert!(stderr(&unknown).contains("did you mean"), "{}", stderr(&unknown));
+}

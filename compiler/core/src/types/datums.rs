@@ -1,0 +1,226 @@
+//! Datum expressions: `glob`, `cross`, `union`, `join`, `group`.
+//!
+//! Takes a call; gives a [`Datums`] tree and records which datasets the current stage reads.
+//! `glob(DATASET, "/pattern")` splits an input or a stage's output; `cross` pairs every datum of
+//! each argument; `union` concatenates; `join` matches datums whose capture groups are equal;
+//! `group(x, by = "$1")` gathers datums with the same key. Raises E2001, E2011, E3001, E3005,
+//! E3006–E3009.
+
+use super::glob;
+use super::{Checker, Datums, Place, Ty, Value};
+use crate::diag::{Code, Diagnostic, did_you_mean};
+use crate::resolve::DefKind;
+use crate::syntax::ast::{Call, Expr, ExprKind};
+
+impl Checker<'_> {
+    pub(super) fn datums_call(&mut self, c: &Call, at: Place<'_>) -> Option<Datums> {
+        let f = c.callee.name.as_str();
+        let positional: Vec<&Expr> = c.args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
+        let allowed_named: &[&str] = if f == "group" { &["by"] } else { &[] };
+        for a in c.args.iter().filter_map(|a| a.name.as_ref()) {
+            if !allowed_named.contains(&a.name.as_str()) {
+                self.diags.push(
+                    Diagnostic::new(Code::E3005, a.span, format!("`{f}` has no argument `{}`", a.name))
+                        .label("unknown argument")
+                        .help(usage(f)),
+                );
+            }
+        }
+        match f {
+            "glob" => self.glob(c, &positional),
+            "group" => self.group(c, &positional, at),
+            _ => {
+                if positional.len() < 2 {
+                    self.arity(c, "at least 2", positional.len());
+                    return None;
+                }
+                let parts: Vec<Option<Datums>> = positional.iter().map(|e| self.datums_arg(e, at)).collect();
+                let parts: Vec<Datums> = parts.into_iter().collect::<Option<_>>()?;
+                match f {
+                    "cross" => Some(Datums::Cross(parts)),
+                    "union" => Some(Datums::Union(parts)),
+                    _ => self.join(c, positional, parts),
+                }
+            }
+        }
+    }
+
+    fn arity(&mut self, c: &Call, want: &str, found: usize) {
+        self.diags.push(
+            Diagnostic::new(
+                Code::E3005,
+                c.callee.span,
+                format!("`{}` takes {want} arguments, found {found}", c.callee.name),
+            )
+            .label("wrong number of arguments")
+            .help(usage(&c.callee.name)),
+        );
+    }
+
+    fn datums_arg(&mut self, e: &Expr, at: Place<'_>) -> Option<Datums> {
+        match self.value(e, &Ty::Datums, at) {
+            Value::Datums(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn glob(&mut self, c: &Call, args: &[&Expr]) -> Option<Datums> {
+        let [data, pattern] = args else {
+            self.arity(c, "2", args.len());
+            return None;
+        };
+        let dataset = self.dataset(data);
+        let captures = match &pattern.kind {
+            ExprKind::Str(s) => {
+                match s.as_plain() {
+                    Some(p) => match glob::validate(&p) {
+                        Ok(n) => Some((p, n)),
+                        Err(problem) => {
+                            self.diags.push(
+                                Diagnostic::new(problem.code, pattern.span, problem.message)
+                                    .label("in this pattern")
+                                    .help(problem.help),
+                            );
+                            None
+                        }
+                    },
+                    None => {
+                        self.diags.push(
+                        Diagnostic::new(Code::E3006, pattern.span, "glob patterns cannot interpolate params")
+                            .label("must be a plain string")
+                            .help("Write the pattern literally; datum boundaries must be known before the pipeline runs."),
+                    );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.mismatch(pattern, &Ty::String, Place { field: "glob", params: true });
+                None
+            }
+        };
+        let (pattern, captures) = captures?;
+        Some(Datums::Glob { dataset: dataset?, pattern, captures })
+    }
+
+    /// The dataset a name refers to (an input or a stage), recorded as read by the current stage.
+    fn dataset(&mut self, e: &Expr) -> Option<String> {
+        let ExprKind::Name(p) = &e.kind else {
+            self.mismatch(e, &Ty::Dataset, Place { field: "glob", params: true });
+            return None;
+        };
+        let [id] = p.segments.as_slice() else {
+            self.undefined(p, "an input or a stage", Place { field: "glob", params: true });
+            return None;
+        };
+        match self.root_scope().get(&id.name).copied() {
+            Some(d) if matches!(d.kind, DefKind::Input | DefKind::Stage) => {
+                self.used.insert(id.name.clone());
+                self.refer(id.span, d.span, &id.name);
+                self.reads.push((id.name.clone(), id.span));
+                Some(id.name.clone())
+            }
+            Some(d) => {
+                if d.kind == DefKind::Param {
+                    self.used.insert(id.name.clone());
+                }
+                let names = self.root_scope().names_of(&[DefKind::Input, DefKind::Stage]);
+                let help = did_you_mean(
+                    &id.name,
+                    names,
+                    "`glob` reads an input or a stage's output; declare one with `input NAME = …`.",
+                );
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E2011,
+                        id.span,
+                        format!("`{}` is a {}, not a dataset", id.name, d.kind.noun()),
+                    )
+                    .label("not an input or a stage")
+                    .also(d.span, "defined here")
+                    .help(help),
+                );
+                None
+            }
+            None => {
+                self.undefined(p, "an input or a stage", Place { field: "glob", params: true });
+                None
+            }
+        }
+    }
+
+    fn join(&mut self, c: &Call, args: Vec<&Expr>, parts: Vec<Datums>) -> Option<Datums> {
+        let counts: Vec<usize> = parts.iter().map(Datums::captures).collect();
+        if counts.iter().all(|n| *n == counts[0]) && counts[0] > 0 {
+            return Some(Datums::Join(parts));
+        }
+        let mut d = Diagnostic::new(Code::E3008, c.callee.span, "join inputs must capture the same number of groups")
+            .label(format!("captures: {}", counts.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")));
+        for (e, n) in args.iter().zip(&counts) {
+            d = d.also(e.span, format!("{n} capture group{}", if *n == 1 { "" } else { "s" }));
+        }
+        self.diags.push(d.help("Datums are joined on their capture groups: give each input the same groups, e.g. `glob(a, \"/(*).csv\")` and `glob(b, \"/(*).json\")`."));
+        None
+    }
+
+    fn group(&mut self, c: &Call, args: &[&Expr], at: Place<'_>) -> Option<Datums> {
+        let [inner] = args else {
+            self.arity(c, "1", args.len());
+            return None;
+        };
+        let inner = self.datums_arg(inner, at)?;
+        let Some(by) = c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "by")) else {
+            self.diags.push(
+                Diagnostic::new(Code::E3005, c.callee.span, "`group` needs `by`")
+                    .label("missing `by = \"$1\"`")
+                    .help(usage("group")),
+            );
+            return None;
+        };
+        let ExprKind::Str(s) = &by.value.kind else {
+            self.mismatch(&by.value, &Ty::String, Place { field: "by", ..at });
+            return None;
+        };
+        let text = s.as_plain().unwrap_or_default();
+        let refs = capture_refs(&text);
+        let max = inner.captures();
+        if refs.is_empty() || refs.iter().any(|n| *n == 0 || *n > max) {
+            let bad = refs.iter().find(|n| **n == 0 || **n > max).map_or("no `$N`".to_string(), |n| format!("`${n}`"));
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E3009,
+                    by.value.span,
+                    format!(
+                        "group key names {bad}, but the datums have {max} capture group{}",
+                        if max == 1 { "" } else { "s" }
+                    ),
+                )
+                .label("no such capture")
+                .help("Name capture groups of the glob by number: `group(glob(d, \"/(*)-(*).csv\"), by = \"$1\")`."),
+            );
+            return None;
+        }
+        Some(Datums::Group { inner: Box::new(inner), by: refs })
+    }
+}
+
+/// The numbers of `$1`, `$2`, … in a group key.
+fn capture_refs(key: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = key;
+    while let Some(pos) = rest.find('$') {
+        rest = &rest[pos + 1..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        out.push(digits.parse().unwrap_or(0));
+        rest = &rest[digits.len()..];
+    }
+    out
+}
+
+fn usage(f: &str) -> String {
+    match f {
+        "glob" => "Write `glob(DATASET, \"/pattern\")`, e.g. `glob(images, \"/*\")`.".into(),
+        "group" => "Write `group(DATUMS, by = \"$1\")`.".into(),
+        other => format!("Write `{other}(DATUMS, DATUMS, …)` with at least two datum expressions."),
+    }
+}

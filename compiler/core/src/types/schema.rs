@@ -1,0 +1,139 @@
+//! Field schemas: what a stage, a template and the `pipeline` block accept.
+//!
+//! Takes nothing; gives the builtin stage fields every stage has, the pipeline block's fields and
+//! the [`Schema`] type templates extend. Each field has a type, an optional default, whether it is
+//! required, and a doc that reaches hover and generated code.
+
+use super::ty::{Ty, Value};
+use crate::source::Span;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+/// How a stage runs, decided by the standard template at the root of its template chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `command` and `args` in `image`, once per datum.
+    Container,
+    /// `torchx.python`: `python SCRIPT ARGS…` once per datum.
+    Python,
+    /// `torchx.shell`: `sh -c SCRIPT` once per datum.
+    Shell,
+    /// `torchx.ddp`: `torchrun` on `nnodes` gang-scheduled nodes.
+    Ddp,
+}
+
+impl Kind {
+    /// The kind a standard template defines, by module and name.
+    pub fn of_stdlib(module: &str, name: &str) -> Option<Kind> {
+        match (module, name) {
+            ("torchx", "python") => Some(Kind::Python),
+            ("torchx", "shell") => Some(Kind::Shell),
+            ("torchx", "ddp") => Some(Kind::Ddp),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInfo {
+    pub ty: Ty,
+    pub default: Option<Value>,
+    pub required: bool,
+    pub doc: String,
+    /// Where a template declared it; `None` for builtin fields.
+    pub declared: Option<Span>,
+}
+
+/// The fields a stage of some template accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    /// `torchx.ddp`, `finetune`, or `stage` for plain stages.
+    pub name: String,
+    pub kind: Kind,
+    pub fields: IndexMap<String, FieldInfo>,
+    pub doc: Option<String>,
+    pub declared: Option<Span>,
+}
+
+fn field(ty: Ty, required: bool, doc: &str) -> FieldInfo {
+    FieldInfo { ty, default: None, required, doc: doc.to_string(), declared: None }
+}
+
+fn strings() -> Ty {
+    Ty::List(Box::new(Ty::String))
+}
+
+/// The fields of every stage.
+pub fn stage_schema() -> Schema {
+    let fields = [
+        ("image", field(Ty::String, true, "The container image the stage runs in, e.g. `\"python:3.11-slim\"`.")),
+        ("command", field(strings(), false, "The command to run, as a list; the image's entrypoint if absent.")),
+        ("args", field(strings(), false, "Arguments appended to the command (or passed to a template's script).")),
+        (
+            "env",
+            field(
+                Ty::Map(Box::new(Ty::EnvValue)),
+                false,
+                "Environment variables: strings, or `secret(NAME, KEY)` references that never appear in manifests.",
+            ),
+        ),
+        ("cpu", field(Ty::Quantity, false, "CPU cores requested per replica: `2`, `0.5` or `500m`.")),
+        ("memory", field(Ty::Quantity, false, "Memory requested per replica: `512Mi`, `64Gi`.")),
+        ("gpu", field(Ty::Int, false, "GPUs per replica (`nvidia.com/gpu`).")),
+        ("gpu_type", field(Ty::String, false, "The GPU model, e.g. `\"nvidia-a100-80gb\"`; becomes a node selector.")),
+        ("node_selector", field(Ty::Map(Box::new(Ty::String)), false, "Node labels the stage's pods must match.")),
+        (
+            "tolerations",
+            field(
+                Ty::List(Box::new(Ty::Toleration)),
+                false,
+                "Taints the stage's pods tolerate: `{ key = \"nvidia.com/gpu\", operator = \"Exists\", effect = \"NoSchedule\" }`.",
+            ),
+        ),
+        ("retries", field(Ty::Int, false, "How many times a failed datum is retried before the stage fails.")),
+        ("timeout", field(Ty::Duration, false, "How long one datum may run before it is stopped: `30m`, `6h`.")),
+        ("parallelism", field(Ty::Int, false, "At most this many datums (or shards) run at once.")),
+        (
+            "datums",
+            field(
+                Ty::Datums,
+                false,
+                "How the stage's inputs split into datums: `glob`, `cross`, `union`, `join`, `group`. Without it the stage runs once with no input.",
+            ),
+        ),
+    ];
+    Schema {
+        name: "stage".into(),
+        kind: Kind::Container,
+        fields: fields.into_iter().map(|(n, f)| (n.to_string(), f)).collect(),
+        doc: None,
+        declared: None,
+    }
+}
+
+/// The fields of the optional `pipeline { … }` block.
+pub fn pipeline_schema() -> IndexMap<String, FieldInfo> {
+    [
+        ("name", field(Ty::String, false, "The pipeline's name on the cluster; the file's name by default.")),
+        ("schedule", field(Ty::String, false, "A cron schedule (`\"0 3 * * *\"`) to run the pipeline on.")),
+        ("service_account", field(Ty::String, false, "The Kubernetes service account the pipeline's pods run as.")),
+        ("namespace", field(Ty::String, false, "The Kubernetes namespace to deploy into.")),
+        ("labels", field(Ty::Map(Box::new(Ty::String)), false, "Labels put on every object the pipeline creates.")),
+        (
+            "store",
+            field(Ty::String, false, "Where data and cache live: `s3://bucket/prefix`, `gs://…`, `az://…` or a path."),
+        ),
+    ]
+    .into_iter()
+    .map(|(n, f)| (n.to_string(), f))
+    .collect()
+}
+
+/// The fields of a toleration record, with their allowed values (empty: any string).
+pub const TOLERATION_FIELDS: [(&str, &[&str]); 4] = [
+    ("key", &[]),
+    ("operator", &["Exists", "Equal"]),
+    ("value", &[]),
+    ("effect", &["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+];

@@ -1,0 +1,191 @@
+//! Types and checked values.
+//!
+//! Takes nothing; gives the [`Ty`] of every field and param, the [`Value`] the checker produces
+//! from an expression, and [`Datums`], the datum expression tree. Values keep param references
+//! symbolic (`${epochs}`, `Value::Param`) so targets can substitute them at run time.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Ty {
+    Int,
+    Float,
+    Bool,
+    String,
+    Duration,
+    Quantity,
+    List(Box<Ty>),
+    Map(Box<Ty>),
+    /// A string or a `secret(…)`: the values of `env`.
+    EnvValue,
+    Secret,
+    /// `{ key, operator, value, effect }`
+    Toleration,
+    Datums,
+    Dataset,
+    /// Already reported; accepts and produces anything.
+    Error,
+}
+
+impl Ty {
+    /// Whether a value of type `self` may stand where `want` is expected.
+    pub fn fits(&self, want: &Ty) -> bool {
+        use Ty::*;
+        match (self, want) {
+            (Error, _) | (_, Error) => true,
+            (Int, Float | Quantity) | (Float, Quantity) => true,
+            (String | Secret, EnvValue) => true,
+            (List(a), List(b)) | (Map(a), Map(b)) => a.fits(b),
+            (a, b) => a == b,
+        }
+    }
+
+    /// The names the language accepts in `param x: T`.
+    pub const NAMED: [&'static str; 6] = ["int", "float", "bool", "string", "duration", "quantity"];
+
+    pub fn named(name: &str) -> Option<Ty> {
+        Some(match name {
+            "int" => Ty::Int,
+            "float" => Ty::Float,
+            "bool" => Ty::Bool,
+            "string" => Ty::String,
+            "duration" => Ty::Duration,
+            "quantity" => Ty::Quantity,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Int => f.write_str("int"),
+            Ty::Float => f.write_str("float"),
+            Ty::Bool => f.write_str("bool"),
+            Ty::String => f.write_str("string"),
+            Ty::Duration => f.write_str("duration"),
+            Ty::Quantity => f.write_str("quantity"),
+            Ty::List(t) => write!(f, "list[{t}]"),
+            Ty::Map(t) => write!(f, "map[{t}]"),
+            Ty::EnvValue => f.write_str("string or secret"),
+            Ty::Secret => f.write_str("secret"),
+            Ty::Toleration => f.write_str("toleration"),
+            Ty::Datums => f.write_str("datums"),
+            Ty::Dataset => f.write_str("dataset"),
+            Ty::Error => f.write_str("<error>"),
+        }
+    }
+}
+
+/// A piece of an interpolated string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Piece {
+    Text(String),
+    Param(String),
+}
+
+/// A checked value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(Vec<Piece>),
+    /// Milliseconds.
+    Duration(u64),
+    Quantity(Quantity),
+    List(Vec<Value>),
+    Map(IndexMap<String, Value>),
+    Secret {
+        name: String,
+        key: String,
+    },
+    /// A direct reference to a param of a fitting type.
+    Param(String),
+    Datums(Datums),
+    /// Stands for a value whose error was already reported.
+    Error,
+}
+
+impl Value {
+    pub fn plain_str(s: impl Into<String>) -> Value {
+        Value::Str(vec![Piece::Text(s.into())])
+    }
+
+    /// The text of a string without interpolations.
+    pub fn as_plain_str(&self) -> Option<String> {
+        match self {
+            Value::Str(pieces) => pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Text(t) => Some(t.as_str()),
+                    Piece::Param(_) => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+/// A Kubernetes quantity: the text as written and its value in thousandths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quantity {
+    pub text: String,
+    pub milli: i128,
+}
+
+/// How a stage's input splits into datums.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Datums {
+    Glob { dataset: String, pattern: String, captures: usize },
+    Cross(Vec<Datums>),
+    Union(Vec<Datums>),
+    Join(Vec<Datums>),
+    Group { inner: Box<Datums>, by: Vec<usize> },
+}
+
+impl Datums {
+    /// How many capture groups a datum of this expression carries (`$1`, `$2`, …).
+    pub fn captures(&self) -> usize {
+        match self {
+            Datums::Glob { captures, .. } => *captures,
+            Datums::Cross(parts) => parts.iter().map(Datums::captures).sum(),
+            Datums::Union(parts) => parts.iter().map(Datums::captures).min().unwrap_or(0),
+            Datums::Join(parts) => parts.first().map_or(0, Datums::captures),
+            Datums::Group { by, .. } => by.len(),
+        }
+    }
+
+    /// Every dataset read, in order of appearance, without repeats.
+    pub fn datasets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect(&self, out: &mut Vec<String>) {
+        match self {
+            Datums::Glob { dataset, .. } => {
+                if !out.contains(dataset) {
+                    out.push(dataset.clone());
+                }
+            }
+            Datums::Cross(ps) | Datums::Union(ps) | Datums::Join(ps) => {
+                ps.iter().for_each(|p| p.collect(out));
+            }
+            Datums::Group { inner, .. } => inner.collect(out),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Small renderings shared by hover and completion: values as source text, schemas as tables.
+
+use pipe_core::types::{Datums, Piece, Schema, Value, units};
+
+/// A value as it would be written in a `.pipe` file.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Int(n) => n.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Str(pieces) => {
+            let inner: String = pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Text(t) => t.replace('\\', "\\\\").replace('"', "\\\""),
+                    Piece::Param(p) => format!("${{{p}}}"),
+                })
+                .collect();
+            format!("\"{inner}\"")
+        }
+        Value::Duration(ms) => units::format_duration(*ms),
+        Value::Quantity(q) => q.text.clone(),
+        Value::List(items) => format!("[{}]", items.iter().map(value_text).collect::<Vec<_>>().join(", ")),
+        Value::Map(m) => {
+            let entries: Vec<String> = m.iter().map(|(k, v)| format!("{k} = {}", value_text(v))).collect();
+            format!("{{ {} }}", entries.join(", "))
+        }
+        Value::Secret { name, key } => format!("secret(\"{name}\", \"{key}\")"),
+        Value::Param(p) => p.clone(),
+        Value::Datums(d) => datums_text(d),
+        Value::Error => "…".into(),
+    }
+}
+
+fn datums_text(d: &Datums) -> String {
+    let list = |ps: &[Datums]| ps.iter().map(datums_text).collect::<Vec<_>>().join(", ");
+    match d {
+        Datums::Glob { dataset, pattern, .. } => format!("glob({dataset}, \"{pattern}\")"),
+        Datums::Cross(ps) => format!("cross({})", list(ps)),
+        Datums::Union(ps) => format!("union({})", list(ps)),
+        Datums::Join(ps) => format!("join({})", list(ps)),
+        Datums::Group { inner, by } => {
+            let key: Vec<String> = by.iter().map(|n| format!("${n}")).collect();
+            format!("group({}, by = \"{}\")", datums_text(inner), key.join("-"))
+        }
+    }
+}
+
+/// A markdown table of a schema's fields; `own_only` leaves out the builtin stage fields.
+pub fn field_table(schema: &Schema, own_only: bool) -> String {
+    let builtin = pipe_core::types::schema::stage_schema();
+    let mut rows = vec!["| field | type | default |".to_string(), "| --- | --- | --- |".to_string()];
+    for (name, info) in &schema.fields {
+        let inherited_unchanged = builtin.fields.get(name).is_some_and(|b| b.default == info.default);
+        if own_only && inherited_unchanged {
+            continue;
+        }
+        let default = match (&info.default, info.required) {
+            (Some(d), _) => format!("`{}`", value_text(d)),
+            (None, true) => "required".into(),
+            (None, false) => String::new(),
+        };
+        rows.push(format!("| `{name}` | `{}` | {default} |", info.ty));
+    }
+    rows.join("\n")
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need, then runs formatting,
+# lints and every test. Snapshots are checked, never written (`--check`), and snapshot files that no
+# test references are an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
+step "tools"
+# neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli.
+apt_install neovim libclang-dev
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet
+tree-sitter --version 2>/dev/null | grep -q '0.26.13' || cargo install tree-sitter-cli --version 0.26.13 --locked --quiet
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "tree-sitter: the committed parser is generated from grammar.js, and its tests pass"
+(
+  cd grammar/tree-sitter-pipe
+  tree-sitter generate
+  git diff --exit-code -- src/ || { echo "src/ is stale: run \`tree-sitter generate\` in grammar/tree-sitter-pipe and commit it" >&2; exit 1; }
+  tree-sitter test
+)
+
+step "TextMate grammar (vscode-textmate)"
+(cd grammar/vscode && npm ci --silent && node --test test/)
+
+step "fuzz target builds"
+cargo check --quiet --manifest-path fuzz/Cargo.toml
+
+step "tests"
+cargo insta test --workspace --check --unreferenced=reject --test-runner nextest --disable-nextest-doctest

@@ -1,0 +1,106 @@
+//! Helpers shared by the test suite: an in-memory loader, fixture loading, and rendering an
+//! analysis the way snapshots show it.
+
+use pipe_core::diag::render;
+use pipe_core::{Analysis, Loader};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A loader over files held in memory, by root-relative path.
+#[derive(Debug, Default, Clone)]
+pub struct MemLoader {
+    pub files: BTreeMap<String, String>,
+}
+
+impl Loader for MemLoader {
+    fn load(&self, path: &str) -> Result<String, String> {
+        self.files.get(path).cloned().ok_or_else(|| "no such file or directory".to_string())
+    }
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Every `.pipe` file under `dir`, by path relative to `dir`, with `/` separators.
+pub fn pipe_files(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable folder") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "pipe") {
+                let rel = path.strip_prefix(dir).expect("below dir").to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read_to_string(&path).expect("utf-8 file"));
+            }
+        }
+    }
+    out
+}
+
+/// Analyses `main.pipe` of a folder, with the folder's other `.pipe` files loadable.
+pub fn analyze_dir(dir: &Path) -> Analysis {
+    let files = pipe_files(dir);
+    analyze_files("main.pipe", files)
+}
+
+/// Analyses `root` among in-memory files.
+pub fn analyze_files(root: &str, files: BTreeMap<String, String>) -> Analysis {
+    let text = files.get(root).cloned().unwrap_or_default();
+    let loader = MemLoader { files };
+    pipe_core::analyze(&loader, root, &text)
+}
+
+/// Diagnostics as the terminal shows them, without colour, at width 80.
+pub fn rendered(a: &Analysis) -> String {
+    render::graphical_all(&a.diagnostics, a.sources(), 80)
+}
+
+const TOKENS: [&str; 24] = [
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\"",
+    "${",
+    "#",
+    "##",
+    "\n",
+    "=",
+    ",",
+    "@",
+    ".",
+    ":",
+    "glob(",
+    "stage x {",
+    "template t: torchx.ddp {",
+    "use \"x.pipe\" as x",
+    "é",
+    "→",
+    "\u{1F680}",
+    "-9223372036854775809",
+];
+
+/// Byte flips, deletions, token insertions and truncations (1 to 4 of them) of a text.
+pub fn mutate(rng: &mut fastrand::Rng, text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for _ in 0..rng.usize(1..=4) {
+        let at = rng.usize(0..=bytes.len());
+        match rng.u8(0..5) {
+            0 if at < bytes.len() => bytes[at] ^= 1 << rng.u8(0..8),
+            1 if at < bytes.len() => {
+                let end = (at + rng.usize(1..=24)).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            2 => bytes.splice(at..at, TOKENS[rng.usize(0..TOKENS.len())].bytes()).for_each(drop),
+            3 => bytes.truncate(at),
+            _ => bytes.insert(at.min(bytes.len()), rng.u8(..)),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -1,0 +1,64 @@
+//! Fixture cases: `tests/cases/<phase>/<case>/main.pipe`, one snapshot each.
+//!
+//! Error phases (`syntax`, `names`, `types`, `graph`, `target`) must raise an error of their own
+//! phase; `lint` cases must raise warnings and no error; `emit` cases must raise nothing. Every
+//! diagnostic code must appear in some case.
+
+use pipe_core::diag::{Code, Severity};
+use pipe_core::graph::render;
+use pipe_core::syntax;
+use pipe_tests::{analyze_dir, rendered};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+static SEEN: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+
+fn phase_digit(phase: &str) -> Option<char> {
+    Some(match phase {
+        "syntax" => '1',
+        "names" => '2',
+        "types" => '3',
+        "graph" => '4',
+        "target" => '5',
+        _ => return None,
+    })
+}
+
+#[test]
+fn cases() {
+    insta::glob!("../cases", "*/*/main.pipe", |path| {
+        let dir = path.parent().expect("case folder");
+        let phase = dir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).expect("phase folder");
+        let a = analyze_dir(dir);
+        let errors: Vec<Code> = a.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+        let warnings = a.diagnostics.iter().filter(|d| d.severity() == Severity::Warning).count();
+        SEEN.lock().expect("lock").extend(a.diagnostics.iter().map(|d| d.code.as_str()));
+        match (phase, phase_digit(phase)) {
+            (_, Some(digit)) => assert!(
+                errors.iter().any(|c| c.as_str().chars().nth(1) == Some(digit)),
+                "{} is a {phase} case but raises {errors:?}",
+                dir.display()
+            ),
+            ("lint", None) => {
+                assert!(errors.is_empty() && warnings > 0, "{}: lint cases raise warnings only", dir.display())
+            }
+            ("emit", None) => {
+                assert!(a.diagnostics.is_empty(), "{}: emit cases raise nothing:\n{}", dir.display(), rendered(&a))
+            }
+            (other, None) => panic!("unknown phase folder `{other}`"),
+        }
+        let source = &a.sources().get(pipe_core::source::FileId(0)).text;
+        let mut snap = format!("--- source\n{source}--- diagnostics\n{}", rendered(&a));
+        if phase == "syntax" {
+            let (module, _) = syntax::parse(pipe_core::source::FileId(0), source);
+            snap.push_str(&format!("--- tree\n{}", syntax::tree::print(&module)));
+        }
+        if phase == "emit" {
+            snap.push_str(&format!("--- graph\n{}", render::mermaid(a.pipeline())));
+        }
+        insta::assert_snapshot!(snap);
+    });
+    let seen = SEEN.lock().expect("lock");
+    let missing: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).filter(|c| !seen.contains(c)).collect();
+    assert!(missing.is_empty(), "codes raised by no fixture: {missing:?}");
+}
