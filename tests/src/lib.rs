@@ -1,6 +1,8 @@
 //! Helpers shared by the test suite: an in-memory loader, fixture loading, and rendering an
 //! analysis the way snapshots show it.
 
+pub mod servers;
+
 use pipe_core::diag::render;
 use pipe_core::{Analysis, Loader};
 use std::collections::BTreeMap;

@@ -45,6 +45,8 @@ enum Command {
     Explain { code: String },
     /// Run the language server on stdin/stdout, for editors.
     Lsp,
+    /// Versioned data repos: init, put, log, ls, get, diff, tag.
+    Data(commands::data::DataArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Fmt { files, check } => commands::fmt::run(&files, check),
         Command::Graph { file, format } => commands::graph::run(&file, format),
         Command::Explain { code } => commands::explain::run(&code),
+        Command::Data(args) => commands::data::run(args),
         Command::Lsp => match pipe_lsp::run_stdio() {
             Ok(()) => 0,
             Err(e) => report::usage_error(&format!("the language server could not start: {e}")),

@@ -1,0 +1,178 @@
+//! `pipe data init|put|log|ls|get|diff|tag`: versioned data repos, with git's and DVC's habits.
+//!
+//! Takes the store URL (`--store`, `PIPE_STORE`, default `.pipe`) and a subcommand; gives text for
+//! people or JSON (`--json`) for tools on stdout, progress bars and errors on stderr. Exit codes: 0
+//! done, 1 the store refused (with what to do next), 2 usage. The work is `pipe-store`'s.
+
+mod print;
+mod progress;
+
+use clap::{Args, Subcommand};
+use pipe_store::{Filter, PutOptions, Store, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Where the store is: a folder, `s3://bucket/prefix`, `gs://…`, `az://…`, `memory://`.
+    #[arg(long, global = true, env = "PIPE_STORE", default_value = ".pipe")]
+    store: String,
+    #[command(subcommand)]
+    command: DataCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Create an empty repo.
+    Init { repo: String },
+    /// Snapshot a folder into a repo and move a branch to the new commit.
+    Put {
+        repo: String,
+        dir: PathBuf,
+        /// The branch to move.
+        #[arg(short, long, default_value = pipe_store::DEFAULT_BRANCH)]
+        branch: String,
+        /// What this version is.
+        #[arg(short, long, default_value = "")]
+        message: String,
+        /// Files read and written at once.
+        #[arg(short, long, default_value_t = 8)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the history of a branch, tag or commit: `REPO[@REF]`.
+    Log {
+        target: String,
+        /// At most this many commits.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the files of a commit (`REPO[@REF]`), or those matching globs.
+    Ls {
+        target: String,
+        globs: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the files of a commit (`REPO[@REF]`), or those matching globs, into a folder.
+    Get {
+        target: String,
+        dir: PathBuf,
+        globs: Vec<String>,
+        #[arg(short, long, default_value_t = 8)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List added, removed and changed paths from one version to another (`REPO@A [B]`); with
+    /// one version, what its commit changed.
+    Diff {
+        from: String,
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Name a commit with a tag that never moves: `pipe data tag REPO TAG [REF]`.
+    Tag {
+        repo: String,
+        tag: String,
+        #[arg(default_value = pipe_store::DEFAULT_BRANCH)]
+        reference: String,
+    },
+}
+
+pub fn run(args: DataArgs) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return crate::report::usage_error(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(execute(&args.store, args.command)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            1
+        }
+    }
+}
+
+/// `REPO@REF` → (REPO, REF); `REPO` → (REPO, main).
+fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('@').unwrap_or((target, pipe_store::DEFAULT_BRANCH))
+}
+
+/// Where per-machine state (the stat cache) lives: `PIPE_STATE_DIR`, else `.pipe/state`.
+fn state_dir() -> PathBuf {
+    std::env::var_os("PIPE_STATE_DIR").map_or_else(|| PathBuf::from(".pipe/state"), PathBuf::from)
+}
+
+async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
+    let creates = matches!(command, DataCommand::Init { .. });
+    let store = Store::open(url, creates)?;
+    match command {
+        DataCommand::Init { repo } => {
+            store.init(&repo).await?;
+            println!("created repo `{repo}` in {url}");
+        }
+        DataCommand::Put { repo, dir, branch, message, jobs, json } => {
+            let stat_cache = Some(state_dir().join("statcache.json"));
+            let opts = PutOptions { branch: branch.clone(), message, stat_cache, jobs };
+            let bar = progress::Bar::new(json);
+            let outcome = store.put_dir(&repo, &dir, &opts, Arc::new(bar)).await?;
+            print::put(&repo, &branch, &outcome, json);
+        }
+        DataCommand::Log { target, limit, json } => {
+            let (repo, reference) = split_target(&target);
+            let commit = store.resolve(repo, reference).await?;
+            let log = store.log(repo, commit, limit).await?;
+            let mut names = store.branches(repo).await?;
+            names.extend(store.tags(repo).await?);
+            print::log(&log, &names, json);
+        }
+        DataCommand::Ls { target, globs, json } => {
+            let (repo, reference) = split_target(&target);
+            let filter = Filter::new(&globs)?;
+            let commit = store.resolve(repo, reference).await?;
+            let manifest = store.manifest(repo, commit).await?;
+            print::ls(&manifest, &filter, json);
+        }
+        DataCommand::Get { target, dir, globs, jobs, json } => {
+            let (repo, reference) = split_target(&target);
+            let filter = Filter::new(&globs)?;
+            let commit = store.resolve(repo, reference).await?;
+            let manifest = store.manifest(repo, commit).await?;
+            let bar = progress::Bar::new(json);
+            let outcome = store.get_dir(&manifest, &dir, &filter, jobs, Arc::new(bar)).await?;
+            print::get(repo, commit, &dir, &outcome, json);
+        }
+        DataCommand::Diff { from, to, json } => {
+            let (repo, a_ref) = split_target(&from);
+            let a = store.resolve(repo, a_ref).await?;
+            let (old, new) = match &to {
+                Some(to) => {
+                    let (to_repo, b_ref) = to.split_once('@').unwrap_or((repo, to));
+                    if to_repo != repo {
+                        return Err(StoreError::Name(format!("`{from}` and `{to}` are in different repos")));
+                    }
+                    let b = store.resolve(repo, b_ref).await?;
+                    (Some(a), b)
+                }
+                None => (store.manifest(repo, a).await?.parent, a),
+            };
+            let new_m = store.manifest(repo, new).await?;
+            let old_m = match old {
+                Some(id) => store.manifest(repo, id).await?,
+                None => pipe_spec::Manifest { files: Vec::new(), parent: None, ..new_m.clone() },
+            };
+            print::diff(&pipe_store::diff(&old_m, &new_m), json);
+        }
+        DataCommand::Tag { repo, tag, reference } => {
+            let commit = store.resolve(&repo, &reference).await?;
+            store.tag(&repo, &tag, commit).await?;
+            println!("tagged {} of `{repo}` as `{tag}`", commit.0.short(12));
+        }
+    }
+    Ok(())
+}

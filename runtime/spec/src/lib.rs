@@ -1,0 +1,19 @@
+//! Versioned wire types shared by the compiler and the runtime.
+//!
+//! Takes nothing from the outside world: these are plain data with serde, their canonical
+//! encodings and the rules that make them safe to trust (hash formats, path rules). Gives
+//! [`Hash`], [`Manifest`] and its [`FileEntry`]s, [`CommitId`], [`RefRecord`] and [`RepoRecord`].
+//! Does no IO and knows nothing of object stores; `pipe-store` reads and writes these.
+//!
+//! Every record carries a `format` number. A reader refuses a record whose format it does not
+//! know instead of guessing, so old binaries never misread new stores.
+
+mod hash;
+mod manifest;
+mod path;
+mod refs;
+
+pub use hash::{Hash, HashParseError};
+pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, ManifestError, file_hash};
+pub use path::{PathError, check_path};
+pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, check_name};

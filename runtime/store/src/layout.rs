@@ -1,0 +1,68 @@
+//! Where each record lives in the store. The only module that spells keys.
+//!
+//! ```text
+//! repos/<repo>                              marker: the repo exists (RepoRecord)
+//! objects/<h[..2]>/<h>                      a chunk or a small file, named by its blake3 hash
+//! commits/<repo>/<commit-id>                a manifest, named by its hash
+//! refs/<repo>/heads/<branch>/<seq:020>      the branch's positions, one record per move
+//! refs/<repo>/tags/<tag>                    a tag: written once, never moved
+//! ```
+//!
+//! A branch is an append-only log rather than one overwritten object: moving it creates the next
+//! sequence number only if nobody has (a create-if-absent put, atomic on every backend, including
+//! the local filesystem, which has no compare-and-swap on overwrite). The highest number is the
+//! head; a lost race is a failed create, reported as a conflict.
+
+use object_store::path::Path as Key;
+use pipe_spec::{CommitId, Hash};
+
+pub fn repo(repo: &str) -> Key {
+    Key::from(format!("repos/{repo}"))
+}
+
+pub fn repos() -> Key {
+    Key::from("repos")
+}
+
+pub fn object(hash: &Hash) -> Key {
+    let hex = hash.to_hex();
+    Key::from(format!("objects/{}/{hex}", &hex[..2]))
+}
+
+pub fn commit(repo: &str, id: &CommitId) -> Key {
+    Key::from(format!("commits/{repo}/{id}"))
+}
+
+pub fn commits(repo: &str) -> Key {
+    Key::from(format!("commits/{repo}"))
+}
+
+pub fn branches(repo: &str) -> Key {
+    Key::from(format!("refs/{repo}/heads"))
+}
+
+pub fn branch(repo: &str, branch: &str) -> Key {
+    Key::from(format!("refs/{repo}/heads/{branch}"))
+}
+
+pub fn branch_move(repo: &str, branch: &str, seq: u64) -> Key {
+    Key::from(format!("refs/{repo}/heads/{branch}/{seq:020}"))
+}
+
+pub fn tags(repo: &str) -> Key {
+    Key::from(format!("refs/{repo}/tags"))
+}
+
+pub fn tag(repo: &str, tag: &str) -> Key {
+    Key::from(format!("refs/{repo}/tags/{tag}"))
+}
+
+/// The last part of a key.
+pub fn file_name(key: &Key) -> &str {
+    key.filename().unwrap_or_default()
+}
+
+/// The part of `key` after `prefix/`, split at `/`.
+pub fn rest(key: &Key, prefix: &Key) -> Vec<String> {
+    key.prefix_match(prefix).map(|parts| parts.map(|p| p.as_ref().to_owned()).collect()).unwrap_or_default()
+}

@@ -1,0 +1,165 @@
+//! Repos, branches and tags: creating them, reading them, moving a branch, and resolving what a
+//! user typed (`main`, `v1`, `3fa9c2`) to a commit id.
+
+use crate::backend::Backend;
+use crate::error::{Result, StoreError};
+use crate::layout;
+use bytes::Bytes;
+use pipe_spec::{CommitId, REF_FORMAT, RefKind, RefRecord, RepoRecord, check_name};
+use std::collections::BTreeMap;
+
+/// The current time, RFC 3339, UTC, whole seconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn name(n: &str) -> Result<()> {
+    check_name(n).map_err(StoreError::Name)
+}
+
+pub async fn init(b: &Backend, repo: &str) -> Result<()> {
+    name(repo)?;
+    let record = RepoRecord { format: REF_FORMAT, name: repo.into(), created: now() };
+    let bytes = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
+    if b.put_new(&layout::repo(repo), bytes).await? {
+        Ok(())
+    } else {
+        Err(StoreError::RepoExists { repo: repo.into() })
+    }
+}
+
+/// Fails with [`StoreError::NoRepo`] unless `repo` exists.
+pub async fn require(b: &Backend, repo: &str) -> Result<()> {
+    name(repo)?;
+    if b.exists(&layout::repo(repo)).await? {
+        Ok(())
+    } else {
+        Err(StoreError::NoRepo { repo: repo.into(), url: b.url().into() })
+    }
+}
+
+pub async fn repos(b: &Backend) -> Result<Vec<String>> {
+    Ok(b.list(&layout::repos()).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
+}
+
+async fn record(b: &Backend, key: &object_store::path::Path) -> Result<Option<RefRecord>> {
+    let Some(bytes) = b.get(key).await? else { return Ok(None) };
+    let record: RefRecord = serde_json::from_slice(&bytes).map_err(|e| StoreError::Backend {
+        url: b.url().into(),
+        op: "parse",
+        key: key.to_string(),
+        cause: e.to_string(),
+    })?;
+    if record.format != REF_FORMAT {
+        return Err(StoreError::Backend {
+            url: b.url().into(),
+            op: "parse",
+            key: key.to_string(),
+            cause: format!("ref format {} is newer than this pipe; upgrade pipe", record.format),
+        });
+    }
+    Ok(Some(record))
+}
+
+/// A branch's head: its latest sequence number and commit.
+pub async fn head(b: &Backend, repo: &str, branch: &str) -> Result<Option<(u64, CommitId)>> {
+    name(branch)?;
+    let moves = b.list(&layout::branch(repo, branch)).await?;
+    let Some(last) = moves.iter().rev().find_map(|k| layout::file_name(k).parse::<u64>().ok().map(|s| (s, k))) else {
+        return Ok(None);
+    };
+    Ok(record(b, last.1).await?.map(|r| (last.0, r.commit)))
+}
+
+/// Moves `branch` to `commit`, if its head is still `seen` (the sequence number read before the
+/// commit was built). Otherwise nothing changes and the error names the commit that won.
+pub async fn move_branch(b: &Backend, repo: &str, branch: &str, seen: Option<u64>, commit: CommitId) -> Result<()> {
+    name(branch)?;
+    let seq = seen.map_or(0, |s| s + 1);
+    let record = RefRecord { format: REF_FORMAT, kind: RefKind::Branch, commit, time: now() };
+    let bytes = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
+    if b.put_new(&layout::branch_move(repo, branch, seq), bytes).await? {
+        return Ok(());
+    }
+    let theirs = head(b, repo, branch).await?.map_or(commit, |(_, c)| c);
+    Err(StoreError::Conflict { repo: repo.into(), branch: branch.into(), ours: commit, theirs })
+}
+
+/// Every branch with its head, by name.
+pub async fn branches(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
+    let prefix = layout::branches(repo);
+    let mut last: BTreeMap<String, object_store::path::Path> = BTreeMap::new();
+    for key in b.list(&prefix).await? {
+        if let [branch, _seq] = &layout::rest(&key, &prefix)[..] {
+            last.insert(branch.clone(), key.clone());
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (branch, key) in last {
+        if let Some(r) = record(b, &key).await? {
+            out.insert(branch, r.commit);
+        }
+    }
+    Ok(out)
+}
+
+/// Every tag with its commit, by name.
+pub async fn tags(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
+    let mut out = BTreeMap::new();
+    for key in b.list(&layout::tags(repo)).await? {
+        if let Some(r) = record(b, &key).await? {
+            out.insert(layout::file_name(&key).to_owned(), r.commit);
+        }
+    }
+    Ok(out)
+}
+
+/// Creates tag `tag` at `commit`. Tags never move.
+pub async fn tag(b: &Backend, repo: &str, tag: &str, commit: CommitId) -> Result<()> {
+    name(tag)?;
+    let record = RefRecord { format: REF_FORMAT, kind: RefKind::Tag, commit, time: now() };
+    let bytes = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
+    if b.put_new(&layout::tag(repo, tag), bytes).await? {
+        return Ok(());
+    }
+    let existing = record_of_tag(b, repo, tag).await?.unwrap_or(commit);
+    Err(StoreError::TagExists { repo: repo.into(), tag: tag.into(), commit: existing })
+}
+
+async fn record_of_tag(b: &Backend, repo: &str, tag: &str) -> Result<Option<CommitId>> {
+    Ok(record(b, &layout::tag(repo, tag)).await?.map(|r| r.commit))
+}
+
+/// Resolves a branch name, then a tag name, then a commit id or a prefix of one (6 or more hex
+/// digits) to a commit id.
+pub async fn resolve(b: &Backend, repo: &str, reference: &str) -> Result<CommitId> {
+    require(b, repo).await?;
+    if check_name(reference).is_ok() {
+        if let Some((_, commit)) = head(b, repo, reference).await? {
+            return Ok(commit);
+        }
+        if let Some(commit) = record_of_tag(b, repo, reference).await? {
+            return Ok(commit);
+        }
+    }
+    let hex = reference.len() >= 6 && reference.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    if hex {
+        let prefix = layout::commits(repo);
+        let matches: Vec<CommitId> = b
+            .list(&prefix)
+            .await?
+            .iter()
+            .map(layout::file_name)
+            .filter(|name| name.starts_with(reference))
+            .filter_map(|name| name.parse().ok().map(CommitId))
+            .collect();
+        match matches[..] {
+            [one] => return Ok(one),
+            [] => {}
+            _ => return Err(StoreError::AmbiguousRef { repo: repo.into(), reference: reference.into() }),
+        }
+    }
+    let mut known: Vec<String> = branches(b, repo).await?.into_keys().collect();
+    known.extend(tags(b, repo).await?.into_keys());
+    Err(StoreError::UnknownRef { repo: repo.into(), reference: reference.into(), known })
+}

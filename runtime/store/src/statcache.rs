@@ -1,0 +1,124 @@
+//! The stat cache: (path, inode, mtime, size) → the file's chunks, so snapshotting a folder again
+//! reads only the files that changed (what git's index and DVC's state database do).
+//!
+//! Takes a JSON file in the state directory; gives lookups and records. A file whose mtime is
+//! within [`RACY`] of the snapshot's start is not recorded: it may change again within the
+//! filesystem's timestamp granularity without its stat changing. A missing or unreadable cache is
+//! an empty one: the cache only ever saves work, never decides content.
+
+use pipe_spec::{ChunkRef, FileEntry, Hash};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How recent an mtime must not be for the file to be recorded.
+pub const RACY: Duration = Duration::from_secs(2);
+
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Stat {
+    ino: u64,
+    mtime_ns: i64,
+    size: u64,
+}
+
+impl Stat {
+    fn of(meta: &Metadata) -> Stat {
+        #[cfg(unix)]
+        let (ino, mtime_ns) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.ino(), meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let (ino, mtime_ns) = (
+            0,
+            meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64),
+        );
+        Stat { ino, mtime_ns, size: meta.len() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    #[serde(flatten)]
+    stat: Stat,
+    hash: Hash,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    chunks: Vec<ChunkRef>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct OnDisk {
+    format: u32,
+    files: HashMap<PathBuf, Entry>,
+}
+
+/// The cache, loaded in memory.
+#[derive(Debug)]
+pub struct StatCache {
+    file: Option<PathBuf>,
+    files: HashMap<PathBuf, Entry>,
+    started: SystemTime,
+    dirty: bool,
+}
+
+impl StatCache {
+    /// Loads the cache kept in `file`; `None` keeps nothing.
+    pub fn load(file: Option<PathBuf>) -> StatCache {
+        let files = file
+            .as_deref()
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|bytes| serde_json::from_slice::<OnDisk>(&bytes).ok())
+            .filter(|d| d.format == FORMAT)
+            .map(|d| d.files)
+            .unwrap_or_default();
+        StatCache { file, files, started: SystemTime::now(), dirty: false }
+    }
+
+    /// The chunks of the file at `path` (absolute), if it is unchanged since it was recorded.
+    pub fn lookup(&self, path: &Path, meta: &Metadata) -> Option<(Hash, Vec<ChunkRef>)> {
+        let e = self.files.get(path)?;
+        (e.stat == Stat::of(meta)).then(|| (e.hash, e.chunks.clone()))
+    }
+
+    /// Records what the file at `path` held when it had `meta`.
+    pub fn record(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
+        let stat = Stat::of(meta);
+        let racy_after = self.started.checked_sub(RACY).unwrap_or(UNIX_EPOCH);
+        let racy_ns = racy_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+        if stat.mtime_ns >= racy_ns {
+            self.files.remove(path);
+            return;
+        }
+        let entry = Entry { stat, hash: entry.hash, chunks: entry.chunks.clone() };
+        self.files.insert(path.to_owned(), entry);
+        self.dirty = true;
+    }
+
+    /// Writes the cache back (atomically: a temp file renamed over the old one), if it changed.
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        if !self.dirty {
+            return Ok(());
+        }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        let disk = OnDiskRef { format: FORMAT, files: &self.files };
+        let mut out = std::io::BufWriter::new(tmp.as_file());
+        serde_json::to_writer(&mut out, &disk)?;
+        std::io::Write::flush(&mut out)?;
+        drop(out);
+        tmp.persist(file).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct OnDiskRef<'a> {
+    format: u32,
+    files: &'a HashMap<PathBuf, Entry>,
+}

@@ -1,0 +1,60 @@
+//! Lists the regular files of a folder, sorted, with the stored path each will have.
+//!
+//! Refuses anything a manifest cannot hold or that would not come back the same: symbolic links,
+//! devices and sockets, names that are not UTF-8 or not valid stored paths. Skips `.pipe` folders,
+//! which hold a local store and its state (snapshotting a store into itself never ends).
+
+use crate::error::{Result, StoreError};
+use pipe_spec::check_path;
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
+
+/// One file to snapshot.
+#[derive(Debug)]
+pub struct Found {
+    /// The stored path: relative to the folder, `/`-separated.
+    pub path: String,
+    pub abs: PathBuf,
+    pub meta: Metadata,
+}
+
+/// The files under `dir`, sorted by stored path.
+pub fn files(dir: &Path) -> Result<Vec<Found>> {
+    let root = std::path::absolute(dir).map_err(StoreError::io(dir))?;
+    let meta = std::fs::metadata(&root).map_err(StoreError::io(dir))?;
+    if !meta.is_dir() {
+        return Err(StoreError::Io { path: dir.into(), source: std::io::Error::other("not a directory") });
+    }
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(&root).follow_links(false).into_iter();
+    for entry in walker.filter_entry(|e| e.depth() == 0 || e.file_name() != ".pipe") {
+        let entry = entry.map_err(|e| {
+            let path = e.path().map_or_else(|| root.clone(), Path::to_path_buf);
+            StoreError::Io { path, source: e.into() }
+        })?;
+        let rel = entry.path().strip_prefix(&root).expect("walkdir yields paths under its root");
+        let shown = || rel.display().to_string();
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            continue;
+        }
+        if kind.is_symlink() {
+            return Err(StoreError::BadPath {
+                path: shown(),
+                reason: "is a symbolic link; pipe stores regular files only".into(),
+            });
+        }
+        if !kind.is_file() {
+            return Err(StoreError::BadPath { path: shown(), reason: "is not a regular file".into() });
+        }
+        let parts: Option<Vec<&str>> = rel.iter().map(|c| c.to_str()).collect();
+        let path = parts
+            .map(|p| p.join("/"))
+            .ok_or_else(|| StoreError::BadPath { path: shown(), reason: "the name is not valid UTF-8".into() })?;
+        check_path(&path).map_err(|e| StoreError::BadPath { path: shown(), reason: e.to_string() })?;
+        let meta = entry.metadata().map_err(|e| StoreError::Io { path: entry.path().into(), source: e.into() })?;
+        out.push(Found { path, abs: entry.into_path(), meta });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}

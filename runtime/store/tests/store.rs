@@ -1,0 +1,277 @@
+//! The store against real backends: a local folder, the in-memory store and an S3-compatible
+//! server (`moto_server`) on loopback. Each scenario runs on every backend.
+
+use pipe_spec::{FileEntry, Hash, Manifest};
+use pipe_store::{ChangeKind, Filter, Progress, PutOptions, Quiet, Store, StoreError};
+use pipe_tests::servers::Moto;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+fn write(root: &Path, path: &str, bytes: &[u8]) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().expect("has a parent")).expect("mkdir");
+    std::fs::write(p, bytes).expect("write");
+}
+
+fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut v = vec![0u8; len];
+    rng.fill(&mut v);
+    v
+}
+
+fn opts(message: &str) -> PutOptions {
+    PutOptions { branch: "main".into(), message: message.into(), stat_cache: None, jobs: 4 }
+}
+
+fn quiet() -> Arc<dyn Progress> {
+    Arc::new(Quiet)
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            (p.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned(), std::fs::read(&p).expect("read"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("readable") {
+        let p = e.expect("entry").path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+async fn commits_snapshots_diffs_and_tags(store: Store) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let mut big = random(6 * 1024 * 1024, 1);
+    write(&src, "a/one.txt", b"one");
+    write(&src, "empty", b"");
+    write(&src, "big.bin", &big);
+
+    store.init("ds").await.expect("init");
+    assert!(matches!(store.init("ds").await, Err(StoreError::RepoExists { .. })));
+    let v1 = store.put_dir("ds", &src, &opts("v1"), quiet()).await.expect("first put");
+    assert!(v1.changed && v1.parent.is_none());
+    assert_eq!((v1.files, v1.bytes), (3, 6 * 1024 * 1024 + 3));
+    let m1 = store.manifest("ds", v1.commit).await.expect("manifest");
+    assert_eq!(m1.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["a/one.txt", "big.bin", "empty"]);
+    assert!(m1.files[1].chunks.len() > 2, "6 MiB is cut into chunks");
+    assert_eq!(m1.files[0].hash, Hash::of(b"one"), "a one-chunk file's hash is its blake3");
+
+    let out = tmp.path().join("out");
+    let got = store.get_dir(&m1, &out, &Filter::all(), 4, quiet()).await.expect("get");
+    assert_eq!(got.files, 3);
+    assert_eq!(tree(&out), tree(&src));
+
+    let same = store.put_dir("ds", &src, &opts("again"), quiet()).await.expect("put unchanged");
+    assert!(!same.changed && same.commit == v1.commit && same.objects_written == 0);
+
+    big[3 * 1024 * 1024] ^= 0xff;
+    write(&src, "big.bin", &big);
+    write(&src, "new.txt", b"new");
+    let v2 = store.put_dir("ds", &src, &opts("v2"), quiet()).await.expect("second put");
+    assert_eq!(v2.parent, Some(v1.commit));
+    assert!(v2.objects_written <= 4, "{} objects written for one changed byte and one new file", v2.objects_written);
+    assert!(v2.bytes_written < 3 * 1024 * 1024, "{} bytes written for one changed byte", v2.bytes_written);
+
+    let m2 = store.manifest("ds", v2.commit).await.expect("manifest v2");
+    let changes = pipe_store::diff(&m1, &m2);
+    let summary: Vec<(ChangeKind, &str)> = changes.iter().map(|c| (c.kind, c.path.as_str())).collect();
+    assert_eq!(summary, [(ChangeKind::Changed, "big.bin"), (ChangeKind::Added, "new.txt")]);
+
+    let log = store.log("ds", v2.commit, 10).await.expect("log");
+    assert_eq!(log.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [v2.commit, v1.commit]);
+    assert_eq!(log[0].1.message, "v2");
+
+    store.tag("ds", "v1", v1.commit).await.expect("tag");
+    assert_eq!(store.resolve("ds", "v1").await.expect("tag resolves"), v1.commit);
+    assert_eq!(store.resolve("ds", "main").await.expect("branch resolves"), v2.commit);
+    assert_eq!(store.resolve("ds", &v2.commit.0.to_hex()[..8]).await.expect("prefix resolves"), v2.commit);
+    assert!(matches!(store.tag("ds", "v1", v2.commit).await, Err(StoreError::TagExists { .. })));
+    match store.resolve("ds", "nope").await {
+        Err(StoreError::UnknownRef { known, .. }) => assert_eq!(known, ["main", "v1"]),
+        other => panic!("expected an unknown ref, got {other:?}"),
+    }
+    assert!(matches!(store.resolve("other", "main").await, Err(StoreError::NoRepo { .. })));
+
+    let part = tmp.path().join("part");
+    store.get_dir(&m2, &part, &Filter::new(&["a".into()]).expect("glob"), 4, quiet()).await.expect("filtered get");
+    assert_eq!(tree(&part), [("a/one.txt".to_string(), b"one".to_vec())]);
+    assert_eq!(store.repos().await.expect("repos"), ["ds"]);
+}
+
+/// Plays a second writer: moves the branch in the middle of a put, after its objects are written
+/// and before its ref moves.
+struct Interloper {
+    store: Store,
+    dir: std::path::PathBuf,
+    won: Mutex<Option<pipe_spec::CommitId>>,
+}
+
+impl Progress for Interloper {
+    fn finish(&self) {
+        let handle = tokio::runtime::Handle::current();
+        let outcome = tokio::task::block_in_place(|| {
+            handle.block_on(self.store.put_dir("ds", &self.dir, &opts("theirs"), quiet()))
+        });
+        *self.won.lock().expect("lock") = Some(outcome.expect("the interloper's put").commit);
+    }
+}
+
+async fn a_lost_race_is_a_conflict_and_loses_nothing(store: Store) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    write(&ours, "x", b"ours");
+    write(&theirs, "x", b"theirs");
+    store.init("ds").await.expect("init");
+    let base = store.put_dir("ds", &theirs, &opts("base"), quiet()).await.expect("base").commit;
+    write(&theirs, "y", b"more");
+
+    let interloper = Arc::new(Interloper { store: store.clone(), dir: theirs.clone(), won: Mutex::new(None) });
+    let result = store.put_dir("ds", &ours, &opts("ours"), interloper.clone()).await;
+    let winner = interloper.won.lock().expect("lock").expect("the interloper ran");
+    let StoreError::Conflict { ours: lost, theirs: reported, .. } = result.expect_err("ours must lose") else {
+        panic!("expected a conflict")
+    };
+    assert_eq!(reported, winner);
+    assert_eq!(store.head("ds", "main").await.expect("head"), Some(winner));
+    let kept = store.manifest("ds", lost).await.expect("the losing commit is stored, not lost");
+    assert_eq!(kept.parent, Some(base));
+
+    let retry = store.put_dir("ds", &ours, &opts("ours again"), quiet()).await.expect("retry succeeds");
+    assert_eq!(retry.parent, Some(winner));
+    assert_eq!(store.head("ds", "main").await.expect("head"), Some(retry.commit));
+}
+
+async fn damage_is_detected_on_read_with_the_path(store: Store) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    write(&src, "data/labels.csv", b"id,label\n1,cat\n");
+    store.init("ds").await.expect("init");
+    let v = store.put_dir("ds", &src, &opts("v"), quiet()).await.expect("put");
+    let m = store.manifest("ds", v.commit).await.expect("manifest");
+    let key = object_store::path::Path::from(Store::object_key(&m.files[0].hash));
+
+    store.backend().put(&key, bytes::Bytes::from_static(b"id,label\n1,dog\n")).await.expect("damage");
+    let err = store.get_dir(&m, &tmp.path().join("o1"), &Filter::all(), 1, quiet()).await.expect_err("corrupt");
+    assert!(matches!(&err, StoreError::Corrupt { path, .. } if path == "data/labels.csv"), "{err}");
+    assert!(!tmp.path().join("o1/data/labels.csv").exists(), "no half-written file");
+
+    store.backend().delete(&key).await.expect("delete");
+    let err = store.get_dir(&m, &tmp.path().join("o2"), &Filter::all(), 1, quiet()).await.expect_err("missing");
+    assert!(matches!(&err, StoreError::MissingObject { path, .. } if path == "data/labels.csv"), "{err}");
+    assert!(err.help().contains("put"), "{}", err.help());
+
+    let commit_key = object_store::path::Path::from(format!("commits/ds/{}", v.commit));
+    let mut bytes = store.backend().get(&commit_key).await.expect("read").expect("exists").to_vec();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    store.backend().put(&commit_key, bytes.into()).await.expect("damage manifest");
+    assert!(matches!(store.manifest("ds", v.commit).await, Err(StoreError::BadCommit { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = |name: &str| Store::open(dir.path().join(name).to_str().expect("utf-8"), true).expect("open");
+    commits_snapshots_diffs_and_tags(open("a")).await;
+    a_lost_race_is_a_conflict_and_loses_nothing(open("b")).await;
+    damage_is_detected_on_read_with_the_path(open("c")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory() {
+    let open = |name: &str| Store::open(&format!("memory://{name}"), true).expect("open");
+    commits_snapshots_diffs_and_tags(open("a")).await;
+    a_lost_race_is_a_conflict_and_loses_nothing(open("b")).await;
+    damage_is_detected_on_read_with_the_path(open("c")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_compatible_server() {
+    let moto = Moto::start("pipe-data");
+    let open = |prefix: &str| Store::open_with(&moto.url(prefix), true, &moto.options()).expect("open");
+    commits_snapshots_diffs_and_tags(open("a")).await;
+    a_lost_race_is_a_conflict_and_loses_nothing(open("b")).await;
+    damage_is_detected_on_read_with_the_path(open("c")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stat_cache_reads_only_changed_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    for i in 0..50 {
+        write(&src, &format!("f{i:02}"), format!("file {i}").as_bytes());
+    }
+    let past = |secs| std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    let backdate = |path: &Path, secs| {
+        std::fs::File::options().write(true).open(path).expect("open").set_modified(past(secs)).expect("set mtime")
+    };
+    for p in walk(&src) {
+        backdate(&p, 3600);
+    }
+    let store = Store::open(tmp.path().join("store").to_str().expect("utf-8"), true).expect("open");
+    store.init("ds").await.expect("init");
+    let cached = PutOptions { stat_cache: Some(tmp.path().join("state/statcache.json")), ..opts("v") };
+    let first = store.put_dir("ds", &src, &cached, quiet()).await.expect("put");
+    assert_eq!(first.files_read, 50);
+    let again = store.put_dir("ds", &src, &cached, quiet()).await.expect("put again");
+    assert_eq!((again.files_read, again.changed), (0, false));
+
+    write(&src, "f07", b"changed, same mtime is impossible here");
+    backdate(&src.join("f07"), 1800);
+    let third = store.put_dir("ds", &src, &cached, quiet()).await.expect("put after a change");
+    assert_eq!((third.files_read, third.objects_written, third.changed), (1, 1, true));
+
+    write(&src, "f08", b"just written");
+    let racy = store.put_dir("ds", &src, &cached, quiet()).await.expect("put a fresh file");
+    let after = store.put_dir("ds", &src, &cached, quiet()).await.expect("put again");
+    assert_eq!((racy.files_read, after.files_read), (1, 1), "a file changed within the racy window is read again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_cannot_escape_on_put_or_get() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(tmp.path().join("store").to_str().expect("utf-8"), true).expect("open");
+    store.init("ds").await.expect("init");
+
+    let linked = tmp.path().join("linked");
+    write(&linked, "ok", b"ok");
+    std::os::unix::fs::symlink("/etc/passwd", linked.join("passwd")).expect("symlink");
+    let err = store.put_dir("ds", &linked, &opts("v"), quiet()).await.expect_err("symlinks are refused");
+    assert!(matches!(&err, StoreError::BadPath { path, .. } if path == "passwd"), "{err}");
+
+    let slashed = tmp.path().join("slashed");
+    write(&slashed, "a\\..\\b", b"x");
+    assert!(matches!(store.put_dir("ds", &slashed, &opts("v"), quiet()).await, Err(StoreError::BadPath { .. })));
+    assert_eq!(store.head("ds", "main").await.expect("head"), None, "a refused put commits nothing");
+
+    let dest = tmp.path().join("dest");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    std::os::unix::fs::symlink(&outside, dest.join("link")).expect("symlink");
+    for bad in ["../evil", "/tmp/evil", "a\0b", "link/evil", "a/./b"] {
+        let entry = FileEntry::new(bad.into(), vec![pipe_spec::ChunkRef { hash: Hash::of(b"evil"), size: 4 }]);
+        let m = Manifest {
+            format: 1,
+            repo: "ds".into(),
+            parent: None,
+            time: String::new(),
+            message: String::new(),
+            files: vec![entry],
+        };
+        let err = store.get_dir(&m, &dest, &Filter::all(), 1, quiet()).await.expect_err(bad);
+        assert!(matches!(err, StoreError::BadPath { .. }), "{bad:?}: {err}");
+    }
+    assert!(walk(&outside).is_empty() && !tmp.path().join("evil").exists(), "nothing was written outside");
+}
