@@ -22,6 +22,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet
 tree-sitter --version 2>/dev/null | grep -q '0.26.13' || cargo install tree-sitter-cli --version 0.26.13 --locked --quiet
+# moto_server: the S3-compatible server the store tests start on 127.0.0.1.
+command -v moto_server >/dev/null || { python3 -m pip install --quiet 'moto[server]>=5,<6' && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -154,13 +154,12 @@ impl Backend {
     }
 
     fn error(&self, op: &'static str, key: &Key, e: &object_store::Error) -> StoreError {
-        let cause = cause(e);
         let lower = format!("{e:?}").to_lowercase();
         let network = ["connect", "dns", "timed out", "timeout", "refused", "unreachable", "resolve"];
         if network.iter().any(|w| lower.contains(w)) {
-            StoreError::Unreachable { url: self.url.clone(), cause }
+            StoreError::Unreachable { url: self.url.clone(), cause: innermost(e) }
         } else {
-            StoreError::Backend { url: self.url.clone(), op, key: key.to_string(), cause }
+            StoreError::Backend { url: self.url.clone(), op, key: key.to_string(), cause: cause(e) }
         }
     }
 }
@@ -188,6 +187,15 @@ fn memory(url: &str) -> Arc<dyn ObjectStore> {
 
 fn retry() -> RetryConfig {
     RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(20), ..RetryConfig::default() }
+}
+
+/// The last message of an error chain: the root cause alone.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
 }
 
 /// The innermost message of an error chain: "Connection refused (os error 111)" rather than

@@ -1,0 +1,232 @@
+//! `pipe data` end to end, as processes: the commands and their output, a put killed with SIGKILL,
+//! concurrent puts to one branch, an S3-compatible server, and a store that cannot be reached.
+
+use pipe_tests::servers::{Moto, free_port};
+use serde_json::Value;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn cmd(store: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+    c.arg("data").arg("--store").arg(store).args(args);
+    c.env("NO_COLOR", "1").env("PIPE_STATE_DIR", store.with_extension("state"));
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    let out = c.output().expect("pipe runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "pipe panicked:\n{stderr}");
+    out
+}
+
+fn ok(c: Command) -> String {
+    let out = run(c);
+    assert!(out.status.success(), "pipe failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(c: Command) -> Value {
+    serde_json::from_str(&ok(c)).expect("JSON output")
+}
+
+fn write(root: &Path, path: &str, bytes: &[u8]) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, bytes).expect("write");
+}
+
+fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut v = vec![0u8; len];
+    rng.fill(&mut v);
+    v
+}
+
+fn head(store: &Path, repo: &str) -> Value {
+    json(cmd(store, &["log", repo, "-n", "1", "--json"]))[0]["commit"].clone()
+}
+
+#[test]
+fn init_put_log_ls_get_diff_and_tag() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("store");
+    let src = tmp.path().join("src");
+    write(&src, "train/0.png", b"zero");
+    write(&src, "train/1.png", b"one");
+    write(&src, "labels.csv", b"0,0\n1,1\n");
+
+    let missing = run(cmd(&store, &["log", "mnist"]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("pipe data init"), "the error says what to do");
+
+    assert!(ok(cmd(&store, &["init", "mnist"])).contains("created repo `mnist`"));
+    let v1 = json(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "-m", "first", "--json"]));
+    assert_eq!(v1["outcome"]["files"], 3);
+    let v1_id = v1["outcome"]["commit"].as_str().expect("commit id").to_owned();
+    write(&src, "train/2.png", b"two");
+    std::fs::remove_file(src.join("labels.csv")).expect("rm");
+    let v2 = ok(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "-m", "second"]));
+    assert!(v2.starts_with("committed ") && v2.contains("to mnist@main: 3 files"), "{v2}");
+
+    let log = json(cmd(&store, &["log", "mnist", "--json"]));
+    assert_eq!(log.as_array().expect("array").len(), 2);
+    assert_eq!(log[1]["commit"], v1_id.as_str());
+    assert_eq!(log[0]["message"], "second");
+
+    let ls = ok(cmd(&store, &["ls", "mnist", "train/*.png"]));
+    assert_eq!(ls.lines().count(), 3, "{ls}");
+    assert!(ok(cmd(&store, &["tag", "mnist", "v1", &v1_id[..10]])).contains("as `v1`"));
+    let again = run(cmd(&store, &["tag", "mnist", "v1"]));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("tags never move"));
+
+    let diff = ok(cmd(&store, &["diff", "mnist@v1", "main"]));
+    assert_eq!(diff, "D  labels.csv  (8 B)\nA  train/2.png  (3 B)\n");
+    assert_eq!(ok(cmd(&store, &["diff", "mnist"])), diff, "one version: what its commit changed");
+
+    let out = tmp.path().join("out");
+    ok(cmd(&store, &["get", "mnist@v1", out.to_str().expect("utf-8"), "labels.csv"]));
+    assert_eq!(std::fs::read(out.join("labels.csv")).expect("got the file"), b"0,0\n1,1\n");
+    assert!(!out.join("train").exists(), "the glob selected one file");
+
+    let usage = run(cmd(&store, &["put"]));
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn a_put_killed_midway_leaves_the_previous_commit_and_a_retry_succeeds() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("store");
+    let src = tmp.path().join("src");
+    write(&src, "small.txt", b"version one");
+    ok(cmd(&store, &["init", "ds"]));
+    ok(cmd(&store, &["put", "ds", src.to_str().expect("utf-8")]));
+    let before = head(&store, "ds");
+    for i in 0..48 {
+        write(&src, &format!("big/{i:02}.bin"), &random(1024 * 1024, i));
+    }
+    let count = || walk_count(&store.join("objects"));
+    let start = count();
+    let mut child = cmd(&store, &["put", "ds", src.to_str().expect("utf-8"), "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count() < start + 5 {
+        assert!(child.try_wait().expect("wait").is_none(), "the put finished before it could be killed");
+        assert!(Instant::now() < deadline, "the put wrote nothing in 60 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.signal(), Some(9), "killed, not finished");
+    let written_before_kill = count() - start;
+
+    assert_eq!(head(&store, "ds"), before, "the branch did not move");
+    let out = tmp.path().join("out");
+    ok(cmd(&store, &["get", "ds", out.to_str().expect("utf-8")]));
+    assert_eq!(walk_count(&out), 1, "the previous commit is intact");
+
+    let retry = json(cmd(&store, &["put", "ds", src.to_str().expect("utf-8"), "--json"]));
+    assert_eq!(retry["outcome"]["parent"], before);
+    let all_new = count() - start;
+    assert!(written_before_kill < all_new, "killed midway: {written_before_kill} of {all_new} objects written");
+    let retry_wrote = retry["outcome"]["objects_written"].as_u64().expect("count") as usize;
+    assert_eq!(retry_wrote + written_before_kill, all_new, "the retry writes only what the killed put had not");
+    let out2 = tmp.path().join("out2");
+    ok(cmd(&store, &["get", "ds", out2.to_str().expect("utf-8")]));
+    assert_eq!(walk_count(&out2), 49);
+}
+
+fn walk_count(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .map(|e| e.expect("entry").path())
+        .map(|p| if p.is_dir() { walk_count(&p) } else { usize::from(!p.to_string_lossy().contains('#')) })
+        .sum()
+}
+
+#[test]
+fn concurrent_puts_to_one_branch_lose_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("store");
+    ok(cmd(&store, &["init", "ds"]));
+    let base = tmp.path().join("base");
+    write(&base, "x", b"base");
+    ok(cmd(&store, &["put", "ds", base.to_str().expect("utf-8")]));
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            let dir = tmp.path().join(format!("w{i}"));
+            write(&dir, "x", format!("writer {i}").as_bytes());
+            cmd(&store, &["put", "ds", dir.to_str().expect("utf-8")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().expect("wait")).collect();
+    let mut winners = 0;
+    for o in &outputs {
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        match o.status.code() {
+            Some(0) => winners += 1,
+            Some(1) => assert!(stderr.contains("moved to") && stderr.contains("nothing was lost"), "{stderr}"),
+            other => panic!("unexpected exit {other:?}: {stderr}"),
+        }
+    }
+    assert!(winners >= 1);
+    let log = json(cmd(&store, &["log", "ds", "-n", "100", "--json"]));
+    assert_eq!(log.as_array().expect("array").len(), winners + 1, "every winner is in the history, once");
+}
+
+#[test]
+fn an_s3_store_is_configured_from_the_environment() {
+    let moto = Moto::start("pipe-cli");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    write(&src, "a/b.txt", b"on s3");
+    let s3 = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        c.arg("data")
+            .args(args)
+            .env("PIPE_STORE", moto.url("team/data"))
+            .env("PIPE_STATE_DIR", tmp.path().join("state"));
+        c.envs(moto.env());
+        c
+    };
+    ok(s3(&["init", "ds"]));
+    ok(s3(&["put", "ds", src.to_str().expect("utf-8")]));
+    let out = tmp.path().join("out");
+    ok(s3(&["get", "ds", out.to_str().expect("utf-8")]));
+    assert_eq!(std::fs::read(out.join("a/b.txt")).expect("read"), b"on s3");
+}
+
+#[test]
+fn an_unreachable_store_is_one_clear_error() {
+    let port = free_port();
+    let started = Instant::now();
+    let out = run({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        c.args(["data", "--store", "s3://bucket/prefix", "log", "ds"]);
+        c.env("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")).env("AWS_ALLOW_HTTP", "true");
+        c.env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "x").env("AWS_REGION", "us-east-1");
+        c
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: cannot reach the store at `s3://bucket/prefix`"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "one error and its help, not a chain or backtrace:\n{stderr}");
+    assert!(stderr.contains("help: check the URL"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(40), "gave up after {:?}", started.elapsed());
+
+    let mut ftp = Command::new(env!("CARGO_BIN_EXE_pipe"));
+    ftp.args(["data", "--store", "ftp://x/y", "log", "ds"]);
+    let bad = run(ftp);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a supported scheme"));
+}
