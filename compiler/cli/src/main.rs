@@ -6,6 +6,7 @@
 
 mod commands;
 mod files;
+mod inputs;
 mod report;
 
 use clap::{Parser, Subcommand, ValueEnum};

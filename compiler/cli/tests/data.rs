@@ -230,3 +230,41 @@ fn an_unreachable_store_is_one_clear_error() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a supported scheme"));
 }
+
+#[test]
+fn a_pipelines_repo_inputs_resolve_to_commit_ids() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = tmp.path().join("project");
+    let src = tmp.path().join("src");
+    write(&src, "train/0.png", b"zero");
+    write(
+        &project,
+        "pipeline.pipe",
+        b"input digits = repo(\"mnist\") @ \"v2\"\ninput latest = repo(\"mnist\")\ninput local = dir(\"./raw\")\n\nstage s {\n  image = \"python:3.11-slim\"\n  command = [\"true\"]\n  datums = cross(glob(digits, \"/*\"), glob(latest, \"/*\"), glob(local, \"/\"))\n}\n",
+    );
+    let store = project.join(".pipe");
+    ok(cmd(&store, &["init", "mnist"]));
+    let v2 = json(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "--json"]))["outcome"]["commit"].clone();
+    ok(cmd(&store, &["tag", "mnist", "v2"]));
+    write(&src, "train/1.png", b"one");
+    let main =
+        json(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "--json"]))["outcome"]["commit"].clone();
+
+    // No --store: the `.pipe` folder beside the pipeline, wherever the command runs from.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+    c.args(["data", "resolve", "--json"])
+        .arg(project.join("pipeline.pipe"))
+        .current_dir(tmp.path())
+        .env_remove("PIPE_STORE");
+    let resolved = json(c);
+    assert_eq!(resolved[0]["name"], "digits");
+    assert_eq!(resolved[0]["commit"], v2);
+    assert_eq!(resolved[1]["reference"], "main");
+    assert_eq!(resolved[1]["commit"], main);
+    assert_eq!(resolved.as_array().expect("array").len(), 2, "dir inputs are snapshotted at run time");
+
+    write(&project, "other.pipe", b"input d = repo(\"mnist\") @ \"v9\"\nstage s {\n  image = \"x\"\n  command = [\"true\"]\n  datums = glob(d, \"/\")\n}\n");
+    let unknown = run(cmd(&store, &["resolve", project.join("other.pipe").to_str().expect("utf-8")]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("known refs: main, v2"));
+}

@@ -16,4 +16,4 @@ mod refs;
 pub use hash::{Hash, HashParseError};
 pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, ManifestError, file_hash};
 pub use path::{PathError, check_path};
-pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, check_name};
+pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};

@@ -61,3 +61,15 @@ mod tests {
         }
     }
 }
+
+/// What a pipeline input named by `repo(NAME) @ REF` resolved to when a pipeline was run or
+/// compiled: recorded so the run can be reproduced on exactly the same data later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedInput {
+    /// The input's name in the pipeline.
+    pub name: String,
+    pub repo: String,
+    /// The branch, tag or commit as written.
+    pub reference: String,
+    pub commit: CommitId,
+}

@@ -6,6 +6,7 @@
 
 mod print;
 mod progress;
+mod resolve;
 
 use clap::{Args, Subcommand};
 use pipe_store::{Filter, PutOptions, Store, StoreError};
@@ -14,9 +15,10 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// Where the store is: a folder, `s3://bucket/prefix`, `gs://…`, `az://…`, `memory://`.
-    #[arg(long, global = true, env = "PIPE_STORE", default_value = ".pipe")]
-    store: String,
+    /// Where the store is: a folder, `s3://bucket/prefix`, `gs://…`, `az://…`, `memory://`
+    /// [default: `.pipe`; for `resolve`, the pipeline's `store`, else `.pipe` beside it]
+    #[arg(long, global = true, env = "PIPE_STORE")]
+    store: Option<String>,
     #[command(subcommand)]
     command: DataCommand,
 }
@@ -75,6 +77,12 @@ enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Resolve a pipeline's `repo(…) @ REF` inputs to the commits they name now.
+    Resolve {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Name a commit with a tag that never moves: `pipe data tag REPO TAG [REF]`.
     Tag {
         repo: String,
@@ -89,7 +97,11 @@ pub fn run(args: DataArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return crate::report::usage_error(&format!("cannot start the async runtime: {e}")),
     };
-    match runtime.block_on(execute(&args.store, args.command)) {
+    let result = match args.command {
+        DataCommand::Resolve { file, json } => return resolve::run(&runtime, args.store.as_deref(), &file, json),
+        command => runtime.block_on(execute(args.store.as_deref().unwrap_or(".pipe"), command)),
+    };
+    match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}\n  help: {}", e.help());
@@ -168,6 +180,7 @@ async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
             };
             print::diff(&pipe_store::diff(&old_m, &new_m), json);
         }
+        DataCommand::Resolve { .. } => unreachable!("resolve is dispatched before the store opens"),
         DataCommand::Tag { repo, tag, reference } => {
             let commit = store.resolve(&repo, &reference).await?;
             store.tag(&repo, &tag, commit).await?;

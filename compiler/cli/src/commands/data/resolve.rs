@@ -1,0 +1,50 @@
+//! `pipe data resolve FILE`: which commit each `repo(…) @ REF` input of a pipeline names now.
+
+use crate::files::{FsLoader, display_name, read};
+use crate::{inputs, report};
+use pipe_core::ir::Source;
+use pipe_store::Store;
+use std::path::Path;
+
+pub fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &Path, json: bool) -> u8 {
+    let text = match read(file) {
+        Ok(t) => t,
+        Err(e) => return report::usage_error(&e),
+    };
+    let analysis = pipe_core::analyze(&FsLoader, &display_name(file), &text);
+    if analysis.has_errors() {
+        report::print(&analysis.diagnostics, analysis.sources());
+        eprintln!("error: fix the errors above to resolve the pipeline's inputs");
+        return 1;
+    }
+    let pipeline = analysis.pipeline();
+    let url = inputs::store_url(flag, pipeline, file);
+    let resolved = runtime.block_on(async {
+        let store = Store::open(&url, false)?;
+        inputs::resolve(&store, pipeline).await
+    });
+    let resolved = match resolved {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            return 1;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&resolved).expect("JSON values print"));
+        return 0;
+    }
+    for input in &pipeline.inputs {
+        let line = match &input.source {
+            Source::Repo { repo, reference } => {
+                let commit = resolved.iter().find(|r| r.name == input.name).map(|r| r.commit.to_string());
+                format!("repo({repo}) @ {reference} → {}", commit.unwrap_or_default())
+            }
+            Source::Dir { path } => format!("dir({path}) → snapshotted when the pipeline runs"),
+            Source::Url { url } => format!("url({url}) → downloaded when the pipeline runs"),
+            Source::Error => continue,
+        };
+        println!("{:<12} {line}", input.name);
+    }
+    0
+}

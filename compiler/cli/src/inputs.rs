@@ -1,0 +1,43 @@
+//! Resolving a pipeline's versioned inputs (`repo(NAME) @ REF`) to commit ids, for everything that
+//! must record exactly which data it used: `pipe data resolve` today, runs and compiled manifests
+//! as they use it.
+//!
+//! Takes a checked pipeline and an opened store; gives one [`ResolvedInput`] per repo input, in
+//! declaration order. `dir(…)` and `url(…)` inputs are not resolved here: they are snapshotted when
+//! the pipeline runs.
+
+use pipe_core::ir::{Pipeline, Source};
+use pipe_spec::ResolvedInput;
+use pipe_store::{Store, StoreError};
+use std::path::Path;
+
+/// The store a pipeline uses: `--store`/`PIPE_STORE` if given, else the pipeline's own `store`
+/// setting, else the folder `.pipe` beside the pipeline file.
+pub fn store_url(flag: Option<&str>, pipeline: &Pipeline, file: &Path) -> String {
+    if let Some(url) = flag {
+        return url.to_owned();
+    }
+    let beside = |rel: &str| file.parent().unwrap_or(Path::new("")).join(rel).to_string_lossy().into_owned();
+    match &pipeline.store {
+        Some(url) if url.contains("://") || url.starts_with('/') => url.clone(),
+        Some(relative) => beside(relative),
+        None => beside(".pipe"),
+    }
+}
+
+/// Every `repo(…) @ …` input of `pipeline`, resolved against `store`.
+pub async fn resolve(store: &Store, pipeline: &Pipeline) -> Result<Vec<ResolvedInput>, StoreError> {
+    let mut out = Vec::new();
+    for input in &pipeline.inputs {
+        if let Source::Repo { repo, reference } = &input.source {
+            let commit = store.resolve(repo, reference).await?;
+            out.push(ResolvedInput {
+                name: input.name.clone(),
+                repo: repo.clone(),
+                reference: reference.clone(),
+                commit,
+            });
+        }
+    }
+    Ok(out)
+}
