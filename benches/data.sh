@@ -41,12 +41,12 @@ fresh_store="rm -rf $work/store $work/state && $pipe data --store $work/store in
 fresh_dvc="rm -rf $work/dvc && mkdir $work/dvc && cd $work/dvc && dvc init --no-scm -q"
 
 hyperfine --warmup 1 --runs 5 --export-json "$work/big.json" \
-  -n "b3sum big" "b3sum --no-names $work/big/*.bin" \
+  -n "b3sum big" --prepare true "b3sum --no-names $work/big/*.bin" \
   -n "pipe put big" --prepare "$fresh_store" "$pipe data --store $work/store put ds $work/big" \
   -n "dvc add big" --prepare "$fresh_dvc && cp -r $work/big $work/dvc/big" "cd $work/dvc && dvc add -q big"
 
 hyperfine --warmup 1 --runs 5 --export-json "$work/small.json" \
-  -n "b3sum small" "find $work/small -type f -exec b3sum --no-names {} +" \
+  -n "b3sum small" --prepare true "find $work/small -type f -exec b3sum --no-names {} +" \
   -n "pipe put small" --prepare "$fresh_store" "$pipe data --store $work/store put ds $work/small" \
   -n "dvc add small" --prepare "$fresh_dvc && cp -r $work/small $work/dvc/small" "cd $work/dvc && dvc add -q small"
 

@@ -6,6 +6,7 @@
 //! `syntax::parse` → `resolve::load` → `types::check` → `graph::order`, then the targets.
 
 pub mod diag;
+pub mod emit;
 pub mod format;
 pub mod graph;
 pub mod ir;

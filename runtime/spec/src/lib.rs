@@ -12,8 +12,13 @@ mod hash;
 mod manifest;
 mod path;
 mod refs;
+mod stage;
 
 pub use hash::{Hash, HashParseError};
 pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, ManifestError, file_hash};
 pub use path::{PathError, check_path};
 pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};
+pub use stage::{
+    CACHE_FORMAT, CacheEntry, DatumSpec, EnvValue, EnvVar, InputSource, RUNTIME_RULES_VERSION, STAGE_SPEC_FORMAT,
+    StageInput, StageSpec,
+};

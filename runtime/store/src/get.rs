@@ -33,6 +33,17 @@ pub async fn get_dir(
     progress: Arc<dyn Progress>,
 ) -> Result<GetOutcome> {
     let selected: Vec<FileEntry> = manifest.files.iter().filter(|f| filter.matches(&f.path)).cloned().collect();
+    get_files(backend, selected, dest, jobs, progress).await
+}
+
+/// Writes `selected` into `dest`, each at its path.
+pub async fn get_files(
+    backend: &Backend,
+    selected: Vec<FileEntry>,
+    dest: &Path,
+    jobs: usize,
+    progress: Arc<dyn Progress>,
+) -> Result<GetOutcome> {
     for f in &selected {
         check_path(&f.path).map_err(|e| StoreError::BadPath { path: f.path.clone(), reason: e.to_string() })?;
         let chunks = f.objects();

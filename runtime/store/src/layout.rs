@@ -6,6 +6,8 @@
 //! commits/<repo>/<commit-id>                a manifest, named by its hash
 //! refs/<repo>/heads/<branch>/<seq:020>      the branch's positions, one record per move
 //! refs/<repo>/tags/<tag>                    a tag: written once, never moved
+//! cache/<stage fingerprint>/<datum key>     what one processed datum produced (CacheEntry)
+//! runs/<run-id>                             provenance of one run (written by the runtime)
 //! ```
 //!
 //! A branch is an append-only log rather than one overwritten object: moving it creates the next
@@ -65,4 +67,16 @@ pub fn file_name(key: &Key) -> &str {
 /// The part of `key` after `prefix/`, split at `/`.
 pub fn rest(key: &Key, prefix: &Key) -> Vec<String> {
     key.prefix_match(prefix).map(|parts| parts.map(|p| p.as_ref().to_owned()).collect()).unwrap_or_default()
+}
+
+pub fn cache_entry(fingerprint: &Hash, datum: &Hash) -> Key {
+    Key::from(format!("cache/{fingerprint}/{datum}"))
+}
+
+pub fn run(id: &str) -> Key {
+    Key::from(format!("runs/{id}"))
+}
+
+pub fn runs() -> Key {
+    Key::from("runs")
 }

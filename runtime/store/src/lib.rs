@@ -27,10 +27,10 @@ pub use diff::{Change, ChangeKind, diff};
 pub use error::{Result, StoreError};
 pub use filter::Filter;
 pub use get::GetOutcome;
-pub use put::{PutOptions, PutOutcome};
+pub use put::{PutOptions, PutOutcome, Snapshot};
 pub use statcache::RACY as STAT_CACHE_RACY_WINDOW;
 
-use pipe_spec::{CommitId, Manifest};
+use pipe_spec::{CacheEntry, CommitId, Hash, Manifest};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -152,6 +152,82 @@ impl Store {
         progress: Arc<dyn Progress>,
     ) -> Result<GetOutcome> {
         get::get_dir(&self.backend, manifest, dest, filter, jobs, progress).await
+    }
+
+    /// Stores the files under `dir` (objects only, no commit) and gives their entries.
+    pub async fn snapshot(&self, dir: &Path, jobs: usize, progress: Arc<dyn Progress>) -> Result<Snapshot> {
+        put::snapshot(&self.backend, dir, Default::default(), None, jobs, progress).await
+    }
+
+    /// Commits `files` (whose objects are stored) to `branch` of `repo`, creating the repo if it
+    /// is new. Gives the commit and whether it is new; the head is kept when nothing changed.
+    pub async fn commit_files(
+        &self,
+        repo: &str,
+        branch: &str,
+        files: Vec<pipe_spec::FileEntry>,
+        message: &str,
+    ) -> Result<(CommitId, bool)> {
+        match refs::init(&self.backend, repo).await {
+            Ok(()) | Err(StoreError::RepoExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let seen = refs::head(&self.backend, repo, branch).await?;
+        if let Some((_, head)) = seen
+            && self.manifest(repo, head).await?.files == files
+        {
+            return Ok((head, false));
+        }
+        let manifest = Manifest::new(repo.into(), seen.map(|(_, c)| c), refs::now(), message.into(), files)
+            .map_err(|e| StoreError::BadPath { path: repo.into(), reason: e.to_string() })?;
+        let id = manifests::store(&self.backend, &manifest).await?;
+        refs::move_branch(&self.backend, repo, branch, seen.map(|(seq, _)| seq), id).await?;
+        Ok((id, true))
+    }
+
+    /// Writes `files` into `dest`, each at its path, verifying every object.
+    pub async fn get_files(
+        &self,
+        files: Vec<pipe_spec::FileEntry>,
+        dest: &Path,
+        jobs: usize,
+        progress: Arc<dyn Progress>,
+    ) -> Result<GetOutcome> {
+        get::get_files(&self.backend, files, dest, jobs, progress).await
+    }
+
+    /// The cache entry of a datum, if it was processed before by a stage with this fingerprint.
+    pub async fn cache_get(&self, fingerprint: &Hash, datum: &Hash) -> Result<Option<CacheEntry>> {
+        let key = layout::cache_entry(fingerprint, datum);
+        let Some(bytes) = self.backend.get(&key).await? else { return Ok(None) };
+        match serde_json::from_slice::<CacheEntry>(&bytes) {
+            Ok(e) if e.format == pipe_spec::CACHE_FORMAT => Ok(Some(e)),
+            // An entry this version cannot read is a miss: the datum is processed again.
+            _ => Ok(None),
+        }
+    }
+
+    /// Records what a datum produced. Call only after every output object is stored.
+    pub async fn cache_put(&self, fingerprint: &Hash, datum: &Hash, entry: &CacheEntry) -> Result<()> {
+        let bytes = serde_json::to_vec(entry).expect("cache entries serialise");
+        self.backend.put_new(&layout::cache_entry(fingerprint, datum), bytes.into()).await.map(drop)
+    }
+
+    /// Stores a run's provenance record under its id.
+    pub async fn run_put(&self, id: &str, record: &serde_json::Value) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(record).expect("records serialise");
+        self.backend.put(&layout::run(id), bytes.into()).await
+    }
+
+    /// A run's provenance record.
+    pub async fn run_get(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        let Some(bytes) = self.backend.get(&layout::run(id)).await? else { return Ok(None) };
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// Every run id, oldest first (ids sort by time).
+    pub async fn run_ids(&self) -> Result<Vec<String>> {
+        Ok(self.backend.list(&layout::runs()).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
     }
 
     /// The object key of a hash, for tests that must damage the store.

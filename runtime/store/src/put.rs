@@ -77,57 +77,86 @@ pub async fn put_dir(
         Some((_, id)) => Some((id, manifests::load(backend, repo, id).await?)),
         None => None,
     };
+    let known = parent.iter().flat_map(|(_, m)| m.files.iter().flat_map(FileEntry::objects)).map(|c| c.hash).collect();
+    let snap = snapshot(backend, dir, known, opts.stat_cache.clone(), opts.jobs, progress).await?;
+    let mut outcome = PutOutcome {
+        commit: CommitId(Hash::of(b"")),
+        parent: parent.as_ref().map(|(id, _)| *id),
+        changed: true,
+        files: snap.files.len(),
+        bytes: snap.files.iter().map(|f| f.size).sum(),
+        files_read: snap.files_read,
+        bytes_read: snap.bytes_read,
+        objects_written: snap.objects_written,
+        bytes_written: snap.bytes_written,
+        warnings: snap.warnings,
+    };
+    if let Some((id, m)) = &parent
+        && m.files == snap.files
+    {
+        outcome.commit = *id;
+        outcome.changed = false;
+        return Ok(outcome);
+    }
+    let manifest = Manifest::new(repo.into(), outcome.parent, refs::now(), opts.message.clone(), snap.files)
+        .map_err(|e| StoreError::BadPath { path: dir.display().to_string(), reason: e.to_string() })?;
+    outcome.commit = manifests::store(backend, &manifest).await?;
+    refs::move_branch(backend, repo, &opts.branch, seen.map(|(seq, _)| seq), outcome.commit).await?;
+    Ok(outcome)
+}
+
+/// A folder's files, stored: every object written, no commit made.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Sorted by path.
+    pub files: Vec<FileEntry>,
+    pub files_read: u64,
+    pub bytes_read: u64,
+    pub objects_written: u64,
+    pub bytes_written: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Stores every file under `dir` (objects only) and gives their entries. `known` holds hashes
+/// already in the store, which are neither checked nor written.
+pub async fn snapshot(
+    backend: &Backend,
+    dir: &Path,
+    known: HashSet<Hash>,
+    stat_cache: Option<PathBuf>,
+    jobs: usize,
+    progress: Arc<dyn Progress>,
+) -> Result<Snapshot> {
     let found = tokio::task::spawn_blocking({
         let dir = dir.to_owned();
         move || walk::files(&dir)
     })
     .await
     .expect("walking a folder does not panic")?;
-    let known = parent.iter().flat_map(|(_, m)| m.files.iter().flat_map(FileEntry::objects)).map(|c| c.hash).collect();
     progress.start("put", found.iter().map(|f| f.meta.len()).sum());
     let job = Arc::new(Job {
         backend: backend.clone(),
         known: Mutex::new(known),
-        cache: Mutex::new(StatCache::load(opts.stat_cache.clone())),
+        cache: Mutex::new(StatCache::load(stat_cache)),
         counters: Counters::default(),
         progress,
     });
-    let files: Vec<FileEntry> = futures::stream::iter(found)
-        .map(|f| snapshot_file(job.clone(), f))
-        .buffered(opts.jobs.max(1))
-        .try_collect()
-        .await?;
+    let files: Vec<FileEntry> =
+        futures::stream::iter(found).map(|f| snapshot_file(job.clone(), f)).buffered(jobs.max(1)).try_collect().await?;
     job.progress.finish();
-
     let mut warnings = Vec::new();
     if let Err(e) = job.cache.lock().expect("stat cache lock").save() {
         warnings.push(format!("the stat cache could not be saved ({e}); the next put will read every file again"));
     }
     let c = &job.counters;
-    let mut outcome = PutOutcome {
-        commit: CommitId(Hash::of(b"")),
-        parent: parent.as_ref().map(|(id, _)| *id),
-        changed: true,
-        files: files.len(),
-        bytes: files.iter().map(|f| f.size).sum(),
+    Ok(Snapshot {
+        files,
         files_read: c.files_read.load(Ordering::Relaxed),
         bytes_read: c.bytes_read.load(Ordering::Relaxed),
         objects_written: c.objects_written.load(Ordering::Relaxed),
         bytes_written: c.bytes_written.load(Ordering::Relaxed),
         warnings,
-    };
-    if let Some((id, m)) = &parent
-        && m.files == files
-    {
-        outcome.commit = *id;
-        outcome.changed = false;
-        return Ok(outcome);
-    }
-    let manifest = Manifest::new(repo.into(), outcome.parent, refs::now(), opts.message.clone(), files)
-        .map_err(|e| StoreError::BadPath { path: dir.display().to_string(), reason: e.to_string() })?;
-    outcome.commit = manifests::store(backend, &manifest).await?;
-    refs::move_branch(backend, repo, &opts.branch, seen.map(|(seq, _)| seq), outcome.commit).await?;
-    Ok(outcome)
+    })
 }
 
 /// One file: from the stat cache if it vouches for it and its objects are stored, else read,

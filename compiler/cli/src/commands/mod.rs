@@ -5,3 +5,4 @@ pub mod data;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod run;

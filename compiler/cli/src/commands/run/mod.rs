@@ -1,0 +1,189 @@
+//! `pipe run FILE`: the pipeline on this machine, processing only datums whose key is not cached.
+//!
+//! Takes a pipeline file, the store (`--store`, `PIPE_STORE`, the pipeline's `store`, else `.pipe`
+//! beside the file), `--param NAME=VALUE`s and `--jobs`; gives a progress bar per stage, a summary
+//! table (or `--json`), and exit code 0 when every stage succeeded, 1 otherwise. `--explain-datums
+//! STAGE` lists a stage's datums without running anything.
+
+mod progress;
+
+use crate::files::{FsLoader, display_name, read};
+use crate::{inputs, report};
+use pipe_runtime::exec::ExecContext;
+use pipe_runtime::run::{RunOptions, RunReport, run_pipeline};
+use pipe_spec::StageSpec;
+use pipe_store::Store;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    file: PathBuf,
+    /// Where data and the cache live [default: the pipeline's `store`, else `.pipe` beside it].
+    #[arg(long, env = "PIPE_STORE")]
+    store: Option<String>,
+    /// At most this many datums at once [default: the number of cores].
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// A param's value for this run: `--param epochs=20` (repeatable).
+    #[arg(short, long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// List the datums STAGE would process, and which are cached, without running anything.
+    #[arg(long, value_name = "STAGE")]
+    explain_datums: Option<String>,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let text = match read(&args.file) {
+        Ok(t) => t,
+        Err(e) => return report::usage_error(&e),
+    };
+    let analysis = pipe_core::analyze(&FsLoader, &display_name(&args.file), &text);
+    if analysis.has_errors() {
+        report::print(&analysis.diagnostics, analysis.sources());
+        eprintln!("error: fix the errors above to run the pipeline");
+        return 1;
+    }
+    let pipeline = analysis.pipeline();
+    let mut overrides = Vec::new();
+    for p in &args.params {
+        match p.split_once('=') {
+            Some((k, v)) => overrides.push((k.trim().to_owned(), v.to_owned())),
+            None => return report::usage_error(&format!("`--param {p}` needs the form NAME=VALUE")),
+        }
+    }
+    let params = match pipe_core::emit::params::resolve(pipeline, &overrides) {
+        Ok(p) => p,
+        Err(e) => return report::usage_error(&e),
+    };
+    let specs = pipe_core::emit::spec::stage_specs(pipeline, &params);
+    let dir = args.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
+    let state = std::env::var_os("PIPE_STATE_DIR").map_or_else(|| dir.join(".pipe/state"), PathBuf::from);
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return report::usage_error(&format!("cannot start the async runtime: {e}")),
+    };
+    let bars = progress::Bars::new(args.json);
+    let opts = RunOptions {
+        jobs,
+        exec: ExecContext { cwd: dir, work_root: state.join("work") },
+        params: params.into_iter().collect(),
+        progress: Arc::new(bars),
+    };
+    let result = runtime.block_on(async {
+        let store = Store::open(&url, true)?;
+        match &args.explain_datums {
+            Some(stage) => explain(&store, &specs, stage, &opts.exec.cwd).await.map(|()| None),
+            None => run_pipeline(&store, &specs, &opts).await.map(Some),
+        }
+    });
+    match result {
+        Ok(None) => 0,
+        Ok(Some(r)) => summary(&r, args.json),
+        Err(e) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            1
+        }
+    }
+}
+
+fn summary(r: &RunReport, as_json: bool) -> u8 {
+    for s in &r.stages {
+        for f in &s.failures {
+            eprintln!(
+                "error: stage `{}`, datum `{}` failed after {} attempt(s): {}",
+                f.stage, f.datum, f.attempts, f.reason
+            );
+            if !f.stderr_tail.is_empty() {
+                eprintln!("  stderr (last lines):\n    {}", f.stderr_tail.replace('\n', "\n    "));
+            }
+            if !f.reproduce.is_empty() {
+                eprintln!("  help: rerun this datum alone: {}", f.reproduce);
+            }
+        }
+    }
+    if as_json {
+        let stages: Vec<_> = r
+            .stages
+            .iter()
+            .map(|s| {
+                json!({ "name": s.name, "status": s.status, "datums": s.datums, "processed": s.processed,
+                        "skipped": s.skipped, "failed": s.failed, "seconds": s.seconds, "output": s.output })
+            })
+            .collect();
+        let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON values print"));
+    } else {
+        eprintln!(
+            "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9}  status",
+            "stage", "datums", "processed", "skipped", "failed", "seconds"
+        );
+        for s in &r.stages {
+            eprintln!(
+                "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9.2}  {}",
+                s.name, s.datums, s.processed, s.skipped, s.failed, s.seconds, s.status
+            );
+        }
+        eprintln!("run {}", r.run_id);
+    }
+    u8::from(!r.succeeded())
+}
+
+/// Prints the datums of `stage`, each marked cached or to process.
+async fn explain(
+    store: &Store,
+    specs: &[StageSpec],
+    stage: &str,
+    cwd: &Path,
+) -> Result<(), pipe_runtime::run::RunError> {
+    use pipe_runtime::run::RunError;
+    let Some(spec) = specs.iter().find(|s| s.stage == stage) else {
+        let names: Vec<&str> = specs.iter().map(|s| s.stage.as_str()).collect();
+        return Err(RunError::Stage {
+            stage: stage.into(),
+            message: format!("no such stage (stages: {})", names.join(", ")),
+        });
+    };
+    let mut datasets = std::collections::HashMap::new();
+    for input in &spec.inputs {
+        let (repo, reference) = match &input.source {
+            pipe_spec::InputSource::Repo { repo, reference, .. } => (repo.clone(), reference.clone()),
+            pipe_spec::InputSource::Stage { stage } => {
+                (pipe_runtime::run::output_repo(&spec.pipeline, stage), "main".into())
+            }
+            pipe_spec::InputSource::Dir { .. } => (format!("{}.in.{}", spec.pipeline, input.name), "main".into()),
+            pipe_spec::InputSource::Url { url } => {
+                return Err(RunError::Stage {
+                    stage: stage.into(),
+                    message: format!("cannot list datums of `url({url})`"),
+                });
+            }
+        };
+        let commit = store.resolve(&repo, &reference).await.map_err(|e| RunError::Stage {
+            stage: stage.into(),
+            message: format!("input `{}` has no data yet ({e}); run the pipeline once, or put the data", input.name),
+        })?;
+        datasets.insert(input.name.clone(), store.manifest(&repo, commit).await?.files);
+    }
+    let fingerprint = pipe_runtime::run::local_fingerprint(spec, cwd);
+    for d in pipe_runtime::run::list_datums(spec, &datasets)? {
+        let cached = store.cache_get(&fingerprint, &d.key(&fingerprint)).await?.is_some();
+        let files: Vec<String> = d.files.iter().map(|f| format!("{}:{}", f.input, f.entry.path)).collect();
+        println!(
+            "{} {}  ({} file{}: {})",
+            if cached { "cached " } else { "process" },
+            d.label,
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            files.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Stage specs: each stage's command, env, inputs and datums, with params substituted.
+
+use super::params::render;
+use crate::ir::{Pipeline, Source, Stage};
+use crate::types::{Datums, Kind, Value};
+use indexmap::IndexMap;
+use pipe_spec::{DatumSpec, EnvValue, EnvVar, InputSource, STAGE_SPEC_FORMAT, StageInput, StageSpec};
+
+/// The spec of every stage, in topological order.
+pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<StageSpec> {
+    p.stages.iter().map(|s| stage_spec(p, s, params)).collect()
+}
+
+/// One stage's spec.
+pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>) -> StageSpec {
+    let text = |field: &str| stage.field(field).map(|v| render(v, params));
+    let list = |field: &str| match stage.field(field) {
+        Some(Value::List(items)) => items.iter().map(|i| render(i, params)).collect(),
+        _ => Vec::new(),
+    };
+    let args = list("args");
+    let command = match stage.kind {
+        Kind::Container => [list("command"), args].concat(),
+        Kind::Python => {
+            let interpreter = text("interpreter").unwrap_or_else(|| "python".into());
+            [vec![interpreter, text("script").unwrap_or_default()], args].concat()
+        }
+        Kind::Ddp => [vec!["python".into(), text("script").unwrap_or_default()], args].concat(),
+        Kind::Shell => [vec!["sh".into(), "-c".into(), text("script").unwrap_or_default(), "sh".into()], args].concat(),
+    };
+    let env = match stage.field("env") {
+        Some(Value::Map(vars)) => vars
+            .iter()
+            .map(|(name, v)| EnvVar {
+                name: name.clone(),
+                value: match v {
+                    Value::Secret { name, key } => EnvValue::Secret { name: name.clone(), key: key.clone() },
+                    other => EnvValue::Literal(render(other, params)),
+                },
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let inputs = stage
+        .reads
+        .iter()
+        .map(|name| StageInput {
+            name: name.clone(),
+            source: match p.input(name).map(|i| &i.source) {
+                Some(Source::Repo { repo, reference }) => {
+                    InputSource::Repo { repo: repo.clone(), reference: reference.clone(), commit: None }
+                }
+                Some(Source::Dir { path }) => InputSource::Dir { path: path.clone() },
+                Some(Source::Url { url }) => InputSource::Url { url: url.clone() },
+                Some(Source::Error) | None => InputSource::Stage { stage: name.clone() },
+            },
+        })
+        .collect();
+    StageSpec {
+        format: STAGE_SPEC_FORMAT,
+        pipeline: p.name.clone(),
+        stage: stage.name.clone(),
+        kind: format!("{:?}", stage.kind).to_lowercase(),
+        image: text("image").unwrap_or_default(),
+        command,
+        env,
+        inputs,
+        datums: stage.datums.as_ref().map(datum_spec),
+        retries: stage.int("retries").map_or(0, |n| u32::try_from(n).unwrap_or(0)),
+        timeout_seconds: match stage.field("timeout") {
+            Some(Value::Duration(ms)) => Some(ms.div_ceil(1000)),
+            _ => None,
+        },
+        parallelism: stage.int("parallelism").and_then(|n| u32::try_from(n).ok()),
+    }
+}
+
+fn datum_spec(d: &Datums) -> DatumSpec {
+    match d {
+        Datums::Glob { dataset, pattern, .. } => DatumSpec::Glob { input: dataset.clone(), pattern: pattern.clone() },
+        Datums::Cross(parts) => DatumSpec::Cross(parts.iter().map(datum_spec).collect()),
+        Datums::Union(parts) => DatumSpec::Union(parts.iter().map(datum_spec).collect()),
+        Datums::Join(parts) => DatumSpec::Join(parts.iter().map(datum_spec).collect()),
+        Datums::Group { inner, by } => DatumSpec::Group { inner: Box::new(datum_spec(inner)), by: by.clone() },
+    }
+}

@@ -1,0 +1,247 @@
+//! Datum expansion: a stage's datum expression over its inputs' files gives the list of datums,
+//! each the set of files one run of the command sees. See GRAMMAR.md, "Datums".
+//!
+//! Takes a [`DatumSpec`] and each input's files (sorted, as in a manifest); gives datums in a
+//! stable order. Reads no data: only paths and hashes. A glob match that is a folder brings every
+//! file under it; matches never overlap (the outermost wins).
+
+use crate::glob::Glob;
+use pipe_spec::{DatumSpec, FileEntry, Hash};
+use std::collections::{BTreeMap, HashMap};
+
+/// One file of a datum: which input it comes from, and the entry (path inside that input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatumFile {
+    pub input: String,
+    pub entry: FileEntry,
+}
+
+/// A unit of work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datum {
+    /// Sorted by (input, path), without duplicates.
+    pub files: Vec<DatumFile>,
+    /// What the globs' `(…)` groups captured, in order (the key, after `join` or `group`).
+    pub captures: Vec<String>,
+    /// For people: `digits:/train/shard-0.csv`, `a:/x × b:/y`.
+    pub label: String,
+}
+
+impl Datum {
+    /// The datum key: blake3 of the stage fingerprint and, for every file, its input, path and
+    /// content hash. A rename is a change; so is a change of code (the fingerprint).
+    pub fn key(&self, fingerprint: &Hash) -> Hash {
+        let mut h = blake3::Hasher::new();
+        h.update(b"pipe-datum-v1\0");
+        h.update(&fingerprint.0);
+        for f in &self.files {
+            for part in [f.input.as_bytes(), f.entry.path.as_bytes()] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+            h.update(&f.entry.hash.0);
+        }
+        h.finalize().into()
+    }
+
+    fn merge(parts: &[&Datum], captures: Vec<String>, sep: &str) -> Datum {
+        let mut files: Vec<DatumFile> = parts.iter().flat_map(|d| d.files.iter().cloned()).collect();
+        files.sort_by(|a, b| (&a.input, &a.entry.path).cmp(&(&b.input, &b.entry.path)));
+        files.dedup_by(|a, b| a.input == b.input && a.entry.path == b.entry.path);
+        let label = parts.iter().map(|d| d.label.as_str()).collect::<Vec<_>>().join(sep);
+        Datum { files, captures, label }
+    }
+}
+
+/// Why datums cannot be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum DatumError {
+    #[error("the datum expression reads `{0}`, which is not among the stage's inputs")]
+    UnknownInput(String),
+}
+
+/// The datums of `spec` over `inputs` (input name → its files, sorted by path).
+pub fn expand(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, DatumError> {
+    Ok(match spec {
+        DatumSpec::Glob { input, pattern } => {
+            let files = inputs.get(input).ok_or_else(|| DatumError::UnknownInput(input.clone()))?;
+            glob(input, pattern, files)
+        }
+        DatumSpec::Union(parts) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(expand(p, inputs)?);
+            }
+            out
+        }
+        DatumSpec::Cross(parts) => {
+            let mut acc = vec![Datum { files: Vec::new(), captures: Vec::new(), label: String::new() }];
+            for p in parts {
+                let next = expand(p, inputs)?;
+                acc = acc
+                    .iter()
+                    .flat_map(|a| {
+                        next.iter().map(move |b| {
+                            let captures = [a.captures.clone(), b.captures.clone()].concat();
+                            let parts: Vec<&Datum> = if a.label.is_empty() { vec![b] } else { vec![a, b] };
+                            Datum::merge(&parts, captures, " × ")
+                        })
+                    })
+                    .collect();
+            }
+            acc
+        }
+        DatumSpec::Join(parts) => {
+            let lists: Vec<Vec<Datum>> = parts.iter().map(|p| expand(p, inputs)).collect::<Result<_, _>>()?;
+            let by_key: Vec<BTreeMap<Vec<String>, Vec<&Datum>>> = lists
+                .iter()
+                .map(|l| {
+                    let mut m: BTreeMap<Vec<String>, Vec<&Datum>> = BTreeMap::new();
+                    for d in l {
+                        m.entry(d.captures.clone()).or_default().push(d);
+                    }
+                    m
+                })
+                .collect();
+            let mut out = Vec::new();
+            let Some((first, rest)) = by_key.split_first() else { return Ok(out) };
+            for (key, firsts) in first {
+                let Some(others) = rest.iter().map(|m| m.get(key)).collect::<Option<Vec<_>>>() else { continue };
+                let mut combos: Vec<Vec<&Datum>> = firsts.iter().map(|d| vec![*d]).collect();
+                for group in others {
+                    combos =
+                        combos.iter().flat_map(|c| group.iter().map(move |d| [c.clone(), vec![*d]].concat())).collect();
+                }
+                out.extend(combos.iter().map(|c| Datum::merge(c, key.clone(), " ⋈ ")));
+            }
+            out
+        }
+        DatumSpec::Group { inner, by } => {
+            let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
+            for d in expand(inner, inputs)? {
+                let key = by.iter().map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default()).collect();
+                groups.entry(key).or_default().push(d);
+            }
+            groups
+                .into_iter()
+                .map(|(key, ds)| {
+                    let refs: Vec<&Datum> = ds.iter().collect();
+                    let mut d = Datum::merge(&refs, key.clone(), " + ");
+                    d.label = format!("group {}: {}", key.join(","), d.label);
+                    d
+                })
+                .collect()
+        }
+    })
+}
+
+/// One datum per outermost match of `pattern` among the files and folders of one input.
+fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
+    let g = Glob::new(pattern);
+    let file = |e: &FileEntry| DatumFile { input: input.to_owned(), entry: e.clone() };
+    if g.is_root() {
+        if files.is_empty() {
+            return Vec::new();
+        }
+        return vec![Datum {
+            files: files.iter().map(file).collect(),
+            captures: Vec::new(),
+            label: format!("{input}:/"),
+        }];
+    }
+    let mut matches: BTreeMap<String, (Vec<String>, Vec<DatumFile>)> = BTreeMap::new();
+    for e in files {
+        let mut end = 0;
+        let found = loop {
+            let next = e.path[end..].find('/').map(|i| end + i);
+            let prefix = &e.path[..next.unwrap_or(e.path.len())];
+            if let Some(caps) = g.captures(prefix) {
+                break Some((prefix.to_owned(), caps));
+            }
+            match next {
+                Some(i) => end = i + 1,
+                None => break None,
+            }
+        };
+        if let Some((prefix, caps)) = found {
+            matches.entry(prefix).or_insert_with(|| (caps, Vec::new())).1.push(file(e));
+        }
+    }
+    matches
+        .into_iter()
+        .map(|(prefix, (captures, files))| Datum { files, captures, label: format!("{input}:/{prefix}") })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(paths: &[&str]) -> Vec<FileEntry> {
+        paths
+            .iter()
+            .map(|p| FileEntry { path: (*p).into(), size: 1, hash: Hash::of(p.as_bytes()), chunks: vec![] })
+            .collect()
+    }
+
+    fn inputs(pairs: &[(&str, &[&str])]) -> HashMap<String, Vec<FileEntry>> {
+        pairs.iter().map(|(n, ps)| ((*n).to_owned(), files(ps))).collect()
+    }
+
+    fn g(input: &str, pattern: &str) -> DatumSpec {
+        DatumSpec::Glob { input: input.into(), pattern: pattern.into() }
+    }
+
+    fn labels(ds: &[Datum]) -> Vec<String> {
+        ds.iter().map(|d| d.label.clone()).collect()
+    }
+
+    #[test]
+    fn glob_root_entries_and_folders() {
+        let i = inputs(&[("d", &["a/1", "a/2", "b", "c/x/y"])]);
+        assert_eq!(labels(&expand(&g("d", "/"), &i).expect("ok")), ["d:/"]);
+        let top = expand(&g("d", "/*"), &i).expect("ok");
+        assert_eq!(labels(&top), ["d:/a", "d:/b", "d:/c"]);
+        assert_eq!(top[0].files.len(), 2, "a folder match brings every file under it");
+        assert_eq!(labels(&expand(&g("d", "/*/*"), &i).expect("ok")), ["d:/a/1", "d:/a/2", "d:/c/x"]);
+        assert!(expand(&g("d", "/"), &inputs(&[("d", &[])])).expect("ok").is_empty());
+    }
+
+    #[test]
+    fn double_star_matches_never_overlap() {
+        let i = inputs(&[("d", &["x.csv/inner.csv", "deep/er/y.csv", "z.txt"])]);
+        assert_eq!(labels(&expand(&g("d", "/**/*.csv"), &i).expect("ok")), ["d:/deep/er/y.csv", "d:/x.csv"]);
+    }
+
+    #[test]
+    fn cross_union_join_group() {
+        let i = inputs(&[("a", &["1", "2"]), ("b", &["x", "y", "z"])]);
+        assert_eq!(expand(&DatumSpec::Cross(vec![g("a", "/*"), g("b", "/*")]), &i).expect("ok").len(), 6);
+        assert_eq!(expand(&DatumSpec::Union(vec![g("a", "/*"), g("b", "/*")]), &i).expect("ok").len(), 5);
+
+        let j = inputs(&[("img", &["cat-1.png", "dog-2.png", "eel-3.png"]), ("lbl", &["cat.txt", "dog.txt"])]);
+        let join = DatumSpec::Join(vec![g("img", "/(*)-*.png"), g("lbl", "/(*).txt")]);
+        let joined = expand(&join, &j).expect("ok");
+        assert_eq!(labels(&joined), ["img:/cat-1.png ⋈ lbl:/cat.txt", "img:/dog-2.png ⋈ lbl:/dog.txt"]);
+        assert_eq!(joined[0].captures, ["cat"]);
+
+        let k = inputs(&[("d", &["2024-a.csv", "2024-b.csv", "2025-a.csv"])]);
+        let group = DatumSpec::Group { inner: Box::new(g("d", "/(*)-(*).csv")), by: vec![1] };
+        let grouped = expand(&group, &k).expect("ok");
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(grouped[0].files.len(), 2);
+        assert_eq!(grouped[0].captures, ["2024"]);
+    }
+
+    #[test]
+    fn keys_change_with_content_path_or_code() {
+        let i = inputs(&[("d", &["a", "b"])]);
+        let ds = expand(&g("d", "/*"), &i).expect("ok");
+        let fp = Hash::of(b"code");
+        assert_ne!(ds[0].key(&fp), ds[1].key(&fp));
+        assert_ne!(ds[0].key(&fp), ds[0].key(&Hash::of(b"other code")));
+        let mut renamed = ds[0].clone();
+        renamed.files[0].entry.path = "a2".into();
+        assert_ne!(renamed.key(&fp), ds[0].key(&fp));
+    }
+}

@@ -1,0 +1,236 @@
+//! Processing one datum: materialise its files under `in/<input>/`, run the stage's command with
+//! `PIPE_IN_<INPUT>` and `PIPE_OUT`, store what it wrote to `out/`, and record the cache entry.
+//!
+//! Takes a stage spec, a datum and a store; gives whether the datum was reused, processed or
+//! failed. A cache entry is written only after the command succeeded and every output object is
+//! stored, so a crash or a failure never leaves a half entry: the next run processes the datum
+//! again. A failed datum's work folder is kept for debugging; a processed one's is removed.
+
+use crate::datums::Datum;
+use pipe_spec::{CACHE_FORMAT, CacheEntry, EnvValue, FileEntry, Hash, StageSpec};
+use pipe_store::{Quiet, Store, StoreError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where datums run.
+#[derive(Debug, Clone)]
+pub struct ExecContext {
+    /// Commands run here (the pipeline file's folder), so relative script paths work.
+    pub cwd: PathBuf,
+    /// Work folders go under `<work_root>/<stage>/<datum key>`.
+    pub work_root: PathBuf,
+}
+
+/// What became of one datum.
+#[derive(Debug, Clone)]
+pub enum DatumOutcome {
+    /// Its key was cached: the outputs of an earlier run are reused.
+    Reused {
+        outputs: Vec<FileEntry>,
+    },
+    /// The command ran and succeeded.
+    Processed {
+        outputs: Vec<FileEntry>,
+        seconds: f64,
+    },
+    Failed(DatumFailure),
+}
+
+/// Why a datum failed, and how to reproduce it alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatumFailure {
+    pub stage: String,
+    pub datum: String,
+    pub key: String,
+    pub attempts: u32,
+    pub reason: String,
+    /// The last lines the command wrote to stderr.
+    pub stderr_tail: String,
+    /// A shell command that runs this datum again, alone, in its kept work folder.
+    pub reproduce: String,
+}
+
+/// Processes `datum` unless its key is cached.
+pub async fn run_datum(
+    store: &Store,
+    spec: &StageSpec,
+    fingerprint: &Hash,
+    datum: &Datum,
+    ctx: &ExecContext,
+) -> Result<DatumOutcome, StoreError> {
+    let key = datum.key(fingerprint);
+    if let Some(entry) = store.cache_get(fingerprint, &key).await? {
+        return Ok(DatumOutcome::Reused { outputs: entry.files });
+    }
+    let started = Instant::now();
+    let work = ctx.work_root.join(&spec.stage).join(key.short(16));
+    let fail = |reason: String, attempts: u32, stderr_tail: String, reproduce: String| {
+        DatumOutcome::Failed(DatumFailure {
+            stage: spec.stage.clone(),
+            datum: datum.label.clone(),
+            key: key.to_hex(),
+            attempts,
+            reason,
+            stderr_tail,
+            reproduce,
+        })
+    };
+    let _ = std::fs::remove_dir_all(&work);
+    let (inputs_dir, out) = (work.join("in"), work.join("out"));
+    for dir in spec.inputs.iter().map(|i| inputs_dir.join(&i.name)).chain([out.clone()]) {
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+    }
+    let mut by_input: BTreeMap<&str, Vec<FileEntry>> = BTreeMap::new();
+    for f in &datum.files {
+        by_input.entry(&f.input).or_default().push(f.entry.clone());
+    }
+    for (input, files) in by_input {
+        store.get_files(files, &inputs_dir.join(input), 4, Arc::new(Quiet)).await?;
+    }
+
+    let env = match environment(spec, &inputs_dir, &out, &key, datum) {
+        Ok(env) => env,
+        Err(reason) => return Ok(fail(reason, 0, String::new(), String::new())),
+    };
+    let reproduce = reproduce_line(&ctx.cwd, &env, &spec.command);
+    let Some((program, args)) = spec.command.split_first() else {
+        let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
+        return Ok(fail(reason, 0, String::new(), reproduce));
+    };
+    let attempts = spec.retries + 1;
+    let mut last = (String::new(), String::new());
+    for attempt in 1..=attempts {
+        if attempt > 1 {
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out).map_err(|source| StoreError::Io { path: out.clone(), source })?;
+        }
+        match run_command(program, args, &env, &ctx.cwd, &work, spec.timeout_seconds).await {
+            Ok(()) => {
+                last = (String::new(), String::new());
+                break;
+            }
+            Err(reason) => last = (reason, tail(&work.join("stderr.log"), 20)),
+        }
+    }
+    if !last.0.is_empty() {
+        return Ok(fail(last.0, attempts, last.1, reproduce));
+    }
+    let snapshot = match store.snapshot(&out, 4, Arc::new(Quiet)).await {
+        Ok(s) => s,
+        Err(StoreError::BadPath { path, reason }) => {
+            let reason = format!("the command wrote `out/{path}`, which cannot be stored: {reason}");
+            return Ok(fail(reason, attempts, String::new(), reproduce));
+        }
+        Err(e) => return Err(e),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let entry = CacheEntry {
+        format: CACHE_FORMAT,
+        stage: spec.stage.clone(),
+        datum: datum.label.clone(),
+        files: snapshot.files.clone(),
+        seconds,
+    };
+    store.cache_put(fingerprint, &key, &entry).await?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(DatumOutcome::Processed { outputs: snapshot.files, seconds })
+}
+
+/// The command's environment on top of this process's: `PIPE_IN_<INPUT>` for every input,
+/// `PIPE_OUT`, `PIPE_DATUM`, and the stage's `env`. A secret is taken from this process's variable
+/// of the same name, since only a cluster holds the secret itself.
+fn environment(
+    spec: &StageSpec,
+    inputs_dir: &Path,
+    out: &Path,
+    key: &Hash,
+    datum: &Datum,
+) -> Result<Vec<(String, String)>, String> {
+    let mut env: Vec<(String, String)> = spec
+        .inputs
+        .iter()
+        .map(|i| (format!("PIPE_IN_{}", i.name.to_uppercase()), inputs_dir.join(&i.name).display().to_string()))
+        .collect();
+    env.push(("PIPE_OUT".into(), out.display().to_string()));
+    env.push(("PIPE_DATUM".into(), key.to_hex()));
+    env.push(("PIPE_DATUM_LABEL".into(), datum.label.clone()));
+    for (i, c) in datum.captures.iter().enumerate() {
+        env.push((format!("PIPE_CAPTURE_{}", i + 1), c.clone()));
+    }
+    for var in &spec.env {
+        let value = match &var.value {
+            EnvValue::Literal(v) => v.clone(),
+            EnvValue::Secret { name, key } => std::env::var(&var.name).map_err(|_| {
+                format!(
+                    "`{}` comes from secret `{name}` (key `{key}`), which only the cluster holds: export {} to run it here",
+                    var.name, var.name
+                )
+            })?,
+        };
+        env.push((var.name.clone(), value));
+    }
+    Ok(env)
+}
+
+async fn run_command(
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+    work: &Path,
+    timeout: Option<u64>,
+) -> Result<(), String> {
+    let log = |name: &str| std::fs::File::create(work.join(name)).map_err(|e| format!("cannot create {name}: {e}"));
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(log("stdout.log")?)
+        .stderr(log("stderr.log")?)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    let waited = match timeout {
+        Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), child.wait()).await {
+            Ok(w) => w,
+            Err(_) => {
+                let _ = child.kill().await;
+                return Err(format!("timed out after {secs} s"));
+            }
+        },
+        None => child.wait().await,
+    };
+    match waited {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(match status.code() {
+            Some(code) => format!("the command exited with code {code}"),
+            None => format!("the command was killed ({status})"),
+        }),
+        Err(e) => Err(format!("waiting for the command failed: {e}")),
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn reproduce_line(cwd: &Path, env: &[(String, String)], command: &[String]) -> String {
+    let quote = |s: &str| {
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
+            s.to_owned()
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    let env: Vec<String> =
+        env.iter().filter(|(k, _)| k.starts_with("PIPE_")).map(|(k, v)| format!("{k}={}", quote(v))).collect();
+    let cmd: Vec<String> = command.iter().map(|c| quote(c)).collect();
+    format!("cd {} && {} {}", quote(&cwd.display().to_string()), env.join(" "), cmd.join(" "))
+}

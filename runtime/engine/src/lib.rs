@@ -1,0 +1,11 @@
+//! The runtime: runs stages datum by datum, reusing every datum whose key is cached.
+//!
+//! Takes `pipe-spec` stage specs and a `pipe-store` store; gives stage outputs as commits, cache
+//! entries per processed datum, and a provenance record per run. Never depends on the language:
+//! the compiler's stage spec is the whole contract. `pipe run` drives it on one machine;
+//! `pipe-shim` drives the same steps inside containers.
+
+pub mod datums;
+pub mod exec;
+pub mod glob;
+pub mod run;

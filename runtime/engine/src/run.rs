@@ -1,0 +1,356 @@
+//! Running a whole pipeline on this machine: inputs resolved, stages in dependency waves (the
+//! stages of a wave run at once), datums in parallel, each stage's output committed to the repo
+//! `<pipeline>.<stage>`, and a provenance record written to `runs/<run-id>`.
+//!
+//! Takes the stage specs in topological order, a store and options; gives a [`RunReport`]. A stage
+//! whose datums fail still keeps the datums that succeeded (their cache entries are written), but
+//! commits nothing; the stages that read it do not run. Killing a run loses only the datums in
+//! flight: the next run reuses every cache entry already written.
+
+use crate::datums::{self, Datum};
+use crate::exec::{DatumFailure, DatumOutcome, ExecContext, run_datum};
+use futures::StreamExt;
+use pipe_spec::{CommitId, FileEntry, Hash, InputSource, ResolvedInput, StageSpec};
+use pipe_store::{Store, StoreError};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Reports a run's progress as it happens. The CLI draws bars; tests stay quiet.
+pub trait RunProgress: Send + Sync {
+    fn stage_started(&self, _stage: &str, _datums: usize) {}
+    fn datum_done(&self, _stage: &str, _reused: bool) {}
+    fn stage_finished(&self, _stage: &str) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+impl RunProgress for Silent {}
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// At most this many datums at once, over all stages.
+    pub jobs: usize,
+    pub exec: ExecContext,
+    /// The params' values, for the provenance record.
+    pub params: BTreeMap<String, String>,
+    pub progress: Arc<dyn RunProgress>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions").field("jobs", &self.jobs).field("exec", &self.exec).finish_non_exhaustive()
+    }
+}
+
+/// How one stage went.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub name: String,
+    /// `done`, `failed`, or `blocked` (an upstream stage failed).
+    pub status: &'static str,
+    pub datums: usize,
+    pub processed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub seconds: f64,
+    pub fingerprint: String,
+    pub output: Option<CommitId>,
+    pub failures: Vec<DatumFailure>,
+    #[serde(skip)]
+    pub datum_log: Vec<serde_json::Value>,
+}
+
+/// How the run went.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub pipeline: String,
+    pub inputs: Vec<ResolvedInput>,
+    pub stages: Vec<StageReport>,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.stages.iter().all(|s| s.status == "done")
+    }
+}
+
+/// Why a run could not start or finish (as opposed to datums failing, which the report holds).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stage `{stage}`: {message}")]
+    Stage { stage: String, message: String },
+}
+
+impl RunError {
+    pub fn help(&self) -> String {
+        match self {
+            RunError::Store(e) => e.help(),
+            RunError::Stage { .. } => "fix the stage and run again; finished datums are kept".into(),
+        }
+    }
+}
+
+/// The repo a stage's output is committed to.
+pub fn output_repo(pipeline: &str, stage: &str) -> String {
+    format!("{pipeline}.{stage}")
+}
+
+/// A new run id: UTC time then a random suffix, so ids sort by start time.
+fn run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let compact: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let salt = Hash::of(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
+    format!("{compact}-{}", salt.short(6))
+}
+
+/// Runs every stage of `specs` (in topological order).
+pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions) -> Result<RunReport, RunError> {
+    let pipeline = specs.first().map(|s| s.pipeline.clone()).unwrap_or_default();
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let (resolved, mut datasets) = resolve_inputs(store, specs, &opts.exec.cwd).await?;
+    let id = run_id();
+    let slots = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+
+    let mut level: HashMap<&str, usize> = HashMap::new();
+    for s in specs {
+        let l = s
+            .inputs
+            .iter()
+            .filter_map(|i| match &i.source {
+                InputSource::Stage { stage } => level.get(stage.as_str()).map(|l| l + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        level.insert(&s.stage, l);
+    }
+    let waves = level.values().max().map_or(0, |m| m + 1);
+    let mut reports: BTreeMap<String, StageReport> = BTreeMap::new();
+    for wave in 0..waves {
+        let stages: Vec<&StageSpec> = specs.iter().filter(|s| level[s.stage.as_str()] == wave).collect();
+        let runs = stages.iter().map(|s| run_stage(store, s, &datasets, &reports, opts, slots.clone()));
+        for (spec, result) in stages.iter().zip(futures::future::join_all(runs).await) {
+            let (report, outputs) = result?;
+            if let Some(files) = outputs {
+                datasets.insert(spec.stage.clone(), files);
+            }
+            reports.insert(spec.stage.clone(), report);
+        }
+    }
+    let stages: Vec<StageReport> = specs.iter().filter_map(|s| reports.remove(&s.stage)).collect();
+    let report = RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages };
+    let record = json!({
+        "format": 1,
+        "run_id": id,
+        "pipeline": pipeline,
+        "started": started,
+        "finished": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "params": opts.params,
+        "inputs": report.inputs,
+        "stages": report.stages.iter().map(|s| json!({
+            "name": s.name, "status": s.status, "fingerprint": s.fingerprint, "output": s.output,
+            "processed": s.processed, "skipped": s.skipped, "failed": s.failed, "datums": s.datum_log,
+        })).collect::<Vec<_>>(),
+    });
+    store.run_put(&id, &record).await?;
+    Ok(report)
+}
+
+/// Each repo input resolved to a commit, each folder input snapshotted and committed to
+/// `<pipeline>.in.<input>`; gives the records and every input's files.
+async fn resolve_inputs(
+    store: &Store,
+    specs: &[StageSpec],
+    cwd: &std::path::Path,
+) -> Result<(Vec<ResolvedInput>, HashMap<String, Vec<FileEntry>>), RunError> {
+    let mut resolved = Vec::new();
+    let mut files = HashMap::new();
+    for spec in specs {
+        for input in &spec.inputs {
+            if files.contains_key(&input.name) {
+                continue;
+            }
+            let (repo, reference, commit) = match &input.source {
+                InputSource::Stage { .. } => continue,
+                InputSource::Repo { repo, reference, commit } => {
+                    let commit = match commit {
+                        Some(c) => *c,
+                        None => store.resolve(repo, reference).await?,
+                    };
+                    (repo.clone(), reference.clone(), commit)
+                }
+                InputSource::Dir { path } => {
+                    let snap = store.snapshot(&cwd.join(path), 4, Arc::new(pipe_store::Quiet)).await?;
+                    let repo = format!("{}.in.{}", spec.pipeline, input.name);
+                    let (commit, _) = store.commit_files(&repo, "main", snap.files, &format!("dir({path})")).await?;
+                    (repo, "main".to_owned(), commit)
+                }
+                InputSource::Url { url } => {
+                    return Err(RunError::Stage {
+                        stage: spec.stage.clone(),
+                        message: format!(
+                            "input `{}` is `url({url})`, which `pipe run` cannot fetch yet: download it and use `dir(…)` or a repo",
+                            input.name
+                        ),
+                    });
+                }
+            };
+            let manifest = store.manifest(&repo, commit).await?;
+            files.insert(input.name.clone(), manifest.files);
+            resolved.push(ResolvedInput { name: input.name.clone(), repo, reference, commit });
+        }
+    }
+    Ok((resolved, files))
+}
+
+type StageResult = Result<(StageReport, Option<Vec<FileEntry>>), RunError>;
+
+async fn run_stage(
+    store: &Store,
+    spec: &StageSpec,
+    datasets: &HashMap<String, Vec<FileEntry>>,
+    done: &BTreeMap<String, StageReport>,
+    opts: &RunOptions,
+    slots: Arc<tokio::sync::Semaphore>,
+) -> StageResult {
+    let started = Instant::now();
+    let fingerprint = local_fingerprint(spec, &opts.exec.cwd);
+    let mut report = StageReport {
+        name: spec.stage.clone(),
+        status: "done",
+        datums: 0,
+        processed: 0,
+        skipped: 0,
+        failed: 0,
+        seconds: 0.0,
+        fingerprint: fingerprint.to_hex(),
+        output: None,
+        failures: Vec::new(),
+        datum_log: Vec::new(),
+    };
+    let blocked = spec.inputs.iter().any(|i| match &i.source {
+        InputSource::Stage { stage } => done.get(stage).is_none_or(|r| r.status != "done"),
+        _ => false,
+    });
+    if blocked {
+        report.status = "blocked";
+        return Ok((report, None));
+    }
+    let inputs: HashMap<String, Vec<FileEntry>> =
+        spec.inputs.iter().map(|i| (i.name.clone(), datasets.get(&i.name).cloned().unwrap_or_default())).collect();
+    let list: Vec<Datum> = match &spec.datums {
+        Some(d) => datums::expand(d, &inputs)
+            .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() })?,
+        None => vec![Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() }],
+    };
+    report.datums = list.len();
+    opts.progress.stage_started(&spec.stage, list.len());
+    let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
+    let outcomes: Vec<(Datum, Result<DatumOutcome, StoreError>)> = futures::stream::iter(list)
+        .map(|d| {
+            let slots = slots.clone();
+            async move {
+                let _permit = slots.acquire_owned().await.expect("the semaphore is never closed");
+                let outcome = run_datum(store, spec, &fingerprint, &d, &opts.exec).await;
+                opts.progress.datum_done(&spec.stage, matches!(outcome, Ok(DatumOutcome::Reused { .. })));
+                (d, outcome)
+            }
+        })
+        .buffered(limit)
+        .collect()
+        .await;
+    opts.progress.stage_finished(&spec.stage);
+
+    let mut written: BTreeMap<String, (FileEntry, String)> = BTreeMap::new();
+    let mut clash = None;
+    for (d, outcome) in outcomes {
+        let key = d.key(&fingerprint).to_hex();
+        let (status, outputs) = match outcome? {
+            DatumOutcome::Reused { outputs } => {
+                report.skipped += 1;
+                ("reused", outputs)
+            }
+            DatumOutcome::Processed { outputs, .. } => {
+                report.processed += 1;
+                ("processed", outputs)
+            }
+            DatumOutcome::Failed(f) => {
+                report.failed += 1;
+                report.failures.push(f);
+                ("failed", Vec::new())
+            }
+        };
+        report.datum_log.push(json!({ "key": key, "datum": d.label, "status": status }));
+        for f in outputs {
+            if let Some((_, other)) = written.get(&f.path) {
+                clash.get_or_insert_with(|| (f.path.clone(), other.clone(), d.label.clone()));
+                continue;
+            }
+            written.insert(f.path.clone(), (f, d.label.clone()));
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    if let Some((path, a, b)) = clash {
+        return Err(RunError::Stage {
+            stage: spec.stage.clone(),
+            message: format!(
+                "datums `{a}` and `{b}` both wrote `out/{path}`: each output path must come from one datum"
+            ),
+        });
+    }
+    if report.failed > 0 {
+        report.status = "failed";
+        return Ok((report, None));
+    }
+    let files: Vec<FileEntry> = written.into_values().map(|(f, _)| f).collect();
+    let repo = output_repo(&spec.pipeline, &spec.stage);
+    let (commit, _) = store.commit_files(&repo, "main", files.clone(), &format!("stage {}", spec.stage)).await?;
+    report.output = Some(commit);
+    Ok((report, Some(files)))
+}
+
+/// The stage's fingerprint on this machine: the spec's, plus the content of every file its
+/// command names that exists in the working folder (`prep.py` in `python prep.py`). In a container
+/// the image reference stands for the code; here the scripts are files beside the pipeline, and
+/// editing one must invalidate what it computed.
+pub fn local_fingerprint(spec: &StageSpec, cwd: &std::path::Path) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"pipe-local-code-v1\0");
+    h.update(&spec.fingerprint().0);
+    for arg in &spec.command {
+        let path = cwd.join(arg);
+        if !arg.is_empty() && path.is_file() {
+            if let Ok(bytes) = std::fs::read(&path) {
+                h.update(&(arg.len() as u64).to_le_bytes());
+                h.update(arg.as_bytes());
+                h.update(blake3::hash(&bytes).as_bytes());
+            }
+        }
+    }
+    h.finalize().into()
+}
+
+/// Where work folders go by default: `<state dir>/work`.
+pub fn default_work_root(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("work")
+}
+
+/// Kept for callers that only need to know a run's datums without running them.
+pub fn list_datums(spec: &StageSpec, datasets: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, RunError> {
+    let inputs: HashMap<String, Vec<FileEntry>> =
+        spec.inputs.iter().map(|i| (i.name.clone(), datasets.get(&i.name).cloned().unwrap_or_default())).collect();
+    match &spec.datums {
+        Some(d) => datums::expand(d, &inputs)
+            .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() }),
+        None => Ok(vec![Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() }]),
+    }
+}
