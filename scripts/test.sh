@@ -45,5 +45,11 @@ step "TextMate grammar (vscode-textmate)"
 step "fuzz target builds"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
 
+step "the README's main command: the mnist example end to end, twice (the second run reuses everything)"
+rm -rf examples/mnist/.pipe
+bash examples/mnist/run.sh
+bash examples/mnist/run.sh --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["stages"]; assert all(x["processed"]==0 for x in s), s'
+rm -rf examples/mnist/.pipe
+
 step "tests"
 cargo insta test --workspace --check --unreferenced=reject --test-runner nextest --disable-nextest-doctest

@@ -137,7 +137,7 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
     let mut reports: BTreeMap<String, StageReport> = BTreeMap::new();
     for wave in 0..waves {
         let stages: Vec<&StageSpec> = specs.iter().filter(|s| level[s.stage.as_str()] == wave).collect();
-        let runs = stages.iter().map(|s| run_stage(store, s, &datasets, &reports, opts, slots.clone()));
+        let runs = stages.iter().map(|s| run_stage(store, s, &datasets, &reports, opts, slots.clone(), &id));
         for (spec, result) in stages.iter().zip(futures::future::join_all(runs).await) {
             let (report, outputs) = result?;
             if let Some(files) = outputs {
@@ -221,6 +221,7 @@ async fn run_stage(
     done: &BTreeMap<String, StageReport>,
     opts: &RunOptions,
     slots: Arc<tokio::sync::Semaphore>,
+    run_id: &str,
 ) -> StageResult {
     let started = Instant::now();
     let fingerprint = local_fingerprint(spec, &opts.exec.cwd);
@@ -313,7 +314,8 @@ async fn run_stage(
     }
     let files: Vec<FileEntry> = written.into_values().map(|(f, _)| f).collect();
     let repo = output_repo(&spec.pipeline, &spec.stage);
-    let (commit, _) = store.commit_files(&repo, "main", files.clone(), &format!("stage {}", spec.stage)).await?;
+    let (commit, _) =
+        store.commit_files(&repo, "main", files.clone(), &format!("stage {} of run {run_id}", spec.stage)).await?;
     report.output = Some(commit);
     Ok((report, Some(files)))
 }

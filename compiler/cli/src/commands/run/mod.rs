@@ -122,12 +122,15 @@ fn summary(r: &RunReport, as_json: bool) -> u8 {
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON values print"));
     } else {
         eprintln!(
-            "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9}  status",
-            "stage", "datums", "processed", "skipped", "failed", "seconds"
+            "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9}  {:<8} output",
+            "stage", "datums", "processed", "skipped", "failed", "seconds", "status"
         );
         for s in &r.stages {
+            let output = s.output.map_or(String::new(), |c| {
+                format!("{}@{}", pipe_runtime::run::output_repo(&r.pipeline, &s.name), c.0.short(12))
+            });
             eprintln!(
-                "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9.2}  {}",
+                "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9.2}  {:<8} {output}",
                 s.name, s.datums, s.processed, s.skipped, s.failed, s.seconds, s.status
             );
         }

@@ -1,0 +1,284 @@
+//! `pipe run` end to end, as a process on real files: only changed datums run, code and param
+//! changes invalidate exactly their stage, identical outputs do not invalidate consumers, failures
+//! are retried, reported and resumed, and runs leave provenance.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn pipe(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HF_TOKEN", "not-a-real-token")
+        .env_remove("PIPE_STORE")
+        .env_remove("PIPE_STATE_DIR")
+        .output()
+        .expect("pipe runs");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = pipe(dir, args);
+    assert!(out.status.success(), "pipe {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `pipe run --json`, as (stage, processed, skipped) triples.
+fn run(dir: &Path, extra: &[&str]) -> Vec<(String, u64, u64)> {
+    let args = [&["run", "pipeline.pipe", "--json"], extra].concat();
+    let doc: Value = serde_json::from_str(&ok(dir, &args)).expect("JSON summary");
+    doc["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("name").to_owned(),
+                s["processed"].as_u64().expect("n"),
+                s["skipped"].as_u64().expect("n"),
+            )
+        })
+        .collect()
+}
+
+fn triples(t: &[(&str, u64, u64)]) -> Vec<(String, u64, u64)> {
+    t.iter().map(|(s, p, k)| ((*s).to_owned(), *p, *k)).collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("readable") {
+        let p = e.expect("entry").path();
+        let name = p.file_name().expect("name");
+        if name == ".pipe" {
+            continue;
+        }
+        if p.is_dir() {
+            copy_dir(&p, &to.join(name))
+        } else {
+            std::fs::copy(&p, to.join(name)).map(drop).expect("copy")
+        }
+    }
+}
+
+/// The mnist example in a temp folder, reading `mnist@main` so data can change.
+fn mnist() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("mnist");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mnist"), &dir);
+    let text = std::fs::read_to_string(dir.join("pipeline.pipe")).expect("read");
+    std::fs::write(dir.join("pipeline.pipe"), text.replace("repo(\"mnist\") @ \"v2\"", "repo(\"mnist\")"))
+        .expect("write");
+    ok(&dir, &["data", "--store", ".pipe", "init", "mnist"]);
+    ok(&dir, &["data", "--store", ".pipe", "put", "mnist", "data"]);
+    (tmp, dir)
+}
+
+#[test]
+fn only_what_changed_runs() {
+    let (_tmp, dir) = mnist();
+    assert_eq!(run(&dir, &[]), triples(&[("preprocess", 3, 0), ("train", 1, 0), ("evaluate", 2, 0)]));
+    assert_eq!(
+        run(&dir, &[]),
+        triples(&[("preprocess", 0, 3), ("train", 0, 1), ("evaluate", 0, 2)]),
+        "nothing changed"
+    );
+
+    let shard = dir.join("data/train/shard-1.csv");
+    let mut text = std::fs::read_to_string(&shard).expect("read");
+    text.push_str(&text.lines().nth(1).expect("a row").to_owned());
+    text.push('\n');
+    std::fs::write(&shard, text).expect("write");
+    ok(&dir, &["data", "--store", ".pipe", "put", "mnist", "data"]);
+    assert_eq!(
+        run(&dir, &[]),
+        triples(&[("preprocess", 1, 2), ("train", 1, 0), ("evaluate", 2, 0)]),
+        "one changed shard: one preprocess datum, then everything downstream of it"
+    );
+
+    let prep = dir.join("prep.py");
+    let code = std::fs::read_to_string(&prep).expect("read");
+    std::fs::write(&prep, format!("{code}\n# a comment changes the code, not the output\n")).expect("write");
+    assert_eq!(
+        run(&dir, &[]),
+        triples(&[("preprocess", 3, 0), ("train", 0, 1), ("evaluate", 0, 2)]),
+        "a code change reruns its stage; identical outputs do not invalidate consumers"
+    );
+
+    assert_eq!(
+        run(&dir, &["--param", "epochs=3"]),
+        triples(&[("preprocess", 0, 3), ("train", 1, 0), ("evaluate", 2, 0)]),
+        "a param reruns the stages that use it, and what their output feeds"
+    );
+
+    let ddp = std::fs::read_to_string(dir.join("pipeline.pipe")).expect("read");
+    std::fs::write(
+        dir.join("pipeline.pipe"),
+        ddp.replace(
+            "HF_TOKEN = secret(\"hf\", \"token\")",
+            "HF_TOKEN = secret(\"hf\", \"token\")\n    MODE = \"strict\"",
+        ),
+    )
+    .expect("write");
+    assert_eq!(
+        run(&dir, &["--param", "epochs=3"]),
+        triples(&[("preprocess", 0, 3), ("train", 0, 1), ("evaluate", 2, 0)]),
+        "env is code"
+    );
+}
+
+#[test]
+fn runs_record_provenance_and_outputs_are_datasets() {
+    let (_tmp, dir) = mnist();
+    let doc: Value = serde_json::from_str(&ok(&dir, &["run", "pipeline.pipe", "--json"])).expect("JSON");
+    let run_id = doc["run_id"].as_str().expect("run id");
+    let commit = doc["inputs"][0]["commit"].as_str().expect("input commit");
+    let record_path = dir.join(".pipe/runs").join(run_id);
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).expect("run record")).expect("JSON");
+    assert_eq!(record["inputs"][0]["commit"], commit);
+    assert_eq!(record["stages"][0]["datums"].as_array().expect("datums").len(), 3);
+    assert_eq!(record["stages"][0]["datums"][0]["status"], "processed");
+    assert!(record["stages"][1]["fingerprint"].as_str().is_some_and(|f| f.len() == 64));
+
+    let log = ok(&dir, &["data", "--store", ".pipe", "log", "pipeline.evaluate"]);
+    assert!(log.contains(&format!("stage evaluate of run {run_id}")), "{log}");
+    let out = dir.join("scores");
+    ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.evaluate", out.to_str().expect("utf-8")]);
+    let score: f64 =
+        std::fs::read_to_string(out.join("shard-0.accuracy")).expect("score").trim().parse().expect("a number");
+    assert!((0.0..=1.0).contains(&score));
+}
+
+fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("p");
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    (tmp, dir)
+}
+
+#[test]
+fn a_failing_datum_is_retried_reported_and_the_rest_is_kept() {
+    let pipeline = r#"use torchx
+
+input raw = dir("raw")
+
+stage check: torchx.shell {
+  image   = "busybox"
+  script  = "echo attempt >> $PIPE_IN_RAW/../../attempts; for f in $PIPE_IN_RAW/*; do grep -q bad $f && { echo \"bad data in $f\" >&2; exit 3; }; cp $f $PIPE_OUT/; done"
+  datums  = glob(raw, "/*")
+  retries = 1
+}
+
+stage after: torchx.shell {
+  image  = "busybox"
+  script = "ls $PIPE_IN_CHECK > $PIPE_OUT/list"
+  datums = glob(check, "/")
+}
+"#;
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "good"), ("raw/b", "bad"), ("raw/c", "good")]);
+    let out = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("datum `raw:/b` failed after 2 attempt(s): the command exited with code 3"), "{stderr}");
+    assert!(stderr.contains("bad data in"), "the tail of stderr is shown:\n{stderr}");
+    assert!(stderr.contains("help: rerun this datum alone: cd "), "{stderr}");
+    assert!(stderr.contains("blocked"), "the stage reading a failed stage does not run:\n{stderr}");
+
+    let reproduce = stderr.lines().find_map(|l| l.trim().strip_prefix("help: rerun this datum alone: ")).expect("line");
+    let again = Command::new("sh").arg("-c").arg(reproduce).output().expect("sh");
+    assert_eq!(again.status.code(), Some(3), "the reproduce line runs the datum alone");
+
+    std::fs::write(dir.join("raw/b"), "fixed").expect("write");
+    assert_eq!(run(&dir, &[]), triples(&[("check", 1, 2), ("after", 1, 0)]), "finished datums were kept");
+}
+
+#[test]
+fn two_datums_writing_one_output_path_is_an_error_naming_both() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage s: torchx.shell {\n  image  = \"busybox\"\n  script = \"echo x > $PIPE_OUT/same\"\n  datums = glob(raw, \"/*\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1"), ("raw/b", "2")]);
+    let out = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("datums `raw:/a` and `raw:/b` both wrote `out/same`"), "{stderr}");
+}
+
+#[test]
+fn join_and_group_datums_see_the_right_files() {
+    let pipeline = r#"use torchx
+
+input img = dir("img")
+input lbl = dir("lbl")
+
+stage pair: torchx.shell {
+  image  = "busybox"
+  script = "cd $PIPE_IN_IMG && for f in *; do cat $f $PIPE_IN_LBL/$PIPE_CAPTURE_1.txt > $PIPE_OUT/$PIPE_CAPTURE_1; done"
+  datums = join(glob(img, "/(*)-*.png"), glob(lbl, "/(*).txt"))
+}
+
+stage by_year: torchx.shell {
+  image  = "busybox"
+  script = "ls $PIPE_IN_PAIR | tr '\n' ' ' > $PIPE_OUT/$PIPE_CAPTURE_1"
+  datums = group(glob(pair, "/(*)"), by = "$1")
+}
+"#;
+    let (_tmp, dir) = project(&[
+        ("pipeline.pipe", pipeline),
+        ("img/cat-1.png", "C"),
+        ("img/dog-2.png", "D"),
+        ("img/eel-3.png", "E"),
+        ("lbl/cat.txt", "c"),
+        ("lbl/dog.txt", "d"),
+    ]);
+    assert_eq!(run(&dir, &[]), triples(&[("pair", 2, 0), ("by_year", 2, 0)]));
+    let out = dir.join("got");
+    ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.pair", out.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(out.join("cat")).expect("joined"), "Cc");
+    assert!(!out.join("eel").exists(), "a datum with no partner is not joined");
+
+    let listed = ok(&dir, &["run", "pipeline.pipe", "--explain-datums", "pair"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(listed.lines().all(|l| l.starts_with("cached")), "{listed}");
+}
+
+#[test]
+fn a_killed_run_resumes_from_what_finished() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage slow: torchx.shell {\n  image  = \"busybox\"\n  script = \"sleep 0.2; cp $PIPE_IN_RAW/* $PIPE_OUT/\"\n  datums = glob(raw, \"/*\")\n}\n";
+    let files: Vec<(String, String)> = (0..12).map(|i| (format!("raw/{i:02}"), format!("{i}"))).collect();
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    all.push(("pipeline.pipe", pipeline));
+    let (_tmp, dir) = project(&all);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "pipeline.pipe", "--jobs", "2"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let cache = dir.join(".pipe/cache");
+    let entries = || {
+        std::fs::read_dir(&cache)
+            .map_or(0, |d| d.flat_map(|e| std::fs::read_dir(e.expect("e").path()).expect("dir")).count())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while entries() < 3 {
+        assert!(child.try_wait().expect("wait").is_none(), "the run finished before it could be killed");
+        assert!(Instant::now() < deadline, "no datum finished in 60 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let done = entries();
+    assert!(done < 12, "killed midway");
+    let resumed = run(&dir, &[]);
+    assert_eq!(resumed[0].2 as usize, done, "every datum that finished is reused");
+    assert_eq!(resumed[0].1 + resumed[0].2, 12);
+}
