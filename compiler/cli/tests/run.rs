@@ -90,7 +90,8 @@ fn only_what_changed_runs() {
 
     let shard = dir.join("data/train/shard-1.csv");
     let mut text = std::fs::read_to_string(&shard).expect("read");
-    text.push_str(&text.lines().nth(1).expect("a row").to_owned());
+    let row = text.lines().nth(1).expect("a row").to_owned();
+    text.push_str(&row);
     text.push('\n');
     std::fs::write(&shard, text).expect("write");
     ok(&dir, &["data", "--store", ".pipe", "put", "mnist", "data"]);
