@@ -23,6 +23,8 @@ pub struct ExecContext {
     pub cwd: PathBuf,
     /// Work folders go under `<work_root>/<stage>/<datum key>`.
     pub work_root: PathBuf,
+    /// The stat cache for snapshotting `dir(…)` inputs; `None` reads every file each run.
+    pub stat_cache: Option<PathBuf>,
 }
 
 /// What became of one datum.
@@ -119,7 +121,7 @@ pub async fn run_datum(
     if !last.0.is_empty() {
         return Ok(fail(last.0, attempts, last.1, reproduce));
     }
-    let snapshot = match store.snapshot(&out, 4, Arc::new(Quiet)).await {
+    let snapshot = match store.snapshot(&out, None, 4, Arc::new(Quiet)).await {
         Ok(s) => s,
         Err(StoreError::BadPath { path, reason }) => {
             let reason = format!("the command wrote `out/{path}`, which cannot be stored: {reason}");

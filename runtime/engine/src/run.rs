@@ -116,7 +116,7 @@ fn run_id() -> String {
 pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions) -> Result<RunReport, RunError> {
     let pipeline = specs.first().map(|s| s.pipeline.clone()).unwrap_or_default();
     let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let (resolved, mut datasets) = resolve_inputs(store, specs, &opts.exec.cwd).await?;
+    let (resolved, mut datasets) = resolve_inputs(store, specs, &opts.exec).await?;
     let id = run_id();
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
 
@@ -170,7 +170,7 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
 async fn resolve_inputs(
     store: &Store,
     specs: &[StageSpec],
-    cwd: &std::path::Path,
+    exec: &ExecContext,
 ) -> Result<(Vec<ResolvedInput>, HashMap<String, Vec<FileEntry>>), RunError> {
     let mut resolved = Vec::new();
     let mut files = HashMap::new();
@@ -189,7 +189,8 @@ async fn resolve_inputs(
                     (repo.clone(), reference.clone(), commit)
                 }
                 InputSource::Dir { path } => {
-                    let snap = store.snapshot(&cwd.join(path), 4, Arc::new(pipe_store::Quiet)).await?;
+                    let dir = exec.cwd.join(path);
+                    let snap = store.snapshot(&dir, exec.stat_cache.clone(), 8, Arc::new(pipe_store::Quiet)).await?;
                     let repo = format!("{}.in.{}", spec.pipeline, input.name);
                     let (commit, _) = store.commit_files(&repo, "main", snap.files, &format!("dir({path})")).await?;
                     (repo, "main".to_owned(), commit)

@@ -154,9 +154,16 @@ impl Store {
         get::get_dir(&self.backend, manifest, dest, filter, jobs, progress).await
     }
 
-    /// Stores the files under `dir` (objects only, no commit) and gives their entries.
-    pub async fn snapshot(&self, dir: &Path, jobs: usize, progress: Arc<dyn Progress>) -> Result<Snapshot> {
-        put::snapshot(&self.backend, dir, Default::default(), None, jobs, progress).await
+    /// Stores the files under `dir` (objects only, no commit) and gives their entries; with a
+    /// stat cache, files it vouches for are not read again.
+    pub async fn snapshot(
+        &self,
+        dir: &Path,
+        stat_cache: Option<std::path::PathBuf>,
+        jobs: usize,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Snapshot> {
+        put::snapshot(&self.backend, dir, Default::default(), stat_cache, jobs, progress).await
     }
 
     /// Commits `files` (whose objects are stored) to `branch` of `repo`, creating the repo if it

@@ -73,7 +73,7 @@ pub fn run(args: RunArgs) -> u8 {
     let bars = progress::Bars::new(args.json);
     let opts = RunOptions {
         jobs,
-        exec: ExecContext { cwd: dir, work_root: state.join("work") },
+        exec: ExecContext { cwd: dir, work_root: state.join("work"), stat_cache: Some(state.join("statcache.json")) },
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
     };
