@@ -52,4 +52,6 @@ bash examples/mnist/run.sh --json | python3 -c 'import json,sys; s=json.load(sys
 rm -rf examples/mnist/.pipe
 
 step "tests"
+# The shim's binary is run by pipe-cli's tests (tests/shim.rs); `cargo test` would build only its test harness.
+cargo build --quiet -p pipe-shim
 cargo insta test --workspace --check --unreferenced=reject --test-runner nextest --disable-nextest-doctest

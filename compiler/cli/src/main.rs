@@ -46,6 +46,8 @@ enum Command {
     Explain { code: String },
     /// Run the language server on stdin/stdout, for editors.
     Lsp,
+    /// Compile the pipeline for a runtime: `--target spec` (stage specs for `pipe-shim`).
+    Compile(commands::compile::CompileArgs),
     /// Run the pipeline on this machine, processing only datums that changed.
     Run(commands::run::RunArgs),
     /// Versioned data repos: init, put, log, ls, get, diff, tag.
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => commands::explain::run(&code),
         Command::Data(args) => commands::data::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Compile(args) => commands::compile::run(args),
         Command::Lsp => match pipe_lsp::run_stdio() {
             Ok(()) => 0,
             Err(e) => report::usage_error(&format!("the language server could not start: {e}")),

@@ -9,3 +9,4 @@ pub mod datums;
 pub mod exec;
 pub mod glob;
 pub mod run;
+pub mod shim;

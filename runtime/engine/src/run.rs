@@ -105,7 +105,7 @@ pub fn output_repo(pipeline: &str, stage: &str) -> String {
 }
 
 /// A new run id: UTC time then a random suffix, so ids sort by start time.
-fn run_id() -> String {
+pub fn run_id() -> String {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let compact: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let salt = Hash::of(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
@@ -226,19 +226,7 @@ async fn run_stage(
 ) -> StageResult {
     let started = Instant::now();
     let fingerprint = local_fingerprint(spec, &opts.exec.cwd);
-    let mut report = StageReport {
-        name: spec.stage.clone(),
-        status: "done",
-        datums: 0,
-        processed: 0,
-        skipped: 0,
-        failed: 0,
-        seconds: 0.0,
-        fingerprint: fingerprint.to_hex(),
-        output: None,
-        failures: Vec::new(),
-        datum_log: Vec::new(),
-    };
+    let mut report = new_report(spec, &fingerprint);
     let blocked = spec.inputs.iter().any(|i| match &i.source {
         InputSource::Stage { stage } => done.get(stage).is_none_or(|r| r.status != "done"),
         _ => false,
@@ -272,11 +260,33 @@ async fn run_stage(
         .await;
     opts.progress.stage_finished(&spec.stage);
 
+    let outcomes: Vec<(Datum, DatumOutcome)> =
+        outcomes.into_iter().map(|(d, o)| o.map(|o| (d, o))).collect::<Result<_, StoreError>>()?;
+    let files = merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    if report.failed > 0 {
+        report.status = "failed";
+        return Ok((report, None));
+    }
+    let repo = output_repo(&spec.pipeline, &spec.stage);
+    let (commit, _) =
+        store.commit_files(&repo, "main", files.clone(), &format!("stage {} of run {run_id}", spec.stage)).await?;
+    report.output = Some(commit);
+    Ok((report, Some(files)))
+}
+
+/// Counts each datum's outcome into `report` and gives the union of their outputs, sorted by
+/// path. Two datums writing one path is an error naming both.
+pub fn merge_outputs(
+    spec: &StageSpec,
+    fingerprint: &Hash,
+    outcomes: Vec<(Datum, DatumOutcome)>,
+    report: &mut StageReport,
+) -> Result<Vec<FileEntry>, RunError> {
     let mut written: BTreeMap<String, (FileEntry, String)> = BTreeMap::new();
-    let mut clash = None;
     for (d, outcome) in outcomes {
-        let key = d.key(&fingerprint).to_hex();
-        let (status, outputs) = match outcome? {
+        let key = d.key(fingerprint).to_hex();
+        let (status, outputs) = match outcome {
             DatumOutcome::Reused { outputs } => {
                 report.skipped += 1;
                 ("reused", outputs)
@@ -294,31 +304,35 @@ async fn run_stage(
         report.datum_log.push(json!({ "key": key, "datum": d.label, "status": status }));
         for f in outputs {
             if let Some((_, other)) = written.get(&f.path) {
-                clash.get_or_insert_with(|| (f.path.clone(), other.clone(), d.label.clone()));
-                continue;
+                return Err(RunError::Stage {
+                    stage: spec.stage.clone(),
+                    message: format!(
+                        "datums `{other}` and `{}` both wrote `out/{}`: each output path must come from one datum",
+                        d.label, f.path
+                    ),
+                });
             }
             written.insert(f.path.clone(), (f, d.label.clone()));
         }
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    if let Some((path, a, b)) = clash {
-        return Err(RunError::Stage {
-            stage: spec.stage.clone(),
-            message: format!(
-                "datums `{a}` and `{b}` both wrote `out/{path}`: each output path must come from one datum"
-            ),
-        });
+    Ok(written.into_values().map(|(f, _)| f).collect())
+}
+
+/// A fresh report for `spec`.
+pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
+    StageReport {
+        name: spec.stage.clone(),
+        status: "done",
+        datums: 0,
+        processed: 0,
+        skipped: 0,
+        failed: 0,
+        seconds: 0.0,
+        fingerprint: fingerprint.to_hex(),
+        output: None,
+        failures: Vec::new(),
+        datum_log: Vec::new(),
     }
-    if report.failed > 0 {
-        report.status = "failed";
-        return Ok((report, None));
-    }
-    let files: Vec<FileEntry> = written.into_values().map(|(f, _)| f).collect();
-    let repo = output_repo(&spec.pipeline, &spec.stage);
-    let (commit, _) =
-        store.commit_files(&repo, "main", files.clone(), &format!("stage {} of run {run_id}", spec.stage)).await?;
-    report.output = Some(commit);
-    Ok((report, Some(files)))
 }
 
 /// The stage's fingerprint on this machine: the spec's, plus the content of every file its

@@ -8,6 +8,7 @@
 //! refs/<repo>/tags/<tag>                    a tag: written once, never moved
 //! cache/<stage fingerprint>/<datum key>     what one processed datum produced (CacheEntry)
 //! runs/<run-id>                             provenance of one run (written by the runtime)
+//! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
 //! ```
 //!
 //! A branch is an append-only log rather than one overwritten object: moving it creates the next
@@ -79,4 +80,8 @@ pub fn run(id: &str) -> Key {
 
 pub fn runs() -> Key {
     Key::from("runs")
+}
+
+pub fn plan(run: &str, stage: &str) -> Key {
+    Key::from(format!("plans/{run}/{stage}"))
 }

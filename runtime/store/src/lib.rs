@@ -237,6 +237,20 @@ impl Store {
         Ok(self.backend.list(&layout::runs()).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
     }
 
+    /// Stores a stage's plan for a run (`pipe-shim plan`).
+    pub async fn plan_put(&self, run: &str, stage: &str, plan: &serde_json::Value) -> Result<()> {
+        refs::check_key_part(run)?;
+        let bytes = serde_json::to_vec(plan).expect("plans serialise");
+        self.backend.put(&layout::plan(run, stage), bytes.into()).await
+    }
+
+    /// A stage's plan for a run, if `plan` wrote one.
+    pub async fn plan_get(&self, run: &str, stage: &str) -> Result<Option<serde_json::Value>> {
+        refs::check_key_part(run)?;
+        let Some(bytes) = self.backend.get(&layout::plan(run, stage)).await? else { return Ok(None) };
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
     /// The object key of a hash, for tests that must damage the store.
     pub fn object_key(hash: &pipe_spec::Hash) -> String {
         layout::object(hash).to_string()

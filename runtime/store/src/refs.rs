@@ -17,6 +17,11 @@ fn name(n: &str) -> Result<()> {
     check_name(n).map_err(StoreError::Name)
 }
 
+/// Checks a run id or other name that becomes part of a key.
+pub fn check_key_part(n: &str) -> Result<()> {
+    name(n)
+}
+
 pub async fn init(b: &Backend, repo: &str) -> Result<()> {
     name(repo)?;
     let record = RepoRecord { format: REF_FORMAT, name: repo.into(), created: now() };

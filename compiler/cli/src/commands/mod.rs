@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` returns the process exit code.
 
 pub mod check;
+pub mod compile;
 pub mod data;
 pub mod explain;
 pub mod fmt;

@@ -1,0 +1,163 @@
+//! `pipe compile --target spec` and `pipe-shim plan|run|commit`: the cluster's steps, run here
+//! as processes on a local store. The same outputs as `pipe run`; a changed datum schedules one
+//! shard, not all.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shim_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_pipe")).with_file_name("pipe-shim");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p pipe-shim` (the test suite builds the workspace)",
+        path.display()
+    );
+    path
+}
+
+fn check(out: Output, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{what} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pipe(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(args)
+        .current_dir(dir)
+        .env("HF_TOKEN", "x")
+        .env_remove("PIPE_STORE")
+        .output()
+        .expect("pipe");
+    check(out, &format!("pipe {args:?}"))
+}
+
+fn shim(dir: &Path, run: &str, args: &[&str]) -> Output {
+    Command::new(shim_binary())
+        .args(args)
+        .current_dir(dir)
+        .env("PIPE_STORE", dir.join(".pipe"))
+        .env("PIPE_RUN", run)
+        .env("PIPE_WORK", dir.join("work"))
+        .env("HF_TOKEN", "x")
+        .output()
+        .expect("pipe-shim")
+}
+
+/// Runs every stage through plan → run each shard → commit; gives each stage's shard count.
+fn run_on_shim(dir: &Path, run: &str) -> Vec<(String, usize)> {
+    let mut shards = Vec::new();
+    for stage in ["preprocess", "train", "evaluate"] {
+        let spec = format!("spec/{stage}.json");
+        let planned: Vec<String> =
+            serde_json::from_str(&check(shim(dir, run, &["plan", "--spec", &spec]), "plan")).expect("shard list");
+        for k in &planned {
+            check(shim(dir, run, &["run", "--spec", &spec, "--shard", k]), "run");
+        }
+        check(shim(dir, run, &["commit", "--spec", &spec]), "commit");
+        shards.push((stage.to_owned(), planned.len()));
+    }
+    shards
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("readable") {
+        let p = e.expect("entry").path();
+        let name = p.file_name().expect("name");
+        if name == ".pipe" {
+            continue;
+        }
+        if p.is_dir() {
+            copy_dir(&p, &to.join(name))
+        } else {
+            std::fs::copy(&p, to.join(name)).map(drop).expect("copy")
+        }
+    }
+}
+
+fn example(tmp: &Path, name: &str) -> PathBuf {
+    let dir = tmp.join(name);
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mnist"), &dir);
+    let text = std::fs::read_to_string(dir.join("pipeline.pipe")).expect("read");
+    std::fs::write(dir.join("pipeline.pipe"), text.replace("@ \"v2\"", "")).expect("write");
+    pipe(&dir, &["data", "--store", ".pipe", "init", "mnist"]);
+    pipe(&dir, &["data", "--store", ".pipe", "put", "mnist", "data"]);
+    dir
+}
+
+fn files_of(dir: &Path, repo: &str) -> Value {
+    let ls: Value =
+        serde_json::from_str(&pipe(dir, &["data", "--store", ".pipe", "ls", repo, "--json"])).expect("JSON");
+    ls
+}
+
+#[test]
+fn the_shim_computes_what_pipe_run_computes_and_schedules_only_changed_datums() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cluster = example(tmp.path(), "cluster");
+    let local = example(tmp.path(), "local");
+
+    pipe(&cluster, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(cluster.join("spec/preprocess.json")).expect("spec"))
+            .expect("JSON");
+    let head: Value =
+        serde_json::from_str(&pipe(&cluster, &["data", "--store", ".pipe", "log", "mnist", "--json"])).expect("JSON");
+    assert_eq!(spec["inputs"][0]["source"]["repo"]["commit"], head[0]["commit"], "compiled specs pin the commit");
+    let again = tempfile::tempdir().expect("tempdir");
+    pipe(&cluster, &["compile", "pipeline.pipe", "--target", "spec", "-o", again.path().to_str().expect("utf-8")]);
+    for stage in ["preprocess", "train", "evaluate"] {
+        let a = std::fs::read(cluster.join(format!("spec/{stage}.json"))).expect("spec");
+        assert_eq!(a, std::fs::read(again.path().join(format!("{stage}.json"))).expect("spec"), "deterministic output");
+    }
+
+    assert_eq!(run_on_shim(&cluster, "run-1"), [("preprocess".into(), 3), ("train".into(), 1), ("evaluate".into(), 2)]);
+    pipe(&local, &["run", "pipeline.pipe"]);
+    for stage in ["preprocess", "train", "evaluate"] {
+        let repo = format!("pipeline.{stage}");
+        assert_eq!(files_of(&cluster, &repo), files_of(&local, &repo), "{stage}: same outputs as `pipe run`");
+    }
+    assert_eq!(
+        run_on_shim(&cluster, "run-2"),
+        [("preprocess".into(), 0), ("train".into(), 0), ("evaluate".into(), 0)],
+        "nothing changed: no shards"
+    );
+
+    let shard = cluster.join("data/train/shard-2.csv");
+    let text = std::fs::read_to_string(&shard).expect("read");
+    std::fs::write(&shard, text.replacen(",0,", ",1,", 1)).expect("write");
+    pipe(&cluster, &["data", "--store", ".pipe", "put", "mnist", "data"]);
+    pipe(&cluster, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    assert_eq!(
+        run_on_shim(&cluster, "run-3"),
+        [("preprocess".into(), 1), ("train".into(), 1), ("evaluate".into(), 2)],
+        "one changed datum schedules one shard, not three"
+    );
+}
+
+#[test]
+fn a_failed_shard_fails_the_commit_naming_a_missing_datum() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = example(tmp.path(), "p");
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let planned: Vec<String> =
+        serde_json::from_str(&check(shim(&dir, "r", &["plan", "--spec", "spec/preprocess.json"]), "plan"))
+            .expect("shards");
+    assert_eq!(planned.len(), 3);
+    check(shim(&dir, "r", &["run", "--spec", "spec/preprocess.json", "--shard", "0"]), "shard 0");
+    let failed = shim(
+        &dir,
+        "r",
+        &["run", "--spec", "spec/preprocess.json", "--shard", "1", "--", "sh", "-c", "echo broken >&2; exit 4"],
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("exited with code 4"));
+    let commit = shim(&dir, "r", &["commit", "--spec", "spec/preprocess.json"]);
+    let stderr = String::from_utf8_lossy(&commit.stderr);
+    assert_eq!(commit.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("datum(s) have no result, e.g. `digits:/train/shard-"), "{stderr}");
+    let usage = shim(&dir, "r", &["plan"]);
+    assert_eq!(usage.status.code(), Some(2), "no spec is a usage error");
+}

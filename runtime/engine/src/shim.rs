@@ -1,0 +1,186 @@
+//! The three steps `pipe-shim` runs inside a cluster, around one stage of one run:
+//!
+//! - [`plan`]: list the stage's datums, keep those whose key is not cached, split them into at
+//!   most `max_shards` shards, and store the plan (`plans/<run>/<stage>`); gives the shard
+//!   numbers, which Argo fans out over with `withParam`. Unchanged datums cost no pod.
+//! - [`run_shard`]: process one shard's datums around the user's command.
+//! - [`commit`]: read every datum's cache entry, merge the outputs and commit them to the repo
+//!   `<pipeline>.<stage>`; fails, naming them, if datums are missing (their shard failed).
+//!
+//! Inputs are repos only (a `dir(…)` lives on one machine): repo inputs at their pinned or
+//! resolved commit, upstream stages at the head of their output repo, which their own `commit`
+//! step moved before this stage started.
+
+use crate::datums::Datum;
+use crate::exec::{DatumOutcome, ExecContext, run_datum};
+use crate::run::{RunError, StageReport, list_datums, merge_outputs, new_report, output_repo};
+use pipe_spec::{CommitId, FileEntry, InputSource, ResolvedInput, StageSpec};
+use pipe_store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A stage's work list for one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    pub run: String,
+    pub stage: String,
+    pub fingerprint: String,
+    pub inputs: Vec<ResolvedInput>,
+    pub datums: usize,
+    pub cached: usize,
+    /// Datum keys (hex) per shard.
+    pub shards: Vec<Vec<String>>,
+}
+
+/// Each input's files, with what it resolved to.
+pub async fn inputs(
+    store: &Store,
+    spec: &StageSpec,
+) -> Result<(Vec<ResolvedInput>, HashMap<String, Vec<FileEntry>>), RunError> {
+    let mut resolved = Vec::new();
+    let mut files = HashMap::new();
+    for input in &spec.inputs {
+        let (repo, reference, commit) = match &input.source {
+            InputSource::Repo { repo, reference, commit } => {
+                let commit = match commit {
+                    Some(c) => *c,
+                    None => store.resolve(repo, reference).await?,
+                };
+                (repo.clone(), reference.clone(), commit)
+            }
+            InputSource::Stage { stage } => {
+                let repo = output_repo(&spec.pipeline, stage);
+                let commit = store.resolve(&repo, "main").await?;
+                (repo, "main".to_owned(), commit)
+            }
+            InputSource::Dir { path } => {
+                return Err(RunError::Stage {
+                    stage: spec.stage.clone(),
+                    message: format!(
+                        "input `{}` is `dir({path})`, a folder on one machine: put it into a repo (`pipe data put`) and read `repo(…)` on a cluster",
+                        input.name
+                    ),
+                });
+            }
+            InputSource::Url { url } => {
+                return Err(RunError::Stage {
+                    stage: spec.stage.clone(),
+                    message: format!(
+                        "input `{}` is `url({url})`, which the shim cannot fetch yet: put it into a repo",
+                        input.name
+                    ),
+                });
+            }
+        };
+        files.insert(input.name.clone(), store.manifest(&repo, commit).await?.files);
+        resolved.push(ResolvedInput { name: input.name.clone(), repo, reference, commit });
+    }
+    Ok((resolved, files))
+}
+
+/// Plans `spec` for run `run`; gives the plan (stored too).
+pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize) -> Result<Plan, RunError> {
+    let fingerprint = spec.fingerprint();
+    let (resolved, files) = inputs(store, spec).await?;
+    let datums = list_datums(spec, &files)?;
+    let mut pending = Vec::new();
+    for d in &datums {
+        let key = d.key(&fingerprint);
+        if store.cache_get(&fingerprint, &key).await?.is_none() {
+            pending.push(key.to_hex());
+        }
+    }
+    let limit = spec.parallelism.map_or(max_shards, |p| (p as usize).min(max_shards)).max(1);
+    let count = pending.len().min(limit);
+    let mut shards = vec![Vec::new(); count];
+    for (i, key) in pending.iter().enumerate() {
+        shards[i % count.max(1)].push(key.clone());
+    }
+    let plan = Plan {
+        format: 1,
+        run: run.to_owned(),
+        stage: spec.stage.clone(),
+        fingerprint: fingerprint.to_hex(),
+        inputs: resolved,
+        datums: datums.len(),
+        cached: datums.len() - pending.len(),
+        shards,
+    };
+    store.plan_put(run, &spec.stage, &serde_json::to_value(&plan).expect("plans serialise")).await?;
+    Ok(plan)
+}
+
+/// Processes shard `shard` of the stored plan, running `command` (the spec's when empty).
+pub async fn run_shard(
+    store: &Store,
+    spec: &StageSpec,
+    run: &str,
+    shard: usize,
+    command: Vec<String>,
+    exec: &ExecContext,
+) -> Result<StageReport, RunError> {
+    let missing = || RunError::Stage {
+        stage: spec.stage.clone(),
+        message: format!("no plan for run `{run}`: run `pipe-shim plan` first"),
+    };
+    let plan: Plan =
+        store.plan_get(run, &spec.stage).await?.and_then(|v| serde_json::from_value(v).ok()).ok_or_else(missing)?;
+    let Some(keys) = plan.shards.get(shard) else {
+        return Err(RunError::Stage {
+            stage: spec.stage.clone(),
+            message: format!("the plan has {} shard(s); there is no shard {shard}", plan.shards.len()),
+        });
+    };
+    let fingerprint = spec.fingerprint();
+    let mut effective = spec.clone();
+    if !command.is_empty() {
+        effective.command = command;
+    }
+    let (_, files) = inputs(store, spec).await?;
+    let mine: Vec<Datum> =
+        list_datums(spec, &files)?.into_iter().filter(|d| keys.contains(&d.key(&fingerprint).to_hex())).collect();
+    let mut report = new_report(spec, &fingerprint);
+    report.datums = mine.len();
+    let mut outcomes = Vec::new();
+    for d in mine {
+        let outcome = run_datum(store, &effective, &fingerprint, &d, exec).await?;
+        outcomes.push((d, outcome));
+    }
+    merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
+    if report.failed > 0 {
+        report.status = "failed";
+    }
+    Ok(report)
+}
+
+/// Merges every datum's cached outputs and commits them to `<pipeline>.<stage>@main`.
+pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(CommitId, StageReport), RunError> {
+    let fingerprint = spec.fingerprint();
+    let (_, files) = inputs(store, spec).await?;
+    let mut report = new_report(spec, &fingerprint);
+    let mut outcomes = Vec::new();
+    let mut missing = Vec::new();
+    for d in list_datums(spec, &files)? {
+        match store.cache_get(&fingerprint, &d.key(&fingerprint)).await? {
+            Some(entry) => outcomes.push((d, DatumOutcome::Reused { outputs: entry.files })),
+            None => missing.push(d.label),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(RunError::Stage {
+            stage: spec.stage.clone(),
+            message: format!(
+                "{} datum(s) have no result, e.g. `{}`: a shard failed; rerun the stage",
+                missing.len(),
+                missing[0]
+            ),
+        });
+    }
+    report.datums = outcomes.len();
+    let merged = merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
+    let repo = output_repo(&spec.pipeline, &spec.stage);
+    let (commit, _) = store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?;
+    report.output = Some(commit);
+    Ok((commit, report))
+}
