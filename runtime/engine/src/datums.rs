@@ -28,12 +28,19 @@ pub struct Datum {
 }
 
 impl Datum {
-    /// The datum key: blake3 of the stage fingerprint and, for every file, its input, path and
-    /// content hash. A rename is a change; so is a change of code (the fingerprint).
+    /// The datum key: blake3 of the stage fingerprint, everything else the command can observe
+    /// (the datum's label and captures, which it gets as `PIPE_DATUM_LABEL` and
+    /// `PIPE_CAPTURE_<n>`), and, for every file, its input, path and content hash. A rename is a
+    /// change; so is a change of code (the fingerprint).
     pub fn key(&self, fingerprint: &Hash) -> Hash {
         let mut h = blake3::Hasher::new();
-        h.update(b"pipe-datum-v1\0");
+        h.update(b"pipe-datum-v2\0");
         h.update(&fingerprint.0);
+        for part in std::iter::once(&self.label).chain(&self.captures) {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(&(self.files.len() as u64).to_le_bytes());
         for f in &self.files {
             for part in [f.input.as_bytes(), f.entry.path.as_bytes()] {
                 h.update(&(part.len() as u64).to_le_bytes());
@@ -231,6 +238,20 @@ mod tests {
         assert_eq!(grouped.len(), 2);
         assert_eq!(grouped[0].files.len(), 2);
         assert_eq!(grouped[0].captures, ["2024"]);
+    }
+
+    #[test]
+    fn equal_files_under_different_labels_or_captures_have_different_keys() {
+        // `/*` matching folder `d` (one file) and `/*/*` matching that file select the same file,
+        // but the command sees a different PIPE_DATUM_LABEL: found by the differential test.
+        let i = inputs(&[("d", &["d/x"])]);
+        let (top, deep) = (expand(&g("d", "/*"), &i).expect("ok"), expand(&g("d", "/*/*"), &i).expect("ok"));
+        assert_eq!(top[0].files, deep[0].files);
+        let fp = Hash::of(b"code");
+        assert_ne!(top[0].key(&fp), deep[0].key(&fp));
+        let mut captured = top[0].clone();
+        captured.captures = vec!["x".into()];
+        assert_ne!(captured.key(&fp), top[0].key(&fp));
     }
 
     #[test]
