@@ -245,10 +245,18 @@ async fn run_stage(
     report.datums = list.len();
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
-    let outcomes: Vec<(Datum, Result<DatumOutcome, StoreError>)> = futures::stream::iter(list)
-        .map(|d| {
+    let index = store.stage_index_get(&fingerprint).await?;
+    let keys: Vec<String> = list.iter().map(|d| d.key(&fingerprint).to_hex()).collect();
+    let index_current = keys.len() == index.len() && keys.iter().all(|k| index.contains_key(k));
+    let index = &index;
+    let outcomes: Vec<(Datum, Result<DatumOutcome, StoreError>)> = futures::stream::iter(list.into_iter().zip(keys))
+        .map(|(d, key)| {
             let slots = slots.clone();
             async move {
+                if let Some(outputs) = index.get(&key) {
+                    opts.progress.datum_done(&spec.stage, true);
+                    return (d, Ok(DatumOutcome::Reused { outputs: outputs.clone() }));
+                }
                 let _permit = slots.acquire_owned().await.expect("the semaphore is never closed");
                 let outcome = run_datum(store, spec, &fingerprint, &d, &opts.exec).await;
                 opts.progress.datum_done(&spec.stage, matches!(outcome, Ok(DatumOutcome::Reused { .. })));
@@ -262,6 +270,15 @@ async fn run_stage(
 
     let outcomes: Vec<(Datum, DatumOutcome)> =
         outcomes.into_iter().map(|(d, o)| o.map(|o| (d, o))).collect::<Result<_, StoreError>>()?;
+    let next_index: HashMap<String, Vec<FileEntry>> = outcomes
+        .iter()
+        .filter_map(|(d, o)| match o {
+            DatumOutcome::Reused { outputs } | DatumOutcome::Processed { outputs, .. } => {
+                Some((d.key(&fingerprint).to_hex(), outputs.clone()))
+            }
+            DatumOutcome::Failed(_) => None,
+        })
+        .collect();
     let files = merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
     report.seconds = started.elapsed().as_secs_f64();
     if report.failed > 0 {
@@ -272,6 +289,9 @@ async fn run_stage(
     let (commit, _) =
         store.commit_files(&repo, "main", files.clone(), &format!("stage {} of run {run_id}", spec.stage)).await?;
     report.output = Some(commit);
+    if !index_current {
+        store.stage_index_put(&fingerprint, &next_index).await?;
+    }
     Ok((report, Some(files)))
 }
 

@@ -7,6 +7,7 @@
 //! refs/<repo>/heads/<branch>/<seq:020>      the branch's positions, one record per move
 //! refs/<repo>/tags/<tag>                    a tag: written once, never moved
 //! cache/<stage fingerprint>/<datum key>     what one processed datum produced (CacheEntry)
+//! stages/<stage fingerprint>                every datum key of the stage's last run → its outputs
 //! runs/<run-id>                             provenance of one run (written by the runtime)
 //! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
 //! ```
@@ -84,4 +85,8 @@ pub fn runs() -> Key {
 
 pub fn plan(run: &str, stage: &str) -> Key {
     Key::from(format!("plans/{run}/{stage}"))
+}
+
+pub fn stage_index(fingerprint: &Hash) -> Key {
+    Key::from(format!("stages/{fingerprint}"))
 }

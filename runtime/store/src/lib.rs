@@ -31,7 +31,7 @@ pub use put::{PutOptions, PutOutcome, Snapshot};
 pub use statcache::RACY as STAT_CACHE_RACY_WINDOW;
 
 use pipe_spec::{CacheEntry, CommitId, Hash, Manifest};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -218,6 +218,24 @@ impl Store {
     pub async fn cache_put(&self, fingerprint: &Hash, datum: &Hash, entry: &CacheEntry) -> Result<()> {
         let bytes = serde_json::to_vec(entry).expect("cache entries serialise");
         self.backend.put_new(&layout::cache_entry(fingerprint, datum), bytes.into()).await.map(drop)
+    }
+
+    /// The outputs of every datum of the last run of a stage with this fingerprint, by datum key
+    /// (hex): one read instead of one per datum. Only a shortcut to the cache entries it was
+    /// built from; an unreadable index is an empty one.
+    pub async fn stage_index_get(&self, fingerprint: &Hash) -> Result<HashMap<String, Vec<pipe_spec::FileEntry>>> {
+        let Some(bytes) = self.backend.get(&layout::stage_index(fingerprint)).await? else { return Ok(HashMap::new()) };
+        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    /// Replaces a stage's index; call after its output commit.
+    pub async fn stage_index_put(
+        &self,
+        fingerprint: &Hash,
+        index: &HashMap<String, Vec<pipe_spec::FileEntry>>,
+    ) -> Result<()> {
+        let bytes = serde_json::to_vec(index).expect("indexes serialise");
+        self.backend.put(&layout::stage_index(fingerprint), bytes.into()).await
     }
 
     /// Stores a run's provenance record under its id.
