@@ -14,7 +14,7 @@ cargo build --release -q -p pipe-cli
 pipe=$PWD/target/release/pipe
 work=${BENCH_DIR:-$(mktemp -d)}
 trap 'rm -rf "$work"' EXIT
-mkdir -p benches/results
+mkdir -p benches/results "$work"
 results="$work/results.jsonl"
 : > "$results"
 
@@ -47,7 +47,8 @@ n = int(sys.argv[1])
 with open("params.yaml", "w") as f:
     f.write("files:\n" + "".join(f"  - f{i:05}.txt\n" for i in range(n)))
 with open("dvc.yaml", "w") as f:
-    f.write("stages:\n  copy:\n    foreach: ${files}\n    do:\n      cmd: cp raw/${item} out/${item}\n      deps: [raw/${item}]\n      outs: [out/${item}]\n")
+    f.write("stages:\n  copy:\n    foreach: ${files}\n    do:\n      cmd: cp raw/${item} out/${item}\n"
+            "      deps:\n        - raw/${item}\n      outs:\n        - out/${item}\n")
 PY
   )
   runs_first=3; [ "$n" -ge 10000 ] && runs_first=1

@@ -50,6 +50,8 @@ enum Command {
     Compile(commands::compile::CompileArgs),
     /// Run the pipeline on this machine, processing only datums that changed.
     Run(commands::run::RunArgs),
+    /// The provenance of a pipeline's runs: input commits, fingerprints, datums processed or reused.
+    Log(commands::log::LogArgs),
     /// Versioned data repos: init, put, log, ls, get, diff, tag.
     Data(commands::data::DataArgs),
 }
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => commands::explain::run(&code),
         Command::Data(args) => commands::data::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Log(args) => commands::log::run(args),
         Command::Compile(args) => commands::compile::run(args),
         Command::Lsp => match pipe_lsp::run_stdio() {
             Ok(()) => 0,

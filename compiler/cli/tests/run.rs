@@ -146,6 +146,11 @@ fn runs_record_provenance_and_outputs_are_datasets() {
     assert_eq!(record["stages"][0]["datums"][0]["status"], "processed");
     assert!(record["stages"][1]["fingerprint"].as_str().is_some_and(|f| f.len() == 64));
 
+    let runs = ok(&dir, &["log", "pipeline.pipe"]);
+    assert!(runs.starts_with(run_id) && runs.contains("preprocess 3/0/0"), "{runs}");
+    let detail = ok(&dir, &["log", "pipeline.pipe", run_id]);
+    assert!(detail.contains(&format!("input  digits       mnist@main = {commit}")), "{detail}");
+    assert!(detail.contains("processed digits:/train/shard-0.csv"), "{detail}");
     let log = ok(&dir, &["data", "--store", ".pipe", "log", "pipeline.evaluate"]);
     assert!(log.contains(&format!("stage evaluate of run {run_id}")), "{log}");
     let out = dir.join("scores");
@@ -174,7 +179,7 @@ input raw = dir("raw")
 
 stage check: torchx.shell {
   image   = "busybox"
-  script  = "echo attempt >> $PIPE_IN_RAW/../../attempts; for f in $PIPE_IN_RAW/*; do grep -q bad $f && { echo \"bad data in $f\" >&2; exit 3; }; cp $f $PIPE_OUT/; done"
+  script  = "for f in $PIPE_IN_RAW/*; do grep -q bad $f && { echo \"bad data in $f\" >&2; exit 3; }; cp $f $PIPE_OUT/; done"
   datums  = glob(raw, "/*")
   retries = 1
 }
@@ -282,4 +287,37 @@ fn a_killed_run_resumes_from_what_finished() {
     let resumed = run(&dir, &[]);
     assert_eq!(resumed[0].2 as usize, done, "every datum that finished is reused");
     assert_eq!(resumed[0].1 + resumed[0].2, 12);
+}
+
+#[test]
+fn writing_outside_out_or_into_inputs_is_an_error() {
+    let pipeline = r#"use torchx
+
+input raw = dir("raw")
+
+stage stray: torchx.shell {
+  image  = "busybox"
+  script = "cp $PIPE_IN_RAW/* $PIPE_OUT/; echo oops > result.txt"
+  datums = glob(raw, "/*")
+}
+
+stage scribble: torchx.shell {
+  image  = "busybox"
+  script = "echo more >> $PIPE_IN_RAW/a; cp $PIPE_IN_RAW/a $PIPE_OUT/"
+  datums = glob(raw, "/a")
+}
+"#;
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1")]);
+    let out = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stage `stray`, datum `raw:/a` failed after 1 attempt(s): the command wrote `result.txt` in its work folder, outside `out/`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "stage `scribble`, datum `raw:/a` failed after 1 attempt(s): the command changed files under `in/`"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.join("result.txt").exists(), "commands run in their work folder, not the project");
+    assert_eq!(std::fs::read_to_string(dir.join("raw/a")).expect("read"), "1", "the user's data is untouched");
 }

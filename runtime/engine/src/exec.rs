@@ -1,5 +1,7 @@
-//! Processing one datum: materialise its files under `in/<input>/`, run the stage's command with
-//! `PIPE_IN_<INPUT>` and `PIPE_OUT`, store what it wrote to `out/`, and record the cache entry.
+//! Processing one datum: materialise its files under `in/<input>/`, run the stage's command in the
+//! datum's work folder with `PIPE_IN_<INPUT>` and `PIPE_OUT`, store what it wrote to `out/`, and
+//! record the cache entry. Anything the command leaves in the work folder outside `out/`, or any
+//! change under `in/`, fails the datum: outputs that are not stored would be lost on reuse.
 //!
 //! Takes a stage spec, a datum and a store; gives whether the datum was reused, processed or
 //! failed. A cache entry is written only after the command succeeded and every output object is
@@ -19,7 +21,8 @@ use std::time::{Duration, Instant};
 /// Where datums run.
 #[derive(Debug, Clone)]
 pub struct ExecContext {
-    /// Commands run here (the pipeline file's folder), so relative script paths work.
+    /// The pipeline file's folder: relative paths of `dir(…)` inputs and of scripts a command
+    /// names (`prep.py`) are taken from here. The command itself runs in its datum's work folder.
     pub cwd: PathBuf,
     /// Work folders go under `<work_root>/<stage>/<datum key>`.
     pub work_root: PathBuf,
@@ -98,24 +101,36 @@ pub async fn run_datum(
         Ok(env) => env,
         Err(reason) => return Ok(fail(reason, 0, String::new(), String::new())),
     };
-    let reproduce = reproduce_line(&ctx.cwd, &env, &spec.command);
-    let Some((program, args)) = spec.command.split_first() else {
+    let command = absolute_scripts(&spec.command, &ctx.cwd);
+    let reproduce = reproduce_line(&work, &env, &command);
+    let Some((program, args)) = command.split_first() else {
         let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
         return Ok(fail(reason, 0, String::new(), reproduce));
     };
     let attempts = spec.retries + 1;
+    let inputs_before = listing(&inputs_dir);
     let mut last = (String::new(), String::new());
     for attempt in 1..=attempts {
         if attempt > 1 {
             let _ = std::fs::remove_dir_all(&out);
             std::fs::create_dir_all(&out).map_err(|source| StoreError::Io { path: out.clone(), source })?;
         }
-        match run_command(program, args, &env, &ctx.cwd, &work, spec.timeout_seconds).await {
+        match run_command(program, args, &env, &work, spec.timeout_seconds).await {
             Ok(()) => {
                 last = (String::new(), String::new());
                 break;
             }
             Err(reason) => last = (reason, tail(&work.join("stderr.log"), 20)),
+        }
+    }
+    if last.0.is_empty() {
+        if let Some(stray) = stray_entry(&work) {
+            last.0 = format!(
+                "the command wrote `{stray}` in its work folder, outside `out/`: write outputs under $PIPE_OUT"
+            );
+        } else if listing(&inputs_dir) != inputs_before {
+            last.0 =
+                "the command changed files under `in/`: inputs are read-only; write outputs under $PIPE_OUT".into();
         }
     }
     if !last.0.is_empty() {
@@ -178,14 +193,58 @@ fn environment(
     Ok(env)
 }
 
+/// The command with every argument that names a file in `dir` (`prep.py`) made absolute, since the
+/// command runs in the datum's work folder.
+fn absolute_scripts(command: &[String], dir: &Path) -> Vec<String> {
+    command
+        .iter()
+        .map(|arg| {
+            let path = dir.join(arg);
+            if !arg.is_empty() && Path::new(arg).is_relative() && path.is_file() {
+                path.display().to_string()
+            } else {
+                arg.clone()
+            }
+        })
+        .collect()
+}
+
+/// Something the command left in its work folder besides `in/`, `out/` and the logs.
+fn stray_entry(work: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(work).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|name| !matches!(name.as_str(), "in" | "out" | "stdout.log" | "stderr.log"))
+}
+
+/// Every file under `dir` with its size and mtime, sorted: enough to see that inputs were changed.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.filter_map(Result::ok) {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 async fn run_command(
     program: &str,
     args: &[String],
     env: &[(String, String)],
-    cwd: &Path,
     work: &Path,
     timeout: Option<u64>,
 ) -> Result<(), String> {
+    let cwd = work;
     let log = |name: &str| std::fs::File::create(work.join(name)).map_err(|e| format!("cannot create {name}: {e}"));
     let mut child = tokio::process::Command::new(program)
         .args(args)

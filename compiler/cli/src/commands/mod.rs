@@ -6,4 +6,5 @@ pub mod data;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod log;
 pub mod run;
