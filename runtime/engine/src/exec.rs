@@ -136,7 +136,7 @@ pub async fn run_datum(
     if !last.0.is_empty() {
         return Ok(fail(last.0, attempts, last.1, reproduce));
     }
-    let snapshot = match store.snapshot(&out, None, 4, Arc::new(Quiet)).await {
+    let snapshot = match store.snapshot(&out, Default::default(), None, 4, Arc::new(Quiet)).await {
         Ok(s) => s,
         Err(StoreError::BadPath { path, reason }) => {
             let reason = format!("the command wrote `out/{path}`, which cannot be stored: {reason}");

@@ -190,10 +190,22 @@ async fn resolve_inputs(
                 }
                 InputSource::Dir { path } => {
                     let dir = exec.cwd.join(path);
-                    let snap = store.snapshot(&dir, exec.stat_cache.clone(), 8, Arc::new(pipe_store::Quiet)).await?;
                     let repo = format!("{}.in.{}", spec.pipeline, input.name);
-                    let (commit, _) = store.commit_files(&repo, "main", snap.files, &format!("dir({path})")).await?;
-                    (repo, "main".to_owned(), commit)
+                    let head = match store.resolve(&repo, "main").await {
+                        Ok(id) => Some((id, store.manifest(&repo, id).await?.files)),
+                        Err(_) => None,
+                    };
+                    let known =
+                        head.iter().flat_map(|(_, f)| f.iter().flat_map(FileEntry::objects)).map(|c| c.hash).collect();
+                    let snap =
+                        store.snapshot(&dir, known, exec.stat_cache.clone(), 8, Arc::new(pipe_store::Quiet)).await?;
+                    let commit = match head {
+                        Some((id, files)) if files == snap.files => id,
+                        _ => store.commit_files(&repo, "main", snap.files.clone(), &format!("dir({path})")).await?.0,
+                    };
+                    files.insert(input.name.clone(), snap.files);
+                    resolved.push(ResolvedInput { name: input.name.clone(), repo, reference: "main".into(), commit });
+                    continue;
                 }
                 InputSource::Url { url } => {
                     return Err(RunError::Stage {

@@ -53,11 +53,23 @@ pub struct HashParseError(pub String);
 impl FromStr for Hash {
     type Err = HashParseError;
     fn from_str(s: &str) -> Result<Hash, HashParseError> {
-        let lower = s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        match blake3::Hash::from_hex(s) {
-            Ok(h) if lower => Ok(h.into()),
-            _ => Err(HashParseError(s.to_owned())),
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return Err(HashParseError(s.to_owned()));
         }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
+                _ => return Err(HashParseError(s.to_owned())),
+            }
+        }
+        Ok(Hash(out))
     }
 }
 

@@ -97,7 +97,6 @@ fn write_file(
         tmp.write_all(&bytes).map_err(StoreError::io(tmp.path()))?;
         progress.advance(c.size);
     }
-    tmp.as_file().sync_data().ok();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -155,15 +155,17 @@ impl Store {
     }
 
     /// Stores the files under `dir` (objects only, no commit) and gives their entries; with a
-    /// stat cache, files it vouches for are not read again.
+    /// stat cache, files it vouches for are not read again. `known` holds hashes the caller knows
+    /// are stored (the objects of a previous commit), which are neither checked nor written.
     pub async fn snapshot(
         &self,
         dir: &Path,
+        known: std::collections::HashSet<Hash>,
         stat_cache: Option<std::path::PathBuf>,
         jobs: usize,
         progress: Arc<dyn Progress>,
     ) -> Result<Snapshot> {
-        put::snapshot(&self.backend, dir, Default::default(), stat_cache, jobs, progress).await
+        put::snapshot(&self.backend, dir, known, stat_cache, jobs, progress).await
     }
 
     /// Commits `files` (whose objects are stored) to `branch` of `repo`, creating the repo if it
