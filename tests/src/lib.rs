@@ -106,3 +106,20 @@ pub fn mutate(rng: &mut fastrand::Rng, text: &str) -> String {
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Copies the folder `from` to `to`, leaving out `.pipe` (a local store and its state).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("readable folder") {
+        let p = e.expect("entry").path();
+        let name = p.file_name().expect("a name");
+        if name == ".pipe" {
+            continue;
+        }
+        if p.is_dir() {
+            copy_dir(&p, &to.join(name));
+        } else {
+            std::fs::copy(&p, to.join(name)).expect("copy");
+        }
+    }
+}

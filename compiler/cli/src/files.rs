@@ -44,3 +44,27 @@ pub fn read(path: &Path) -> Result<String, String> {
 pub fn display_name(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
+
+/// Reads and analyses the pipeline at `path`. When it has errors, prints them with "fix the errors
+/// above to {purpose}" and gives the exit code; unreadable files give 2.
+pub fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
+    let text = read(path).map_err(|e| crate::report::usage_error(&e))?;
+    let analysis = pipe_core::analyze(&FsLoader, &display_name(path), &text);
+    if analysis.has_errors() {
+        crate::report::print(&analysis.diagnostics, analysis.sources());
+        eprintln!("error: fix the errors above to {purpose}");
+        return Err(1);
+    }
+    Ok(analysis)
+}
+
+/// `--param NAME=VALUE` arguments as pairs, or a message for exit code 2.
+pub fn param_overrides(params: &[String]) -> Result<Vec<(String, String)>, String> {
+    params
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_owned(), v.to_owned())),
+            None => Err(format!("`--param {p}` needs the form NAME=VALUE")),
+        })
+        .collect()
+}

@@ -2,6 +2,7 @@
 //! changes invalidate exactly their stage, identical outputs do not invalidate consumers, failures
 //! are retried, reported and resumed, and runs leave provenance.
 
+use pipe_tests::copy_dir;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -47,22 +48,6 @@ fn run(dir: &Path, extra: &[&str]) -> Vec<(String, u64, u64)> {
 
 fn triples(t: &[(&str, u64, u64)]) -> Vec<(String, u64, u64)> {
     t.iter().map(|(s, p, k)| ((*s).to_owned(), *p, *k)).collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("readable") {
-        let p = e.expect("entry").path();
-        let name = p.file_name().expect("name");
-        if name == ".pipe" {
-            continue;
-        }
-        if p.is_dir() {
-            copy_dir(&p, &to.join(name))
-        } else {
-            std::fs::copy(&p, to.join(name)).map(drop).expect("copy")
-        }
-    }
 }
 
 /// The mnist example in a temp folder, reading `mnist@main` so data can change.

@@ -2,6 +2,7 @@
 //! as processes on a local store. The same outputs as `pipe run`; a changed datum schedules one
 //! shard, not all.
 
+use pipe_tests::copy_dir;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,22 +60,6 @@ fn run_on_shim(dir: &Path, run: &str) -> Vec<(String, usize)> {
         shards.push((stage.to_owned(), planned.len()));
     }
     shards
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("readable") {
-        let p = e.expect("entry").path();
-        let name = p.file_name().expect("name");
-        if name == ".pipe" {
-            continue;
-        }
-        if p.is_dir() {
-            copy_dir(&p, &to.join(name))
-        } else {
-            std::fs::copy(&p, to.join(name)).map(drop).expect("copy")
-        }
-    }
 }
 
 fn example(tmp: &Path, name: &str) -> PathBuf {

@@ -5,7 +5,7 @@
 //! the store now, so a compiled pipeline always reads the same data (`--unpinned` leaves refs to
 //! be resolved when each stage is planned). Files are byte-identical across runs.
 
-use crate::files::{FsLoader, display_name, read};
+use crate::files::{checked, param_overrides};
 use crate::{inputs, report};
 use pipe_spec::InputSource;
 use pipe_store::Store;
@@ -37,25 +37,13 @@ pub struct CompileArgs {
 }
 
 pub fn run(args: CompileArgs) -> u8 {
-    let text = match read(&args.file) {
-        Ok(t) => t,
-        Err(e) => return report::usage_error(&e),
+    let analysis = match checked(&args.file, "compile the pipeline") {
+        Ok(a) => a,
+        Err(code) => return code,
     };
-    let analysis = pipe_core::analyze(&FsLoader, &display_name(&args.file), &text);
     report::print(&analysis.diagnostics, analysis.sources());
-    if analysis.has_errors() {
-        eprintln!("error: fix the errors above to compile the pipeline");
-        return 1;
-    }
     let pipeline = analysis.pipeline();
-    let mut overrides = Vec::new();
-    for p in &args.params {
-        match p.split_once('=') {
-            Some((k, v)) => overrides.push((k.trim().to_owned(), v.to_owned())),
-            None => return report::usage_error(&format!("`--param {p}` needs the form NAME=VALUE")),
-        }
-    }
-    let params = match pipe_core::emit::params::resolve(pipeline, &overrides) {
+    let params = match param_overrides(&args.params).and_then(|o| pipe_core::emit::params::resolve(pipeline, &o)) {
         Ok(p) => p,
         Err(e) => return report::usage_error(&e),
     };

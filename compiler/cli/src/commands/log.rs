@@ -2,7 +2,7 @@
 //! input commits it read, each stage's fingerprint and output commit, and which datums it
 //! processed, reused or lost.
 
-use crate::files::{FsLoader, display_name, read};
+use crate::files::checked;
 use crate::{inputs, report};
 use pipe_store::Store;
 use serde_json::Value;
@@ -24,16 +24,10 @@ pub struct LogArgs {
 }
 
 pub fn run(args: LogArgs) -> u8 {
-    let text = match read(&args.file) {
-        Ok(t) => t,
-        Err(e) => return report::usage_error(&e),
+    let analysis = match checked(&args.file, "read the pipeline's runs") {
+        Ok(a) => a,
+        Err(code) => return code,
     };
-    let analysis = pipe_core::analyze(&FsLoader, &display_name(&args.file), &text);
-    if analysis.has_errors() {
-        report::print(&analysis.diagnostics, analysis.sources());
-        eprintln!("error: fix the errors above to read the pipeline's runs");
-        return 1;
-    }
     let pipeline = analysis.pipeline();
     let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

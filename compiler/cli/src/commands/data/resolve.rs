@@ -1,22 +1,16 @@
 //! `pipe data resolve FILE`: which commit each `repo(…) @ REF` input of a pipeline names now.
 
-use crate::files::{FsLoader, display_name, read};
-use crate::{inputs, report};
+use crate::files::checked;
+use crate::inputs;
 use pipe_core::ir::Source;
 use pipe_store::Store;
 use std::path::Path;
 
 pub fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &Path, json: bool) -> u8 {
-    let text = match read(file) {
-        Ok(t) => t,
-        Err(e) => return report::usage_error(&e),
+    let analysis = match checked(file, "resolve the pipeline's inputs") {
+        Ok(a) => a,
+        Err(code) => return code,
     };
-    let analysis = pipe_core::analyze(&FsLoader, &display_name(file), &text);
-    if analysis.has_errors() {
-        report::print(&analysis.diagnostics, analysis.sources());
-        eprintln!("error: fix the errors above to resolve the pipeline's inputs");
-        return 1;
-    }
     let pipeline = analysis.pipeline();
     let url = inputs::store_url(flag, pipeline, file);
     let resolved = runtime.block_on(async {

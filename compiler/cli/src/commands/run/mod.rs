@@ -7,7 +7,7 @@
 
 mod progress;
 
-use crate::files::{FsLoader, display_name, read};
+use crate::files::{checked, param_overrides};
 use crate::{inputs, report};
 use pipe_runtime::exec::ExecContext;
 use pipe_runtime::run::{RunOptions, RunReport, run_pipeline};
@@ -38,25 +38,12 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> u8 {
-    let text = match read(&args.file) {
-        Ok(t) => t,
-        Err(e) => return report::usage_error(&e),
+    let analysis = match checked(&args.file, "run the pipeline") {
+        Ok(a) => a,
+        Err(code) => return code,
     };
-    let analysis = pipe_core::analyze(&FsLoader, &display_name(&args.file), &text);
-    if analysis.has_errors() {
-        report::print(&analysis.diagnostics, analysis.sources());
-        eprintln!("error: fix the errors above to run the pipeline");
-        return 1;
-    }
     let pipeline = analysis.pipeline();
-    let mut overrides = Vec::new();
-    for p in &args.params {
-        match p.split_once('=') {
-            Some((k, v)) => overrides.push((k.trim().to_owned(), v.to_owned())),
-            None => return report::usage_error(&format!("`--param {p}` needs the form NAME=VALUE")),
-        }
-    }
-    let params = match pipe_core::emit::params::resolve(pipeline, &overrides) {
+    let params = match param_overrides(&args.params).and_then(|o| pipe_core::emit::params::resolve(pipeline, &o)) {
         Ok(p) => p,
         Err(e) => return report::usage_error(&e),
     };
