@@ -59,15 +59,15 @@ pub struct DatumFailure {
     pub reproduce: String,
 }
 
-/// Processes `datum` unless its key is cached.
+/// Processes `datum`, whose key under `fingerprint` is `key`, unless that key is cached.
 pub async fn run_datum(
     store: &Store,
     spec: &StageSpec,
     fingerprint: &Hash,
     datum: &Datum,
+    key: Hash,
     ctx: &ExecContext,
 ) -> Result<DatumOutcome, StoreError> {
-    let key = datum.key(fingerprint);
     if let Some(entry) = store.cache_get(fingerprint, &key).await? {
         return Ok(DatumOutcome::Reused { outputs: entry.files });
     }

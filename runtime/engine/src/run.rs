@@ -258,40 +258,41 @@ async fn run_stage(
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
     let index = store.stage_index_get(&fingerprint).await?;
-    let keys: Vec<String> = list.iter().map(|d| d.key(&fingerprint).to_hex()).collect();
-    let index_current = keys.len() == index.len() && keys.iter().all(|k| index.contains_key(k));
+    let keys: Vec<Hash> = list.iter().map(|d| d.key(&fingerprint)).collect();
+    let index_current = keys.len() == index.len() && keys.iter().all(|k| index.contains_key(&k.to_hex()));
     let index = &index;
-    let outcomes: Vec<(Datum, Result<DatumOutcome, StoreError>)> = futures::stream::iter(list.into_iter().zip(keys))
-        .map(|(d, key)| {
-            let slots = slots.clone();
-            async move {
-                if let Some(outputs) = index.get(&key) {
-                    opts.progress.datum_done(&spec.stage, true);
-                    return (d, Ok(DatumOutcome::Reused { outputs: outputs.clone() }));
+    let outcomes: Vec<(Datum, Hash, Result<DatumOutcome, StoreError>)> =
+        futures::stream::iter(list.into_iter().zip(keys))
+            .map(|(d, key)| {
+                let slots = slots.clone();
+                async move {
+                    if let Some(outputs) = index.get(&key.to_hex()) {
+                        opts.progress.datum_done(&spec.stage, true);
+                        return (d, key, Ok(DatumOutcome::Reused { outputs: outputs.clone() }));
+                    }
+                    let _permit = slots.acquire_owned().await.expect("the semaphore is never closed");
+                    let outcome = run_datum(store, spec, &fingerprint, &d, key, &opts.exec).await;
+                    opts.progress.datum_done(&spec.stage, matches!(outcome, Ok(DatumOutcome::Reused { .. })));
+                    (d, key, outcome)
                 }
-                let _permit = slots.acquire_owned().await.expect("the semaphore is never closed");
-                let outcome = run_datum(store, spec, &fingerprint, &d, &opts.exec).await;
-                opts.progress.datum_done(&spec.stage, matches!(outcome, Ok(DatumOutcome::Reused { .. })));
-                (d, outcome)
-            }
-        })
-        .buffered(limit)
-        .collect()
-        .await;
+            })
+            .buffered(limit)
+            .collect()
+            .await;
     opts.progress.stage_finished(&spec.stage);
 
-    let outcomes: Vec<(Datum, DatumOutcome)> =
-        outcomes.into_iter().map(|(d, o)| o.map(|o| (d, o))).collect::<Result<_, StoreError>>()?;
+    let outcomes: Vec<(Datum, Hash, DatumOutcome)> =
+        outcomes.into_iter().map(|(d, k, o)| o.map(|o| (d, k, o))).collect::<Result<_, StoreError>>()?;
     let next_index: HashMap<String, Vec<FileEntry>> = outcomes
         .iter()
-        .filter_map(|(d, o)| match o {
+        .filter_map(|(_, key, o)| match o {
             DatumOutcome::Reused { outputs } | DatumOutcome::Processed { outputs, .. } => {
-                Some((d.key(&fingerprint).to_hex(), outputs.clone()))
+                Some((key.to_hex(), outputs.clone()))
             }
             DatumOutcome::Failed(_) => None,
         })
         .collect();
-    let files = merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
+    let files = merge_outputs(spec, outcomes, &mut report)?;
     report.seconds = started.elapsed().as_secs_f64();
     if report.failed > 0 {
         report.status = "failed";
@@ -308,16 +309,15 @@ async fn run_stage(
 }
 
 /// Counts each datum's outcome into `report` and gives the union of their outputs, sorted by
-/// path. Two datums writing one path is an error naming both.
+/// path. Two datums writing one path is an error naming both. Each datum comes with its key.
 pub fn merge_outputs(
     spec: &StageSpec,
-    fingerprint: &Hash,
-    outcomes: Vec<(Datum, DatumOutcome)>,
+    outcomes: Vec<(Datum, Hash, DatumOutcome)>,
     report: &mut StageReport,
 ) -> Result<Vec<FileEntry>, RunError> {
     let mut written: BTreeMap<String, (FileEntry, String)> = BTreeMap::new();
-    for (d, outcome) in outcomes {
-        let key = d.key(fingerprint).to_hex();
+    for (d, key, outcome) in outcomes {
+        let key = key.to_hex();
         let (status, outputs) = match outcome {
             DatumOutcome::Reused { outputs } => {
                 report.skipped += 1;

@@ -138,16 +138,22 @@ pub async fn run_shard(
         effective.command = command;
     }
     let (_, files) = inputs(store, spec).await?;
-    let mine: Vec<Datum> =
-        list_datums(spec, &files)?.into_iter().filter(|d| keys.contains(&d.key(&fingerprint).to_hex())).collect();
+    let mine: Vec<(Datum, pipe_spec::Hash)> = list_datums(spec, &files)?
+        .into_iter()
+        .map(|d| {
+            let key = d.key(&fingerprint);
+            (d, key)
+        })
+        .filter(|(_, key)| keys.contains(&key.to_hex()))
+        .collect();
     let mut report = new_report(spec, &fingerprint);
     report.datums = mine.len();
     let mut outcomes = Vec::new();
-    for d in mine {
-        let outcome = run_datum(store, &effective, &fingerprint, &d, exec).await?;
-        outcomes.push((d, outcome));
+    for (d, key) in mine {
+        let outcome = run_datum(store, &effective, &fingerprint, &d, key, exec).await?;
+        outcomes.push((d, key, outcome));
     }
-    merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
+    merge_outputs(spec, outcomes, &mut report)?;
     if report.failed > 0 {
         report.status = "failed";
     }
@@ -162,8 +168,9 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
     let mut outcomes = Vec::new();
     let mut missing = Vec::new();
     for d in list_datums(spec, &files)? {
-        match store.cache_get(&fingerprint, &d.key(&fingerprint)).await? {
-            Some(entry) => outcomes.push((d, DatumOutcome::Reused { outputs: entry.files })),
+        let key = d.key(&fingerprint);
+        match store.cache_get(&fingerprint, &key).await? {
+            Some(entry) => outcomes.push((d, key, DatumOutcome::Reused { outputs: entry.files })),
             None => missing.push(d.label),
         }
     }
@@ -178,7 +185,7 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
         });
     }
     report.datums = outcomes.len();
-    let merged = merge_outputs(spec, &fingerprint, outcomes, &mut report)?;
+    let merged = merge_outputs(spec, outcomes, &mut report)?;
     let repo = output_repo(&spec.pipeline, &spec.stage);
     let (commit, _) = store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?;
     report.output = Some(commit);
