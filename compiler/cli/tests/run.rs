@@ -255,9 +255,13 @@ fn a_killed_run_resumes_from_what_finished() {
         .spawn()
         .expect("spawn");
     let cache = dir.join(".pipe/cache");
+    // Cache entries, not the staging files (`<key>#<n>`) a killed write can leave behind.
     let entries = || {
-        std::fs::read_dir(&cache)
-            .map_or(0, |d| d.flat_map(|e| std::fs::read_dir(e.expect("e").path()).expect("dir")).count())
+        std::fs::read_dir(&cache).map_or(0, |d| {
+            d.flat_map(|e| std::fs::read_dir(e.expect("e").path()).expect("dir"))
+                .filter(|e| !e.as_ref().expect("entry").file_name().to_string_lossy().contains('#'))
+                .count()
+        })
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while entries() < 3 {
