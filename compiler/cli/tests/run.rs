@@ -310,3 +310,30 @@ stage scribble: torchx.shell {
     assert!(!dir.join("result.txt").exists(), "commands run in their work folder, not the project");
     assert_eq!(std::fs::read_to_string(dir.join("raw/a")).expect("read"), "1", "the user's data is untouched");
 }
+
+#[test]
+fn every_example_runs_end_to_end_and_then_reuses_everything() {
+    // Each example's repo inputs, and the folder (and tag) its README puts into them.
+    let repos: &[(&str, &[(&str, &str, Option<&str>)])] = &[
+        ("mnist", &[("mnist", "data", Some("v2"))]),
+        ("faces", &[]),
+        ("distill", &[("corpus", "corpus", None), ("teacher-weights", "teacher", Some("v3.1"))]),
+        ("sweep", &[("tabular", "data", None)]),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (example, inputs) in repos {
+        let dir = tmp.path().join(example);
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(example), &dir);
+        for (repo, folder, tag) in *inputs {
+            ok(&dir, &["data", "init", repo]);
+            ok(&dir, &["data", "put", repo, folder]);
+            if let Some(tag) = tag {
+                ok(&dir, &["data", "tag", repo, tag]);
+            }
+        }
+        let first = run(&dir, &[]);
+        assert!(first.iter().all(|(_, processed, _)| *processed > 0), "{example}: {first:?}");
+        let second = run(&dir, &[]);
+        assert!(second.iter().all(|(_, processed, _)| *processed == 0), "{example}: {second:?}");
+    }
+}
