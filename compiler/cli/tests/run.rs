@@ -314,7 +314,8 @@ stage scribble: torchx.shell {
 #[test]
 fn every_example_runs_end_to_end_and_then_reuses_everything() {
     // Each example's repo inputs, and the folder (and tag) its README puts into them.
-    let repos: &[(&str, &[(&str, &str, Option<&str>)])] = &[
+    type Repo<'a> = (&'a str, &'a str, Option<&'a str>);
+    let repos: &[(&str, &[Repo])] = &[
         ("mnist", &[("mnist", "data", Some("v2"))]),
         ("faces", &[]),
         ("distill", &[("corpus", "corpus", None), ("teacher-weights", "teacher", Some("v3.1"))]),
