@@ -23,6 +23,12 @@ use std::time::Instant;
 pub trait RunProgress: Send + Sync {
     fn stage_started(&self, _stage: &str, _datums: usize) {}
     fn datum_done(&self, _stage: &str, _reused: bool) {}
+    /// `count` datums were reused at once, from the stage index.
+    fn datums_reused(&self, stage: &str, count: usize) {
+        for _ in 0..count {
+            self.datum_done(stage, true);
+        }
+    }
     fn stage_finished(&self, _stage: &str) {}
 }
 
@@ -227,6 +233,9 @@ async fn resolve_inputs(
 
 type StageResult = Result<(StageReport, Option<Vec<FileEntry>>), RunError>;
 
+/// A datum with its key and what became of it.
+type Ran = (Datum, Hash, Result<DatumOutcome, StoreError>);
+
 async fn run_stage(
     store: &Store,
     spec: &StageSpec,
@@ -257,28 +266,40 @@ async fn run_stage(
     report.datums = list.len();
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
-    let index = store.stage_index_get(&fingerprint).await?;
+    let mut index = store.stage_index_get(&fingerprint).await?;
     let keys: Vec<Hash> = list.iter().map(|d| d.key(&fingerprint)).collect();
-    let index_current = keys.len() == index.len() && keys.iter().all(|k| index.contains_key(&k.to_hex()));
-    let index = &index;
-    let outcomes: Vec<(Datum, Hash, Result<DatumOutcome, StoreError>)> =
-        futures::stream::iter(list.into_iter().zip(keys))
-            .map(|(d, key)| {
-                let slots = slots.clone();
-                async move {
-                    if let Some(outputs) = index.get(&key.to_hex()) {
-                        opts.progress.datum_done(&spec.stage, true);
-                        return (d, key, Ok(DatumOutcome::Reused { outputs: outputs.clone() }));
-                    }
-                    let _permit = slots.acquire_owned().await.expect("the semaphore is never closed");
-                    let outcome = run_datum(store, spec, &fingerprint, &d, key, &opts.exec).await;
-                    opts.progress.datum_done(&spec.stage, matches!(outcome, Ok(DatumOutcome::Reused { .. })));
-                    (d, key, outcome)
-                }
-            })
-            .buffered(limit)
-            .collect()
-            .await;
+    let hexes: Vec<String> = keys.iter().map(Hash::to_hex).collect();
+    let index_current = keys.len() == index.len() && hexes.iter().all(|k| index.contains_key(k));
+    // Datums the stage index vouches for are reused at once; only the others go to the executor.
+    let mut outcomes: Vec<Option<Ran>> = Vec::with_capacity(list.len());
+    let mut pending = Vec::new();
+    for (i, ((d, key), hex)) in list.into_iter().zip(keys).zip(&hexes).enumerate() {
+        match index.remove(hex) {
+            Some(outputs) => outcomes.push(Some((d, key, Ok(DatumOutcome::Reused { outputs })))),
+            None => {
+                outcomes.push(None);
+                pending.push((i, d, key));
+            }
+        }
+    }
+    opts.progress.datums_reused(&spec.stage, outcomes.len() - pending.len());
+    let ran: Vec<(usize, Datum, Hash, Result<DatumOutcome, StoreError>)> = futures::stream::iter(pending)
+        .map(|(i, d, key)| {
+            let slots = slots.clone();
+            async move {
+                let _permit = slots.acquire_owned().await.expect("the semaphore is never closed");
+                let outcome = run_datum(store, spec, &fingerprint, &d, key, &opts.exec).await;
+                opts.progress.datum_done(&spec.stage, matches!(outcome, Ok(DatumOutcome::Reused { .. })));
+                (i, d, key, outcome)
+            }
+        })
+        .buffered(limit)
+        .collect()
+        .await;
+    for (i, d, key, outcome) in ran {
+        outcomes[i] = Some((d, key, outcome));
+    }
+    let outcomes: Vec<Ran> = outcomes.into_iter().flatten().collect();
     opts.progress.stage_finished(&spec.stage);
 
     let outcomes: Vec<(Datum, Hash, DatumOutcome)> =

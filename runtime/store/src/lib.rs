@@ -177,9 +177,11 @@ impl Store {
         files: Vec<pipe_spec::FileEntry>,
         message: &str,
     ) -> Result<(CommitId, bool)> {
-        match refs::init(&self.backend, repo).await {
-            Ok(()) | Err(StoreError::RepoExists { .. }) => {}
-            Err(e) => return Err(e),
+        if !self.backend.exists(&layout::repo(repo)).await? {
+            match refs::init(&self.backend, repo).await {
+                Ok(()) | Err(StoreError::RepoExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         let seen = refs::head(&self.backend, repo, branch).await?;
         if let Some((_, head)) = seen
@@ -242,7 +244,7 @@ impl Store {
 
     /// Stores a run's provenance record under its id.
     pub async fn run_put(&self, id: &str, record: &serde_json::Value) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(record).expect("records serialise");
+        let bytes = serde_json::to_vec(record).expect("records serialise");
         self.backend.put(&layout::run(id), bytes.into()).await
     }
 

@@ -35,6 +35,12 @@ impl pipe_runtime::run::RunProgress for Bars {
             }
         }
     }
+    fn datums_reused(&self, stage: &str, count: usize) {
+        if let Some(bar) = self.bars.lock().expect("bars lock").get(stage) {
+            bar.inc(count as u64);
+            bar.set_message("(cached)");
+        }
+    }
     fn stage_finished(&self, stage: &str) {
         if let Some(bar) = self.bars.lock().expect("bars lock").get(stage) {
             bar.finish();
