@@ -123,3 +123,18 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Writes `bytes` at `root/path`, creating its folders.
+pub fn write_file(root: &Path, path: &str, bytes: &[u8]) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().expect("a file has a parent folder")).expect("mkdir");
+    std::fs::write(p, bytes).expect("write");
+}
+
+/// `len` pseudo-random bytes, the same for the same seed.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut v = vec![0u8; len];
+    rng.fill(&mut v);
+    v
+}

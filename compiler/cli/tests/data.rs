@@ -2,6 +2,7 @@
 //! concurrent puts to one branch, an S3-compatible server, and a store that cannot be reached.
 
 use pipe_tests::servers::{Moto, free_port};
+use pipe_tests::{random_bytes, write_file};
 use serde_json::Value;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -32,19 +33,6 @@ fn json(c: Command) -> Value {
     serde_json::from_str(&ok(c)).expect("JSON output")
 }
 
-fn write(root: &Path, path: &str, bytes: &[u8]) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, bytes).expect("write");
-}
-
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut v = vec![0u8; len];
-    rng.fill(&mut v);
-    v
-}
-
 fn head(store: &Path, repo: &str) -> Value {
     json(cmd(store, &["log", repo, "-n", "1", "--json"]))[0]["commit"].clone()
 }
@@ -54,9 +42,9 @@ fn init_put_log_ls_get_diff_and_tag() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = tmp.path().join("store");
     let src = tmp.path().join("src");
-    write(&src, "train/0.png", b"zero");
-    write(&src, "train/1.png", b"one");
-    write(&src, "labels.csv", b"0,0\n1,1\n");
+    write_file(&src, "train/0.png", b"zero");
+    write_file(&src, "train/1.png", b"one");
+    write_file(&src, "labels.csv", b"0,0\n1,1\n");
 
     let missing = run(cmd(&store, &["log", "mnist"]));
     assert_eq!(missing.status.code(), Some(1));
@@ -66,7 +54,7 @@ fn init_put_log_ls_get_diff_and_tag() {
     let v1 = json(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "-m", "first", "--json"]));
     assert_eq!(v1["outcome"]["files"], 3);
     let v1_id = v1["outcome"]["commit"].as_str().expect("commit id").to_owned();
-    write(&src, "train/2.png", b"two");
+    write_file(&src, "train/2.png", b"two");
     std::fs::remove_file(src.join("labels.csv")).expect("rm");
     let v2 = ok(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "-m", "second"]));
     assert!(v2.starts_with("committed ") && v2.contains("to mnist@main: 3 files"), "{v2}");
@@ -101,12 +89,12 @@ fn a_put_killed_midway_leaves_the_previous_commit_and_a_retry_succeeds() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = tmp.path().join("store");
     let src = tmp.path().join("src");
-    write(&src, "small.txt", b"version one");
+    write_file(&src, "small.txt", b"version one");
     ok(cmd(&store, &["init", "ds"]));
     ok(cmd(&store, &["put", "ds", src.to_str().expect("utf-8")]));
     let before = head(&store, "ds");
     for i in 0..48 {
-        write(&src, &format!("big/{i:02}.bin"), &random(1024 * 1024, i));
+        write_file(&src, &format!("big/{i:02}.bin"), &random_bytes(1024 * 1024, i));
     }
     let count = || walk_count(&store.join("objects"));
     let start = count();
@@ -156,12 +144,12 @@ fn concurrent_puts_to_one_branch_lose_nothing() {
     let store = tmp.path().join("store");
     ok(cmd(&store, &["init", "ds"]));
     let base = tmp.path().join("base");
-    write(&base, "x", b"base");
+    write_file(&base, "x", b"base");
     ok(cmd(&store, &["put", "ds", base.to_str().expect("utf-8")]));
     let children: Vec<_> = (0..6)
         .map(|i| {
             let dir = tmp.path().join(format!("w{i}"));
-            write(&dir, "x", format!("writer {i}").as_bytes());
+            write_file(&dir, "x", format!("writer {i}").as_bytes());
             cmd(&store, &["put", "ds", dir.to_str().expect("utf-8")])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -189,7 +177,7 @@ fn an_s3_store_is_configured_from_the_environment() {
     let moto = Moto::start("pipe-cli");
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = tmp.path().join("src");
-    write(&src, "a/b.txt", b"on s3");
+    write_file(&src, "a/b.txt", b"on s3");
     let s3 = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
         c.arg("data")
@@ -236,8 +224,8 @@ fn a_pipelines_repo_inputs_resolve_to_commit_ids() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let project = tmp.path().join("project");
     let src = tmp.path().join("src");
-    write(&src, "train/0.png", b"zero");
-    write(
+    write_file(&src, "train/0.png", b"zero");
+    write_file(
         &project,
         "pipeline.pipe",
         b"input digits = repo(\"mnist\") @ \"v2\"\ninput latest = repo(\"mnist\")\ninput local = dir(\"./raw\")\n\nstage s {\n  image = \"python:3.11-slim\"\n  command = [\"true\"]\n  datums = cross(glob(digits, \"/*\"), glob(latest, \"/*\"), glob(local, \"/\"))\n}\n",
@@ -246,7 +234,7 @@ fn a_pipelines_repo_inputs_resolve_to_commit_ids() {
     ok(cmd(&store, &["init", "mnist"]));
     let v2 = json(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "--json"]))["outcome"]["commit"].clone();
     ok(cmd(&store, &["tag", "mnist", "v2"]));
-    write(&src, "train/1.png", b"one");
+    write_file(&src, "train/1.png", b"one");
     let main =
         json(cmd(&store, &["put", "mnist", src.to_str().expect("utf-8"), "--json"]))["outcome"]["commit"].clone();
 
@@ -263,7 +251,7 @@ fn a_pipelines_repo_inputs_resolve_to_commit_ids() {
     assert_eq!(resolved[1]["commit"], main);
     assert_eq!(resolved.as_array().expect("array").len(), 2, "dir inputs are snapshotted at run time");
 
-    write(&project, "other.pipe", b"input d = repo(\"mnist\") @ \"v9\"\nstage s {\n  image = \"x\"\n  command = [\"true\"]\n  datums = glob(d, \"/\")\n}\n");
+    write_file(&project, "other.pipe", b"input d = repo(\"mnist\") @ \"v9\"\nstage s {\n  image = \"x\"\n  command = [\"true\"]\n  datums = glob(d, \"/\")\n}\n");
     let unknown = run(cmd(&store, &["resolve", project.join("other.pipe").to_str().expect("utf-8")]));
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("known refs: main, v2"));

@@ -188,11 +188,7 @@ async fn resolve_inputs(
             let (repo, reference, commit) = match &input.source {
                 InputSource::Stage { .. } => continue,
                 InputSource::Repo { repo, reference, commit } => {
-                    let commit = match commit {
-                        Some(c) => *c,
-                        None => store.resolve(repo, reference).await?,
-                    };
-                    (repo.clone(), reference.clone(), commit)
+                    (repo.clone(), reference.clone(), pinned_or_resolved(store, repo, reference, *commit).await?)
                 }
                 InputSource::Dir { path } => {
                     let dir = exec.cwd.join(path);
@@ -256,13 +252,7 @@ async fn run_stage(
         report.status = "blocked";
         return Ok((report, None));
     }
-    let inputs: HashMap<String, Vec<FileEntry>> =
-        spec.inputs.iter().map(|i| (i.name.clone(), datasets.get(&i.name).cloned().unwrap_or_default())).collect();
-    let list: Vec<Datum> = match &spec.datums {
-        Some(d) => datums::expand(d, &inputs)
-            .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() })?,
-        None => vec![Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() }],
-    };
+    let list = list_datums(spec, datasets)?;
     report.datums = list.len();
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
@@ -327,6 +317,19 @@ async fn run_stage(
         store.stage_index_put(&fingerprint, &next_index).await?;
     }
     Ok((report, Some(files)))
+}
+
+/// The commit a repo input reads: the one the compiler pinned, else what its ref names now.
+pub async fn pinned_or_resolved(
+    store: &Store,
+    repo: &str,
+    reference: &str,
+    pinned: Option<CommitId>,
+) -> Result<CommitId, StoreError> {
+    match pinned {
+        Some(c) => Ok(c),
+        None => store.resolve(repo, reference).await,
+    }
 }
 
 /// Counts each datum's outcome into `report` and gives the union of their outputs, sorted by
@@ -414,12 +417,10 @@ pub fn default_work_root(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("work")
 }
 
-/// Kept for callers that only need to know a run's datums without running them.
+/// The datums of `spec` over `datasets` (every input's and upstream stage's files, by name).
 pub fn list_datums(spec: &StageSpec, datasets: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, RunError> {
-    let inputs: HashMap<String, Vec<FileEntry>> =
-        spec.inputs.iter().map(|i| (i.name.clone(), datasets.get(&i.name).cloned().unwrap_or_default())).collect();
     match &spec.datums {
-        Some(d) => datums::expand(d, &inputs)
+        Some(d) => datums::expand(d, datasets)
             .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() }),
         None => Ok(vec![Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() }]),
     }

@@ -13,7 +13,7 @@
 
 use crate::datums::Datum;
 use crate::exec::{DatumOutcome, ExecContext, run_datum};
-use crate::run::{RunError, StageReport, list_datums, merge_outputs, new_report, output_repo};
+use crate::run::{RunError, StageReport, list_datums, merge_outputs, new_report, output_repo, pinned_or_resolved};
 use pipe_spec::{CommitId, FileEntry, InputSource, ResolvedInput, StageSpec};
 use pipe_store::Store;
 use serde::{Deserialize, Serialize};
@@ -43,11 +43,7 @@ pub async fn inputs(
     for input in &spec.inputs {
         let (repo, reference, commit) = match &input.source {
             InputSource::Repo { repo, reference, commit } => {
-                let commit = match commit {
-                    Some(c) => *c,
-                    None => store.resolve(repo, reference).await?,
-                };
-                (repo.clone(), reference.clone(), commit)
+                (repo.clone(), reference.clone(), pinned_or_resolved(store, repo, reference, *commit).await?)
             }
             InputSource::Stage { stage } => {
                 let repo = output_repo(&spec.pipeline, stage);

@@ -4,21 +4,9 @@
 use pipe_spec::{FileEntry, Hash, Manifest};
 use pipe_store::{ChangeKind, Filter, Progress, PutOptions, Quiet, Store, StoreError};
 use pipe_tests::servers::Moto;
+use pipe_tests::{random_bytes, write_file};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-
-fn write(root: &Path, path: &str, bytes: &[u8]) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().expect("has a parent")).expect("mkdir");
-    std::fs::write(p, bytes).expect("write");
-}
-
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut v = vec![0u8; len];
-    rng.fill(&mut v);
-    v
-}
 
 fn opts(message: &str) -> PutOptions {
     PutOptions { branch: "main".into(), message: message.into(), stat_cache: None, jobs: 4 }
@@ -52,10 +40,10 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn commits_snapshots_diffs_and_tags(store: Store) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = tmp.path().join("src");
-    let mut big = random(6 * 1024 * 1024, 1);
-    write(&src, "a/one.txt", b"one");
-    write(&src, "empty", b"");
-    write(&src, "big.bin", &big);
+    let mut big = random_bytes(6 * 1024 * 1024, 1);
+    write_file(&src, "a/one.txt", b"one");
+    write_file(&src, "empty", b"");
+    write_file(&src, "big.bin", &big);
 
     store.init("ds").await.expect("init");
     assert!(matches!(store.init("ds").await, Err(StoreError::RepoExists { .. })));
@@ -76,8 +64,8 @@ async fn commits_snapshots_diffs_and_tags(store: Store) {
     assert!(!same.changed && same.commit == v1.commit && same.objects_written == 0);
 
     big[3 * 1024 * 1024] ^= 0xff;
-    write(&src, "big.bin", &big);
-    write(&src, "new.txt", b"new");
+    write_file(&src, "big.bin", &big);
+    write_file(&src, "new.txt", b"new");
     let v2 = store.put_dir("ds", &src, &opts("v2"), quiet()).await.expect("second put");
     assert_eq!(v2.parent, Some(v1.commit));
     assert!(v2.objects_written <= 4, "{} objects written for one changed byte and one new file", v2.objects_written);
@@ -130,11 +118,11 @@ impl Progress for Interloper {
 async fn a_lost_race_is_a_conflict_and_loses_nothing(store: Store) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
-    write(&ours, "x", b"ours");
-    write(&theirs, "x", b"theirs");
+    write_file(&ours, "x", b"ours");
+    write_file(&theirs, "x", b"theirs");
     store.init("ds").await.expect("init");
     let base = store.put_dir("ds", &theirs, &opts("base"), quiet()).await.expect("base").commit;
-    write(&theirs, "y", b"more");
+    write_file(&theirs, "y", b"more");
 
     let interloper = Arc::new(Interloper { store: store.clone(), dir: theirs.clone(), won: Mutex::new(None) });
     let result = store.put_dir("ds", &ours, &opts("ours"), interloper.clone()).await;
@@ -155,7 +143,7 @@ async fn a_lost_race_is_a_conflict_and_loses_nothing(store: Store) {
 async fn damage_is_detected_on_read_with_the_path(store: Store) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = tmp.path().join("src");
-    write(&src, "data/labels.csv", b"id,label\n1,cat\n");
+    write_file(&src, "data/labels.csv", b"id,label\n1,cat\n");
     store.init("ds").await.expect("init");
     let v = store.put_dir("ds", &src, &opts("v"), quiet()).await.expect("put");
     let m = store.manifest("ds", v.commit).await.expect("manifest");
@@ -210,7 +198,7 @@ async fn the_stat_cache_reads_only_changed_files() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = tmp.path().join("src");
     for i in 0..50 {
-        write(&src, &format!("f{i:02}"), format!("file {i}").as_bytes());
+        write_file(&src, &format!("f{i:02}"), format!("file {i}").as_bytes());
     }
     let past = |secs| std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
     let backdate = |path: &Path, secs| {
@@ -227,12 +215,12 @@ async fn the_stat_cache_reads_only_changed_files() {
     let again = store.put_dir("ds", &src, &cached, quiet()).await.expect("put again");
     assert_eq!((again.files_read, again.changed), (0, false));
 
-    write(&src, "f07", b"changed, same mtime is impossible here");
+    write_file(&src, "f07", b"changed, same mtime is impossible here");
     backdate(&src.join("f07"), 1800);
     let third = store.put_dir("ds", &src, &cached, quiet()).await.expect("put after a change");
     assert_eq!((third.files_read, third.objects_written, third.changed), (1, 1, true));
 
-    write(&src, "f08", b"just written");
+    write_file(&src, "f08", b"just written");
     let racy = store.put_dir("ds", &src, &cached, quiet()).await.expect("put a fresh file");
     let after = store.put_dir("ds", &src, &cached, quiet()).await.expect("put again");
     assert_eq!((racy.files_read, after.files_read), (1, 1), "a file changed within the racy window is read again");
@@ -245,13 +233,13 @@ async fn paths_cannot_escape_on_put_or_get() {
     store.init("ds").await.expect("init");
 
     let linked = tmp.path().join("linked");
-    write(&linked, "ok", b"ok");
+    write_file(&linked, "ok", b"ok");
     std::os::unix::fs::symlink("/etc/passwd", linked.join("passwd")).expect("symlink");
     let err = store.put_dir("ds", &linked, &opts("v"), quiet()).await.expect_err("symlinks are refused");
     assert!(matches!(&err, StoreError::BadPath { path, .. } if path == "passwd"), "{err}");
 
     let slashed = tmp.path().join("slashed");
-    write(&slashed, "a\\..\\b", b"x");
+    write_file(&slashed, "a\\..\\b", b"x");
     assert!(matches!(store.put_dir("ds", &slashed, &opts("v"), quiet()).await, Err(StoreError::BadPath { .. })));
     assert_eq!(store.head("ds", "main").await.expect("head"), None, "a refused put commits nothing");
 
