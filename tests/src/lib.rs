@@ -61,6 +61,22 @@ pub fn rendered(a: &Analysis) -> String {
     render::graphical_all(&a.diagnostics, a.sources(), 80)
 }
 
+/// What `pipe compile --target argo --unpinned` reports for an analysis without errors (its
+/// E5007/E5008 checks); nothing when the analysis has errors, since nothing is compiled then.
+pub fn argo_diagnostics(a: &Analysis) -> Vec<pipe_core::diag::Diagnostic> {
+    if a.diagnostics.iter().any(|d| d.is_error()) {
+        return Vec::new();
+    }
+    let p = a.pipeline();
+    let specs: Vec<_> = p.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(p, s)).collect();
+    pipe_argo::compile(p, &specs, &Default::default(), &pipe_argo::Options::new(p)).err().unwrap_or_default()
+}
+
+/// [`argo_diagnostics`] rendered like [`rendered`].
+pub fn rendered_argo(a: &Analysis) -> String {
+    render::graphical_all(&argo_diagnostics(a), a.sources(), 80)
+}
+
 const TOKENS: [&str; 24] = [
     "{",
     "}",

@@ -28,6 +28,9 @@ pub struct ExecContext {
     pub work_root: PathBuf,
     /// The stat cache for snapshotting `dir(…)` inputs; `None` reads every file each run.
     pub stat_cache: Option<PathBuf>,
+    /// Whether outputs are stored and cached. A follower replica of a gang (ranks above 0 of a
+    /// `ddp` job) runs every datum its leader runs, reads no cache and records nothing.
+    pub record: bool,
 }
 
 /// What became of one datum.
@@ -68,7 +71,10 @@ pub async fn run_datum(
     key: Hash,
     ctx: &ExecContext,
 ) -> Result<DatumOutcome, StoreError> {
-    if let Some(entry) = store.cache_get(fingerprint, &key).await? {
+    // A follower never reuses: its leader decides what is cached, the follower only takes part.
+    if ctx.record
+        && let Some(entry) = store.cache_get(fingerprint, &key).await?
+    {
         return Ok(DatumOutcome::Reused { outputs: entry.files });
     }
     let started = Instant::now();
@@ -135,6 +141,10 @@ pub async fn run_datum(
     }
     if !last.0.is_empty() {
         return Ok(fail(last.0, attempts, last.1, reproduce));
+    }
+    if !ctx.record {
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(DatumOutcome::Processed { outputs: Vec::new(), seconds: started.elapsed().as_secs_f64() });
     }
     let snapshot = match store.snapshot(&out, Default::default(), None, 4, Arc::new(Quiet)).await {
         Ok(s) => s,

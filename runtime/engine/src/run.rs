@@ -191,21 +191,10 @@ async fn resolve_inputs(
                     (repo.clone(), reference.clone(), pinned_or_resolved(store, repo, reference, *commit).await?)
                 }
                 InputSource::Dir { path } => {
-                    let dir = exec.cwd.join(path);
-                    let repo = format!("{}.in.{}", spec.pipeline, input.name);
-                    let head = match store.resolve(&repo, "main").await {
-                        Ok(id) => Some((id, store.manifest(&repo, id).await?.files)),
-                        Err(_) => None,
-                    };
-                    let known =
-                        head.iter().flat_map(|(_, f)| f.iter().flat_map(FileEntry::objects)).map(|c| c.hash).collect();
-                    let snap =
-                        store.snapshot(&dir, known, exec.stat_cache.clone(), 8, Arc::new(pipe_store::Quiet)).await?;
-                    let commit = match head {
-                        Some((id, files)) if files == snap.files => id,
-                        _ => store.commit_files(&repo, "main", snap.files.clone(), &format!("dir({path})")).await?.0,
-                    };
-                    files.insert(input.name.clone(), snap.files);
+                    let repo = input_repo(&spec.pipeline, &input.name);
+                    let (commit, snap) =
+                        snapshot_dir(store, &repo, &exec.cwd.join(path), path, exec.stat_cache.clone()).await?;
+                    files.insert(input.name.clone(), snap);
                     resolved.push(ResolvedInput { name: input.name.clone(), repo, reference: "main".into(), commit });
                     continue;
                 }
@@ -225,6 +214,33 @@ async fn resolve_inputs(
         }
     }
     Ok((resolved, files))
+}
+
+/// The repo a `dir(…)` input of `pipeline` is snapshotted into.
+pub fn input_repo(pipeline: &str, input: &str) -> String {
+    format!("{pipeline}.in.{input}")
+}
+
+/// Snapshots folder `dir` (written `path` in the pipeline) into `repo@main`, committing only when
+/// its files changed; gives the commit and its files.
+pub async fn snapshot_dir(
+    store: &Store,
+    repo: &str,
+    dir: &std::path::Path,
+    path: &str,
+    stat_cache: Option<std::path::PathBuf>,
+) -> Result<(CommitId, Vec<FileEntry>), StoreError> {
+    let head = match store.resolve(repo, "main").await {
+        Ok(id) => Some((id, store.manifest(repo, id).await?.files)),
+        Err(_) => None,
+    };
+    let known = head.iter().flat_map(|(_, f)| f.iter().flat_map(FileEntry::objects)).map(|c| c.hash).collect();
+    let snap = store.snapshot(dir, known, stat_cache, 8, Arc::new(pipe_store::Quiet)).await?;
+    let commit = match head {
+        Some((id, files)) if files == snap.files => id,
+        _ => store.commit_files(repo, "main", snap.files.clone(), &format!("dir({path})")).await?.0,
+    };
+    Ok((commit, snap.files))
 }
 
 type StageResult = Result<(StageReport, Option<Vec<FileEntry>>), RunError>;

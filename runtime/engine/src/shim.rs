@@ -1,7 +1,8 @@
 //! The three steps `pipe-shim` runs inside a cluster, around one stage of one run:
 //!
-//! - [`plan`]: list the stage's datums, keep those whose key is not cached, split them into at
-//!   most `max_shards` shards, and store the plan (`plans/<run>/<stage>`); gives the shard
+//! - [`plan`]: list the stage's datums, keep those whose key is not cached, split them into
+//!   shards (one for a `ddp` stage, which runs as one gang; else at most the stage's
+//!   `parallelism`, [`DEFAULT_SHARDS`] without one, and never more than `max_shards`), and store the plan (`plans/<run>/<stage>`); gives the shard
 //!   numbers, which Argo fans out over with `withParam`. Unchanged datums cost no pod.
 //! - [`run_shard`]: process one shard's datums around the user's command.
 //! - [`commit`]: read every datum's cache entry, merge the outputs and commit them to the repo
@@ -18,6 +19,12 @@ use pipe_spec::{CommitId, FileEntry, InputSource, ResolvedInput, StageSpec};
 use pipe_store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Shards of a stage that sets no `parallelism`.
+pub const DEFAULT_SHARDS: usize = 32;
+/// The most shards a plan lists unless told otherwise: Argo keeps the plan's output (the shard
+/// numbers, `["0",…,"999"]` is under 7 KiB) in the workflow's status.
+pub const MAX_SHARDS: usize = 1000;
 
 /// A stage's work list for one run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,7 +94,11 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
             pending.push(key.to_hex());
         }
     }
-    let limit = spec.parallelism.map_or(max_shards, |p| (p as usize).min(max_shards)).max(1);
+    let limit = if spec.kind == "ddp" {
+        1
+    } else {
+        spec.parallelism.map_or(DEFAULT_SHARDS, |p| p as usize).min(max_shards).max(1)
+    };
     let count = pending.len().min(limit);
     let mut shards = vec![Vec::new(); count];
     for (i, key) in pending.iter().enumerate() {

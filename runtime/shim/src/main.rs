@@ -1,17 +1,20 @@
 //! `pipe-shim`: runs one stage of one run inside a container, the way `pipe run` does locally.
 //!
 //! Takes the stage spec the compiler emitted (`--spec`, a JSON file, e.g. from a ConfigMap), the
-//! store (`--store` or `PIPE_STORE`) and the run id; gives: `plan` the shard numbers to fan out
-//! over (a JSON array on stdout), `run` the processed datums of one shard around the user's
-//! command (`-- CMD…`), `commit` the stage's output commit. Exit codes: 0 done, 1 failed (datums
-//! or store, with what to do next on stderr), 2 usage.
+//! values of the params it leaves open (`--param NAME=VALUE`), the store (`--store` or
+//! `PIPE_STORE`) and the run id; gives: `plan` the shard numbers to fan out over (a JSON array on
+//! stdout), `run` the processed datums of one shard around the user's command (`-- CMD…`),
+//! `commit` the stage's output commit. `install DIR` copies this binary into DIR, which is how an
+//! init container hands it to the stage's own image. Exit codes: 0 done, 1 failed (datums or
+//! store, with what to do next on stderr), 2 usage.
 
 use clap::{Parser, Subcommand};
 use pipe_runtime::exec::ExecContext;
 use pipe_runtime::shim;
 use pipe_spec::{STAGE_SPEC_FORMAT, StageSpec};
 use pipe_store::Store;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -26,6 +29,10 @@ struct Cli {
     /// The run this step belongs to (the workflow's name or uid).
     #[arg(long, global = true, env = "PIPE_RUN")]
     run: Option<String>,
+    /// The value of a param the spec leaves open: `--param epochs=20` (repeatable); a param not
+    /// given here is read from `PIPE_PARAM_<NAME>`.
+    #[arg(long = "param", global = true, value_name = "NAME=VALUE")]
+    params: Vec<String>,
     #[command(subcommand)]
     step: Step,
 }
@@ -34,8 +41,9 @@ struct Cli {
 enum Step {
     /// List the datums that are not cached and split them into shards; print the shard numbers.
     Plan {
-        /// At most this many shards (the stage's `parallelism` bounds it too).
-        #[arg(long, default_value_t = 32)]
+        /// At most this many shards; the stage's `parallelism` (32 without one) bounds it too, and
+        /// a `ddp` stage is always one shard.
+        #[arg(long, default_value_t = shim::MAX_SHARDS)]
         max_shards: usize,
     },
     /// Process one shard's datums, running COMMAND for each (the spec's command if none is given).
@@ -45,11 +53,17 @@ enum Step {
         /// Work folders go here.
         #[arg(long, env = "PIPE_WORK", default_value = "/tmp/pipe-work")]
         work: PathBuf,
+        /// This replica's rank in a gang (`ddp`): only rank 0 stores outputs and reads the cache;
+        /// the others run every datum with it and record nothing.
+        #[arg(long, env = "PIPE_REPLICA_RANK", default_value_t = 0)]
+        rank: usize,
         #[arg(last = true)]
         command: Vec<String>,
     },
     /// Merge every datum's outputs into the stage's output commit.
     Commit,
+    /// Copy this binary into DIR (as `DIR/pipe-shim`), for an init container to share it.
+    Install { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -58,22 +72,41 @@ fn main() -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
+    if let Step::Install { dir } = &cli.step {
+        return install(dir);
+    }
     let (Some(spec_path), Some(url), Some(run)) = (&cli.spec, &cli.store, &cli.run) else {
         return usage("`--spec`, `--store` and `--run` are required (or PIPE_SPEC, PIPE_STORE, PIPE_RUN)");
     };
-    let spec: StageSpec = match std::fs::read(spec_path)
+    let template: StageSpec = match std::fs::read(spec_path)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
     {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot read the stage spec `{}`: {e}", spec_path.display())),
     };
-    if spec.format != STAGE_SPEC_FORMAT {
+    if template.format != STAGE_SPEC_FORMAT {
         return usage(&format!(
             "the stage spec has format {}, this pipe-shim reads {STAGE_SPEC_FORMAT}: use the shim of the same pipe version as the compiler",
-            spec.format
+            template.format
         ));
     }
+    let mut values = BTreeMap::new();
+    for given in &cli.params {
+        let Some((name, value)) = given.split_once('=') else {
+            return usage(&format!("`--param {given}` is not NAME=VALUE"));
+        };
+        values.insert(name.to_owned(), value.to_owned());
+    }
+    for name in &template.params {
+        if let (false, Ok(value)) = (values.contains_key(name), std::env::var(format!("PIPE_PARAM_{name}"))) {
+            values.insert(name.clone(), value);
+        }
+    }
+    let spec = match template.bind(&values) {
+        Ok(s) => s,
+        Err(e) => return usage(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
@@ -95,9 +128,9 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string(&shards).expect("strings serialise"));
                 Ok(true)
             }
-            Step::Run { shard, work, command } => {
+            Step::Run { shard, work, rank, command } => {
                 let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                let exec = ExecContext { cwd, work_root: work, stat_cache: None };
+                let exec = ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0 };
                 let report = shim::run_shard(&store, &spec, run, shard, command, &exec).await?;
                 for f in &report.failures {
                     eprintln!("error: datum `{}` failed after {} attempt(s): {}", f.datum, f.attempts, f.reason);
@@ -117,6 +150,8 @@ fn main() -> ExitCode {
                 println!("{commit}");
                 Ok(true)
             }
+            // Installed before any spec was read.
+            Step::Install { .. } => Ok(true),
         }
     });
     match result {
@@ -125,6 +160,32 @@ fn main() -> ExitCode {
         Err(e) => {
             let e: pipe_runtime::run::RunError = e;
             eprintln!("error: {e}\n  help: {}", e.help());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Copies this executable to `dir/pipe-shim`, executable by anyone (the stage may run as any user).
+fn install(dir: &Path) -> ExitCode {
+    let result = std::env::current_exe().and_then(|me| {
+        std::fs::create_dir_all(dir)?;
+        let to = dir.join("pipe-shim");
+        let staged = dir.join(".pipe-shim.partial");
+        std::fs::copy(&me, &staged)?;
+        std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        std::fs::rename(&staged, &to)?;
+        Ok(to)
+    });
+    match result {
+        Ok(to) => {
+            eprintln!("installed {}", to.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot install pipe-shim into `{}`: {e}\n  help: mount a writable volume there",
+                dir.display()
+            );
             ExitCode::from(1)
         }
     }

@@ -1,12 +1,15 @@
 //! The stage spec: everything the runtime needs to run one stage, and nothing of the language.
 //!
 //! The compiler emits one per stage (`pipe run` in memory; Argo and TorchX as a file for
-//! `pipe-shim`); the runtime reads it. Param values are already substituted, so the spec says
-//! exactly what runs, and its [`StageSpec::fingerprint`] changes exactly when that does.
+//! `pipe-shim`); the runtime reads it. Param values are substituted (by the compiler, or by
+//! [`StageSpec::bind`] where a cluster passes them at submit time) before anything runs, so the
+//! bound spec says exactly what runs, and its [`StageSpec::fingerprint`] changes exactly when
+//! that does.
 
 use crate::hash::Hash;
 use crate::manifest::{CommitId, FileEntry};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The format number of [`StageSpec`].
 pub const STAGE_SPEC_FORMAT: u32 = 1;
@@ -36,9 +39,36 @@ pub struct StageSpec {
     pub timeout_seconds: Option<u64>,
     /// At most this many datums at once (`None`: as many as the runner allows).
     pub parallelism: Option<u32>,
+    /// Params left as `${name}` in `image`, `command` and literal `env` values, for a runner to
+    /// [bind](StageSpec::bind) when the run starts (a literal `$` is written `$$` in such a spec).
+    /// Empty when the compiler substituted every param.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
 }
 
 impl StageSpec {
+    /// This spec with every `${param}` replaced by its value from `values` (and `$$` by `$`);
+    /// the spec itself when it has no params. Fails naming a param `values` lacks.
+    pub fn bind(&self, values: &BTreeMap<String, String>) -> Result<StageSpec, String> {
+        if self.params.is_empty() {
+            return Ok(self.clone());
+        }
+        if let Some(missing) = self.params.iter().find(|p| !values.contains_key(*p)) {
+            return Err(format!("the stage spec needs param `{missing}`: pass `--param {missing}=VALUE`"));
+        }
+        let fill = |text: &str| substitute(text, values);
+        let mut bound = self.clone();
+        bound.image = fill(&self.image);
+        bound.command = self.command.iter().map(|a| fill(a)).collect();
+        for var in &mut bound.env {
+            if let EnvValue::Literal(text) = &mut var.value {
+                *text = fill(text);
+            }
+        }
+        bound.params.clear();
+        Ok(bound)
+    }
+
     /// blake3 of everything that decides what the stage computes: image, command, env (secret
     /// references by name, never values), kind and the runtime's rules. Not the stage's name or
     /// datums: renaming a stage or regrouping its inputs keeps results whose inputs are the same.
@@ -124,4 +154,71 @@ pub struct CacheEntry {
     /// The datum's outputs, paths relative to `out/`.
     pub files: Vec<FileEntry>,
     pub seconds: f64,
+}
+
+/// `text` with `${name}` replaced from `values` and `$$` read as `$`; other `$` stay as written.
+fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some((name, tail)) = after.strip_prefix('{').and_then(|b| b.split_once('}'))
+            && let Some(value) = values.get(name)
+        {
+            out.push_str(value);
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::*;
+
+    fn spec(command: &[&str], params: &[&str]) -> StageSpec {
+        StageSpec {
+            format: STAGE_SPEC_FORMAT,
+            pipeline: "p".into(),
+            stage: "s".into(),
+            kind: "container".into(),
+            image: "img:${tag}".into(),
+            command: command.iter().map(|s| s.to_string()).collect(),
+            env: vec![EnvVar { name: "LR".into(), value: EnvValue::Literal("${lr}".into()) }],
+            inputs: Vec::new(),
+            datums: None,
+            retries: 0,
+            timeout_seconds: None,
+            parallelism: None,
+            params: params.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn bind_fills_params_and_unescapes_dollars() {
+        let values: BTreeMap<String, String> =
+            [("tag", "1.4"), ("lr", "0.1"), ("n", "3")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        let bound = spec(&["echo", "${n}x", "$$HOME", "${unknown}"], &["tag", "lr", "n"]).bind(&values).expect("binds");
+        assert_eq!(bound.image, "img:1.4");
+        assert_eq!(bound.command, ["echo", "3x", "$HOME", "${unknown}"]);
+        assert_eq!(bound.env[0].value, EnvValue::Literal("0.1".into()));
+        assert!(bound.params.is_empty());
+        assert_eq!(bound.fingerprint(), bound.bind(&BTreeMap::new()).expect("binds").fingerprint());
+    }
+
+    #[test]
+    fn bind_names_a_missing_param_and_leaves_plain_specs_alone() {
+        let err = spec(&["echo"], &["tag", "lr"]).bind(&BTreeMap::new()).expect_err("a missing param");
+        assert!(err.contains("`--param tag=VALUE`"), "{err}");
+        let plain = spec(&["echo", "$$"], &[]);
+        assert_eq!(plain.bind(&BTreeMap::new()).expect("binds").command, ["echo", "$$"]);
+    }
 }

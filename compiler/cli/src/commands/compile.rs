@@ -1,20 +1,26 @@
-//! `pipe compile FILE --target spec [-o DIR]`: what the compiler hands to runtimes.
+//! `pipe compile FILE --target spec|argo [-o DIR]`: what the compiler hands to runtimes.
 //!
 //! `spec` writes one stage spec per stage (`<stage>.json`, the contract `pipe-shim` reads) in DAG
-//! order, with params substituted and every `repo(…) @ REF` input pinned to the commit it names in
-//! the store now, so a compiled pipeline always reads the same data (`--unpinned` leaves refs to
-//! be resolved when each stage is planned). Files are byte-identical across runs.
+//! order, with params substituted. `argo` writes Argo Workflows YAML (see `pipe_argo`): a
+//! ConfigMap of stage specs whose params are bound when the workflow runs, the WorkflowTemplate,
+//! a Workflow submitting it and, with a `schedule`, a CronWorkflow. Both pin every
+//! `repo(…) @ REF` input to the commit it names in the store now and snapshot every `dir(…)`
+//! input into the store (repo `<pipeline>.in.<input>`), so a compiled pipeline always reads the
+//! same data and a cluster can read it; `--unpinned` leaves refs to be resolved when each stage is
+//! planned (and `dir(…)` inputs unreadable on a cluster). Files are byte-identical across runs.
 
 use crate::files::{checked, param_overrides};
 use crate::{inputs, report};
-use pipe_spec::InputSource;
+use pipe_spec::{InputSource, StageSpec};
 use pipe_store::Store;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
     /// One `pipe-spec` stage spec per stage, as JSON.
     Spec,
+    /// Argo Workflows: WorkflowTemplate, Workflow, CronWorkflow, ConfigMap (YAML).
+    Argo,
 }
 
 #[derive(Debug, clap::Args)]
@@ -34,6 +40,15 @@ pub struct CompileArgs {
     /// A param's value: `--param epochs=20` (repeatable).
     #[arg(short, long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
+    /// Argo: the image holding the static `pipe-shim` at `/pipe-shim`.
+    #[arg(long, value_name = "IMAGE")]
+    shim_image: Option<String>,
+    /// Argo: the Secret holding `PIPE_STORE` and the store's credentials.
+    #[arg(long, value_name = "NAME", default_value = "pipe-store")]
+    store_secret: String,
+    /// Argo: the Volcano queue of `torchx.ddp` stages.
+    #[arg(long, value_name = "QUEUE", default_value = "default")]
+    volcano_queue: String,
 }
 
 pub fn run(args: CompileArgs) -> u8 {
@@ -43,14 +58,24 @@ pub fn run(args: CompileArgs) -> u8 {
     };
     report::print(&analysis.diagnostics, analysis.sources());
     let pipeline = analysis.pipeline();
-    let params = match param_overrides(&args.params).and_then(|o| pipe_core::emit::params::resolve(pipeline, &o)) {
+    let overrides = match param_overrides(&args.params) {
+        Ok(o) => o,
+        Err(e) => return report::usage_error(&e),
+    };
+    let params = match pipe_core::emit::params::resolve(pipeline, &overrides) {
         Ok(p) => p,
         Err(e) => return report::usage_error(&e),
     };
-    let mut specs = pipe_core::emit::spec::stage_specs(pipeline, &params);
+    let mut specs: Vec<StageSpec> = match args.target {
+        Target::Spec => pipe_core::emit::spec::stage_specs(pipeline, &params),
+        Target::Argo => {
+            pipeline.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(pipeline, s)).collect()
+        }
+    };
     if !args.unpinned {
         let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
-        if let Err(e) = pin(&mut specs, &url) {
+        let dir = args.file.parent().unwrap_or(Path::new("."));
+        if let Err(e) = pin(&mut specs, &url, dir) {
             eprintln!(
                 "error: {e}\n  help: {}; or compile with `--unpinned` to resolve refs when the pipeline runs",
                 e.help()
@@ -58,37 +83,85 @@ pub fn run(args: CompileArgs) -> u8 {
             return 1;
         }
     }
+    let files: Vec<(String, String)> = match args.target {
+        Target::Spec => specs
+            .iter()
+            .map(|spec| {
+                let mut text = serde_json::to_string_pretty(spec).expect("specs serialise");
+                text.push('\n');
+                (format!("{}.json", spec.stage), text)
+            })
+            .collect(),
+        Target::Argo => {
+            let mut opts = pipe_argo::Options::new(pipeline);
+            if let Some(image) = args.shim_image {
+                opts.shim_image = image;
+            }
+            opts.store_secret = args.store_secret;
+            opts.volcano_queue = args.volcano_queue;
+            let given: indexmap::IndexMap<String, String> =
+                params.into_iter().filter(|(n, _)| overrides.iter().any(|(o, _)| o == n)).collect();
+            match pipe_argo::compile(pipeline, &specs, &given, &opts) {
+                Ok(manifests) => manifests.into_iter().map(|m| (m.file, m.text)).collect(),
+                Err(diagnostics) => {
+                    report::print(&diagnostics, analysis.sources());
+                    return 1;
+                }
+            }
+        }
+    };
+    let target = match args.target {
+        Target::Spec => "spec",
+        Target::Argo => "argo",
+    };
     let out = args.out.unwrap_or_else(|| {
         let stem = args.file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
-        args.file.parent().unwrap_or(Path::new(".")).join(format!("{stem}.spec"))
+        args.file.parent().unwrap_or(Path::new(".")).join(format!("{stem}.{target}"))
     });
     if let Err(e) = std::fs::create_dir_all(&out) {
         return report::usage_error(&format!("cannot create `{}`: {e}", out.display()));
     }
-    for spec in &specs {
-        let path = out.join(format!("{}.json", spec.stage));
-        let mut text = serde_json::to_string_pretty(spec).expect("specs serialise");
-        text.push('\n');
+    for (name, text) in &files {
+        let path = out.join(name);
         if let Err(e) = std::fs::write(&path, text) {
             return report::usage_error(&format!("cannot write `{}`: {e}", path.display()));
         }
     }
-    eprintln!("wrote {} stage spec(s) to {}", specs.len(), out.display());
+    eprintln!("wrote {} file(s) to {}", files.len(), out.display());
     0
 }
 
-/// Resolves every repo input's ref to its commit now.
-fn pin(specs: &mut [pipe_spec::StageSpec], url: &str) -> Result<(), pipe_store::StoreError> {
+/// Resolves every repo input's ref to its commit now, and snapshots every `dir(…)` input (read
+/// relative to `dir`) into the store as a pinned repo input.
+fn pin(specs: &mut [StageSpec], url: &str, dir: &Path) -> Result<(), pipe_store::StoreError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| pipe_store::StoreError::Io { path: PathBuf::from(url), source: e })?;
     runtime.block_on(async {
-        let store = Store::open(url, false)?;
+        let store = Store::open(url, true)?;
+        let mut snapshots = std::collections::HashMap::new();
         for spec in specs.iter_mut() {
             for input in &mut spec.inputs {
-                if let InputSource::Repo { repo, reference, commit } = &mut input.source {
-                    *commit = Some(store.resolve(repo, reference).await?);
+                match &mut input.source {
+                    InputSource::Repo { repo, reference, commit } => {
+                        *commit = Some(store.resolve(repo, reference).await?);
+                    }
+                    InputSource::Dir { path } => {
+                        let repo = pipe_runtime::run::input_repo(&spec.pipeline, &input.name);
+                        let commit = match snapshots.get(&repo) {
+                            Some(c) => *c,
+                            None => {
+                                let (c, _) =
+                                    pipe_runtime::run::snapshot_dir(&store, &repo, &dir.join(&*path), path, None)
+                                        .await?;
+                                snapshots.insert(repo.clone(), c);
+                                c
+                            }
+                        };
+                        input.source = InputSource::Repo { repo, reference: "main".into(), commit: Some(commit) };
+                    }
+                    InputSource::Stage { .. } | InputSource::Url { .. } => {}
                 }
             }
         }

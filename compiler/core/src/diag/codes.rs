@@ -85,6 +85,8 @@ codes! {
     E5004 => "invalid environment variable name",
     E5005 => "invalid secret reference",
     E5006 => "invalid pipeline name",
+    E5007 => "manifest too large for Kubernetes",
+    E5008 => "text Argo would substitute",
 }
 
 /// How bad a diagnostic is; derived from the code's first letter.

@@ -1,8 +1,10 @@
-//! Stage specs: each stage's command, env, inputs and datums, with params substituted.
+//! Stage specs: each stage's command, env, inputs and datums, with params substituted
+//! ([`stage_spec`], for runs on this machine) or left as `${name}` for a cluster to bind when the
+//! run is submitted ([`stage_spec_template`], for Argo and TorchX).
 
 use super::params::render;
 use crate::ir::{Pipeline, Source, Stage};
-use crate::types::{Datums, Kind, Value};
+use crate::types::{Datums, Kind, Piece, Value};
 use indexmap::IndexMap;
 use pipe_spec::{DatumSpec, EnvValue, EnvVar, InputSource, STAGE_SPEC_FORMAT, StageInput, StageSpec};
 
@@ -13,9 +15,67 @@ pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<Stage
 
 /// One stage's spec.
 pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>) -> StageSpec {
-    let text = |field: &str| stage.field(field).map(|v| render(v, params));
+    build(p, stage, &|v| render(v, params))
+}
+
+/// One stage's spec with its params left as `${name}` (and literal `$` as `$$`), listed in
+/// [`StageSpec::params`]: what a cluster binds to the values a run is submitted with.
+pub fn stage_spec_template(p: &Pipeline, stage: &Stage) -> StageSpec {
+    let mut used = Vec::new();
+    for (name, value) in &stage.fields {
+        if name != "datums" {
+            params_in(value, &mut used);
+        }
+    }
+    if used.is_empty() {
+        // Nothing to bind: the spec is plain, `$` as written.
+        return build(p, stage, &|v| render(v, &IndexMap::new()));
+    }
+    let mut spec = build(p, stage, &render_template);
+    spec.params = p.params.iter().map(|q| q.name.clone()).filter(|n| used.contains(n)).collect();
+    spec
+}
+
+/// The text of a value with params as `${name}` and literal `$` doubled.
+pub fn render_template(v: &Value) -> String {
+    match v {
+        Value::Str(pieces) => pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.replace('$', "$$"),
+                Piece::Param(name) => format!("${{{name}}}"),
+            })
+            .collect(),
+        Value::Param(name) => format!("${{{name}}}"),
+        Value::List(items) => items.iter().map(render_template).collect::<Vec<_>>().join(" "),
+        other => render(other, &IndexMap::new()).replace('$', "$$"),
+    }
+}
+
+/// Every param `v` refers to, added to `out` once.
+pub fn params_in(v: &Value, out: &mut Vec<String>) {
+    let mut add = |name: &String| {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    };
+    match v {
+        Value::Param(name) => add(name),
+        Value::Str(pieces) => pieces.iter().for_each(|p| {
+            if let Piece::Param(name) = p {
+                add(name);
+            }
+        }),
+        Value::List(items) => items.iter().for_each(|i| params_in(i, out)),
+        Value::Map(entries) => entries.values().for_each(|i| params_in(i, out)),
+        _ => {}
+    }
+}
+
+fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> StageSpec {
+    let text = |field: &str| stage.field(field).map(render);
     let list = |field: &str| match stage.field(field) {
-        Some(Value::List(items)) => items.iter().map(|i| render(i, params)).collect(),
+        Some(Value::List(items)) => items.iter().map(render).collect(),
         _ => Vec::new(),
     };
     let args = list("args");
@@ -35,7 +95,7 @@ pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>
                 name: name.clone(),
                 value: match v {
                     Value::Secret { name, key } => EnvValue::Secret { name: name.clone(), key: key.clone() },
-                    other => EnvValue::Literal(render(other, params)),
+                    other => EnvValue::Literal(render(other)),
                 },
             })
             .collect(),
@@ -72,6 +132,7 @@ pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>
             _ => None,
         },
         parallelism: stage.int("parallelism").and_then(|n| u32::try_from(n).ok()),
+        params: Vec::new(),
     }
 }
 

@@ -60,7 +60,12 @@ pub fn run(args: RunArgs) -> u8 {
     let bars = progress::Bars::new(args.json);
     let opts = RunOptions {
         jobs,
-        exec: ExecContext { cwd: dir, work_root: state.join("work"), stat_cache: Some(state.join("statcache.json")) },
+        exec: ExecContext {
+            cwd: dir,
+            work_root: state.join("work"),
+            stat_cache: Some(state.join("statcache.json")),
+            record: true,
+        },
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
     };

@@ -1,0 +1,152 @@
+//! The workflow's templates: one DAG over the stages, where each stage is three tasks —
+//! `plan-<stage>` (the shim lists the datums that are not cached and prints their shard numbers),
+//! `run-<stage>` (one pod per shard through `withParam`; none when nothing changed) and
+//! `commit-<stage>` (the shim merges every datum's outputs into the stage's output commit). A
+//! stage's plan waits for the commits of the stages it reads. A `torchx.ddp` stage's `run` is a
+//! resource template creating its Volcano Job, skipped when its plan is empty.
+//!
+//! Takes the IR and the stage specs (in the same, topological, order); gives Argo templates.
+//! Task names are `plan-`, `run-`, `commit-` plus the stage's name, so they never collide.
+
+use crate::model::{Arguments, Dag, DagTask, Inputs, Parameter, Resource, RetryStrategy, Template, parameter};
+use crate::names::label;
+use crate::pod;
+use crate::{Options, volcano};
+use pipe_core::ir::{Pipeline, Stage};
+use pipe_core::types::Kind;
+use pipe_spec::StageSpec;
+
+/// The entrypoint template's name.
+pub const MAIN: &str = "main";
+const PLAN: &str = "plan";
+const COMMIT: &str = "commit";
+
+fn task_name(step: &str, stage: &str) -> String {
+    label(&format!("{step}-{stage}"))
+}
+
+/// `stage-<name>`: the template of a stage's shards (or, for ddp, of its Volcano Job).
+fn stage_template_name(stage: &str) -> String {
+    label(&format!("stage-{stage}"))
+}
+
+/// Every template: `main` (the DAG), the shared `plan` and `commit` steps, then one per stage.
+pub fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: &str) -> Vec<Template> {
+    let params: Vec<String> = p.params.iter().map(|q| q.name.clone()).collect();
+    let mut out = vec![main(p), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
+    for (stage, spec) in p.stages.iter().zip(specs) {
+        out.push(if stage.kind == Kind::Ddp {
+            ddp_template(opts, p, stage, spec, config_map)
+        } else {
+            shard_template(opts, stage, spec)
+        });
+    }
+    out
+}
+
+fn main(p: &Pipeline) -> Template {
+    let mut tasks = Vec::new();
+    for stage in &p.stages {
+        let (plan, run, commit) =
+            (task_name("plan", &stage.name), task_name("run", &stage.name), task_name("commit", &stage.name));
+        let upstream: Vec<String> =
+            stage.reads.iter().filter(|r| p.stage(r).is_some()).map(|r| task_name("commit", r)).collect();
+        let ddp = stage.kind == Kind::Ddp;
+        // The shim bounds the shards by the spec's `parallelism` (one for ddp).
+        let step_args = || Arguments { parameters: vec![parameter("stage", &stage.name)] };
+        tasks.push(DagTask {
+            name: plan.clone(),
+            template: PLAN.into(),
+            depends: (!upstream.is_empty()).then(|| upstream.join(" && ")),
+            arguments: Some(step_args()),
+            ..Default::default()
+        });
+        let result = format!("{{{{tasks.{plan}.outputs.result}}}}");
+        tasks.push(if ddp {
+            DagTask {
+                name: run.clone(),
+                template: stage_template_name(&stage.name),
+                depends: Some(plan),
+                when: Some(format!("'{result}' != '[]'")),
+                ..Default::default()
+            }
+        } else {
+            DagTask {
+                name: run.clone(),
+                template: stage_template_name(&stage.name),
+                depends: Some(plan),
+                with_param: Some(result),
+                arguments: Some(Arguments { parameters: vec![parameter("shard", "{{item}}")] }),
+                ..Default::default()
+            }
+        });
+        tasks.push(DagTask {
+            name: commit,
+            template: COMMIT.into(),
+            depends: Some(run),
+            arguments: Some(step_args()),
+            ..Default::default()
+        });
+    }
+    Template { name: MAIN.into(), dag: Some(Dag { tasks }), ..Default::default() }
+}
+
+fn input(name: &str) -> Parameter {
+    Parameter { name: name.into(), ..Parameter::default() }
+}
+
+/// `plan` or `commit`: the shim in its own image, for the stage named by the `stage` input.
+fn shim_step(opts: &Options, step: &str, params: &[String]) -> Template {
+    let container = pod::shim_step(vec![step.to_owned()], "{{inputs.parameters.stage}}.json", params, opts);
+    Template {
+        name: step.into(),
+        inputs: Some(Inputs { parameters: vec![input("stage")] }),
+        container: Some(container),
+        retry_strategy: Some(RetryStrategy { limit: "2".into(), retry_policy: "OnError" }),
+        ..Default::default()
+    }
+}
+
+fn retry(spec: &StageSpec) -> Option<RetryStrategy> {
+    // The shim retries a failing command `retries` times itself; Argo retries the pod when it
+    // was lost (evicted, node gone), which the shim cannot see.
+    (spec.retries > 0).then(|| RetryStrategy { limit: spec.retries.to_string(), retry_policy: "OnError" })
+}
+
+fn shard_template(opts: &Options, stage: &Stage, spec: &StageSpec) -> Template {
+    let command = pod::argo_bound(spec).command;
+    let shard = vec!["--shard".into(), "{{inputs.parameters.shard}}".into()];
+    let mut container = pod::stage_container(opts, stage, spec, shard, command, pod::Shared::FromPatch);
+    let (resources, pod_spec_patch) = pod::split_resources(stage);
+    container.resources = Some(resources);
+    Template {
+        pod_spec_patch,
+        name: stage_template_name(&stage.name),
+        inputs: Some(Inputs { parameters: vec![input("shard")] }),
+        container: Some(container),
+        node_selector: pod::node_selector(stage),
+        tolerations: pod::tolerations(stage),
+        retry_strategy: retry(spec),
+        ..Default::default()
+    }
+}
+
+fn ddp_template(opts: &Options, p: &Pipeline, stage: &Stage, spec: &StageSpec, config_map: &str) -> Template {
+    let job = volcano::job(opts, &p.name, stage, spec, config_map);
+    // Compact JSON (which is YAML): a job repeats its pod template per node, so this is the
+    // largest part of a pipeline with many ddp stages.
+    let manifest = serde_json::to_string(&job).expect("jobs serialise");
+    Template {
+        name: stage_template_name(&stage.name),
+        resource: Some(Resource {
+            action: "create",
+            set_owner_reference: true,
+            success_condition: "status.state.phase = Completed".into(),
+            failure_condition: "status.state.phase in (Failed, Terminated, Aborted)".into(),
+            manifest,
+        }),
+        // One datum: the stage's timeout bounds the whole job.
+        active_deadline_seconds: spec.timeout_seconds.map(|s| s.to_string()),
+        ..Default::default()
+    }
+}

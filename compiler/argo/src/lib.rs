@@ -1,0 +1,182 @@
+//! `pipe compile --target argo`: a checked pipeline as Argo Workflows objects.
+//!
+//! Takes the IR of an error-free analysis, each stage's spec template
+//! ([`pipe_core::emit::spec::stage_spec_template`], repo inputs pinned or not) and the param values
+//! the run is submitted with; gives YAML files: a `ConfigMap` of stage specs, a
+//! `WorkflowTemplate`, a `Workflow` that submits it and, for a pipeline with a `schedule`, a
+//! `CronWorkflow`. Output is byte-identical for equal input. Does no IO and talks to no cluster.
+//!
+//! Every pod gets the shim the way Argo's executor gets into pods: an init container copies the
+//! static `pipe-shim` from its image into an `emptyDir`, and the stage's container runs
+//! `pipe-shim run … -- COMMAND`. Objects over Argo's and Kubernetes' size limits are compile errors
+//! (E5007), as is text Argo would read as one of its variables (E5008).
+
+mod dag;
+mod limits;
+pub mod model;
+pub mod names;
+mod pod;
+mod volcano;
+pub mod yaml;
+
+use indexmap::IndexMap;
+use k8s_openapi::api::core::v1::{ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, Volume};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use model::{
+    API_VERSION, Arguments, CronWorkflowSpec, Object, Parameter, PodGc, TemplateRef, TtlStrategy, WorkflowSpec,
+};
+use pipe_core::diag::Diagnostic;
+use pipe_core::ir::Pipeline;
+use pipe_core::types::Ty;
+use pipe_spec::StageSpec;
+use std::collections::BTreeMap;
+
+pub use pod::{BIN_DIR, SHIM_IN_IMAGE, SPEC_DIR, WORK_DIR};
+
+/// What the cluster side looks like; every field has a default that works out of the box.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The image holding the static `pipe-shim` at `/pipe-shim`.
+    pub shim_image: String,
+    /// The Secret whose keys become every pipe container's environment: `PIPE_STORE` (the store's
+    /// URL) and the store's credentials (`AWS_ACCESS_KEY_ID`, …).
+    pub store_secret: String,
+    /// The Volcano queue gang-scheduled stages go to.
+    pub volcano_queue: String,
+    /// The service account pods run as (the pipeline's `service_account` when set).
+    pub service_account: Option<String>,
+}
+
+impl Options {
+    pub fn new(p: &Pipeline) -> Options {
+        Options {
+            shim_image: format!("ghcr.io/pipe-dev/pipe-shim:{}", env!("CARGO_PKG_VERSION")),
+            store_secret: "pipe-store".into(),
+            volcano_queue: "default".into(),
+            service_account: p.service_account.clone(),
+        }
+    }
+}
+
+/// One emitted file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub file: String,
+    pub text: String,
+}
+
+/// How long finished workflows stay, in seconds: a day after success, a week after failure.
+const TTL_SUCCESS: i32 = 86_400;
+const TTL_FAILURE: i32 = 604_800;
+
+/// Compiles `p` (with `specs`, one per stage in order) to Argo objects. `values` are the params
+/// given at compile time (`--param`), which the `Workflow` submits with.
+pub fn compile(
+    p: &Pipeline,
+    specs: &[StageSpec],
+    values: &IndexMap<String, String>,
+    opts: &Options,
+) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    limits::check_text(p, specs)?;
+    let config_map_name = names::fit(&format!("{}-specs", p.name), 63);
+    let labels = labels(p);
+    let meta = |name: Option<String>, generate: Option<String>| ObjectMeta {
+        name,
+        generate_name: generate,
+        namespace: p.namespace.clone(),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+
+    let mut data = BTreeMap::new();
+    for spec in specs {
+        let mut json = serde_json::to_string(spec).expect("specs serialise");
+        json.push('\n');
+        data.insert(pod::spec_file(&spec.stage), json);
+    }
+    let config_map =
+        ConfigMap { metadata: meta(Some(config_map_name.clone()), None), data: Some(data), ..Default::default() };
+
+    let volume = |name: &str| Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    };
+    let template_spec = WorkflowSpec {
+        entrypoint: Some(dag::MAIN.into()),
+        arguments: Some(Arguments { parameters: p.params.iter().map(workflow_param).collect() }),
+        service_account_name: opts.service_account.clone(),
+        security_context: Some(pod::pod_security()),
+        pod_gc: Some(PodGc { strategy: "OnPodSuccess" }),
+        ttl_strategy: Some(TtlStrategy { seconds_after_success: TTL_SUCCESS, seconds_after_failure: TTL_FAILURE }),
+        pod_spec_patch: Some(pod::workflow_patch(opts)),
+        volumes: vec![
+            Volume {
+                name: pod::SPEC_VOLUME.into(),
+                config_map: Some(ConfigMapVolumeSource { name: config_map_name.clone(), ..Default::default() }),
+                ..Default::default()
+            },
+            volume(pod::BIN_VOLUME),
+            volume(pod::WORK_VOLUME),
+        ],
+        templates: dag::templates(p, specs, opts, &config_map_name),
+        ..Default::default()
+    };
+    let template = Object {
+        api_version: API_VERSION,
+        kind: "WorkflowTemplate",
+        metadata: meta(Some(p.name.clone()), None),
+        spec: template_spec,
+    };
+    let submit = || WorkflowSpec {
+        workflow_template_ref: Some(TemplateRef { name: p.name.clone() }),
+        arguments: (!values.is_empty())
+            .then(|| Arguments { parameters: values.iter().map(|(n, v)| model::parameter(n, v.clone())).collect() }),
+        ..Default::default()
+    };
+    let workflow = Object {
+        api_version: API_VERSION,
+        kind: "Workflow",
+        metadata: meta(None, Some(format!("{}-", p.name))),
+        spec: submit(),
+    };
+
+    let mut out = vec![
+        ("configmap.yaml", yaml::to_yaml(&config_map), limits::json_size(&config_map)),
+        ("workflow-template.yaml", yaml::to_yaml(&template), limits::json_size(&template)),
+        ("workflow.yaml", yaml::to_yaml(&workflow), limits::json_size(&workflow)),
+    ];
+    if let Some(schedule) = &p.schedule {
+        let cron = Object {
+            api_version: API_VERSION,
+            kind: "CronWorkflow",
+            metadata: meta(Some(p.name.clone()), None),
+            spec: CronWorkflowSpec {
+                schedules: vec![schedule.clone()],
+                concurrency_policy: "Forbid",
+                workflow_spec: submit(),
+            },
+        };
+        out.push(("cron-workflow.yaml", yaml::to_yaml(&cron), limits::json_size(&cron)));
+    }
+    limits::check_sizes(p, specs, out.iter().map(|(f, _, size)| (*f, *size)))?;
+    Ok(out.into_iter().map(|(file, text, _)| Manifest { file: file.into(), text }).collect())
+}
+
+fn labels(p: &Pipeline) -> BTreeMap<String, String> {
+    let mut l: BTreeMap<String, String> = p.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    l.insert("app.kubernetes.io/name".into(), p.name.clone());
+    l.insert("app.kubernetes.io/managed-by".into(), "pipe".into());
+    l
+}
+
+/// A pipeline param as a workflow argument: its default as text, `true`/`false` as the choices of
+/// a bool, its doc comment as the description.
+fn workflow_param(q: &pipe_core::ir::Param) -> Parameter {
+    Parameter {
+        name: q.name.clone(),
+        value: q.default.as_ref().map(|d| pipe_core::emit::params::render(d, &IndexMap::new())),
+        allowed: if q.ty == Ty::Bool { vec!["true".into(), "false".into()] } else { Vec::new() },
+        description: q.doc.clone(),
+    }
+}

@@ -1,0 +1,340 @@
+//! Pod-level parts, as `k8s-openapi` types: the shim's install step, the containers that run
+//! `pipe-shim`, resources, node selection, tolerations and the restrictive security defaults.
+//!
+//! Takes a stage of the IR and its stage spec; gives containers and pod settings. Where a value
+//! is a param it becomes `{{workflow.parameters.NAME}}`, which Argo fills in when the run starts.
+//! Secrets appear only as `secretKeyRef`; the store's location and credentials come from one
+//! Secret through `envFrom`.
+
+use crate::Options;
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EnvFromSource, EnvVar, EnvVarSource, PodSecurityContext, PodSpec, ResourceRequirements,
+    SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext, Toleration, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use pipe_core::ir::Stage;
+use pipe_core::types::{Piece, Value};
+use pipe_spec::{EnvValue, StageSpec};
+use std::collections::BTreeMap;
+
+/// Where the shim binary is shared between the init container and the stage's container.
+pub const BIN_DIR: &str = "/pipe/bin";
+/// Where the stage specs (the ConfigMap) are mounted.
+pub const SPEC_DIR: &str = "/pipe/spec";
+/// Where datums' work folders go (an `emptyDir`, so any user can write there).
+pub const WORK_DIR: &str = "/pipe/work";
+/// The shim's path inside its own image.
+pub const SHIM_IN_IMAGE: &str = "/pipe-shim";
+/// Volume names, declared once on the workflow and mounted by each pod that needs them.
+pub const SPEC_VOLUME: &str = "pipe-spec";
+pub const BIN_VOLUME: &str = "pipe-bin";
+pub const WORK_VOLUME: &str = "pipe-work";
+/// The node label GPU feature discovery puts on each node: the GPU model.
+pub const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// The user and group pods run as unless the image says otherwise (the distroless `nonroot`).
+pub const RUN_AS: i64 = 65_532;
+
+/// The Argo expression for a param's value.
+pub fn param_ref(name: &str) -> String {
+    format!("{{{{workflow.parameters.{name}}}}}")
+}
+
+/// A field's value as Argo text: literals as written, params as `{{workflow.parameters.…}}`.
+pub fn argo_text(v: &Value) -> String {
+    match v {
+        Value::Param(name) => param_ref(name),
+        Value::Str(pieces) => pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.clone(),
+                Piece::Param(name) => param_ref(name),
+            })
+            .collect(),
+        other => pipe_core::emit::params::render(other, &Default::default()),
+    }
+}
+
+/// The stage spec with its params bound to Argo's expressions for them: what the container runs.
+pub fn argo_bound(spec: &StageSpec) -> StageSpec {
+    let values = spec.params.iter().map(|p| (p.clone(), param_ref(p))).collect();
+    spec.bind(&values).unwrap_or_else(|_| spec.clone())
+}
+
+/// The pod-level security context: non-root, the runtime's default seccomp profile.
+pub fn pod_security() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        run_as_group: Some(RUN_AS),
+        fs_group: Some(RUN_AS),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// The container-level security context: no privilege escalation, every capability dropped.
+pub fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() }
+}
+
+/// `PIPE_PARAM_<name>` for each param in `params`: how the shared `plan` and `commit` steps,
+/// which serve every stage, receive the values of the params the stage's spec leaves open.
+pub fn param_env(params: &[String]) -> Vec<EnvVar> {
+    params.iter().map(|p| env(&format!("PIPE_PARAM_{p}"), param_ref(p))).collect()
+}
+
+/// The store's location and credentials: every key of the store Secret as a variable.
+pub fn store_env(opts: &Options) -> Vec<EnvFromSource> {
+    vec![EnvFromSource {
+        secret_ref: Some(SecretEnvSource { name: opts.store_secret.clone(), optional: Some(false) }),
+        ..Default::default()
+    }]
+}
+
+/// The init container that copies the shim into the shared `emptyDir`, as Argo's executor does.
+pub fn install_container(opts: &Options) -> Container {
+    Container {
+        name: "pipe-shim".into(),
+        image: Some(opts.shim_image.clone()),
+        command: Some(vec![SHIM_IN_IMAGE.into(), "install".into(), BIN_DIR.into()]),
+        volume_mounts: Some(vec![mount(BIN_VOLUME, BIN_DIR, false)]),
+        security_context: Some(container_security()),
+        resources: Some(small_resources()),
+        ..Default::default()
+    }
+}
+
+/// What every pod of the workflow shares, as the workflow's `podSpecPatch` (Argo merges it into
+/// each pod by container name): the shim's init container, and on the `main` container the store
+/// Secret, the spec, shim and work volumes and the restrictive security context. Said once here
+/// instead of in every template, so a pipeline of 1,000 stages stays within Kubernetes' object
+/// size limit.
+pub fn workflow_patch(opts: &Options) -> String {
+    let patch = PodSpec {
+        init_containers: Some(vec![install_container(opts)]),
+        containers: vec![Container {
+            name: "main".into(),
+            env: Some(run_env()),
+            env_from: Some(store_env(opts)),
+            volume_mounts: Some(main_mounts()),
+            security_context: Some(container_security()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    serde_json::to_string(&patch).expect("pod specs serialise")
+}
+
+fn main_mounts() -> Vec<VolumeMount> {
+    vec![mount(SPEC_VOLUME, SPEC_DIR, true), mount(BIN_VOLUME, BIN_DIR, true), mount(WORK_VOLUME, WORK_DIR, false)]
+}
+
+/// `PIPE_RUN` (the workflow's name) and `PIPE_WORK`: the same for every step of a run.
+fn run_env() -> Vec<EnvVar> {
+    vec![env("PIPE_RUN", "{{workflow.name}}"), env("PIPE_WORK", WORK_DIR)]
+}
+
+/// `--spec FILE`: the argument every shim step starts with.
+fn shim_globals(spec_file: &str) -> Vec<String> {
+    vec!["--spec".into(), format!("{SPEC_DIR}/{spec_file}")]
+}
+
+/// A container of the shim's own image running `pipe-shim --spec … ARGS…` for stage spec
+/// `spec_file`, with the values of `params` in its environment.
+pub fn shim_step(args: Vec<String>, spec_file: &str, params: &[String], opts: &Options) -> Container {
+    Container {
+        name: "main".into(),
+        image: Some(opts.shim_image.clone()),
+        command: Some([vec![SHIM_IN_IMAGE.to_owned()], shim_globals(spec_file), args].concat()),
+        env: (!params.is_empty()).then(|| param_env(params)),
+        resources: Some(small_resources()),
+        ..Default::default()
+    }
+}
+
+fn small_resources() -> ResourceRequirements {
+    let q = |s: &str| Quantity(s.to_owned());
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([("cpu".into(), q("100m")), ("memory".into(), q("128Mi"))])),
+        limits: Some(BTreeMap::from([("memory".into(), q("512Mi"))])),
+        ..Default::default()
+    }
+}
+
+/// Whether a container carries what every pipe pod needs itself ([`Shared::Inline`], for pods
+/// Argo does not create, such as a Volcano Job's) or gets it from [`workflow_patch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    Inline,
+    FromPatch,
+}
+
+/// The stage's container, in its own image: `pipe-shim --spec … [--param …] run ARGS… --
+/// COMMAND…`, its secrets as `secretKeyRef`s, its resources.
+pub fn stage_container(
+    opts: &Options,
+    stage: &Stage,
+    spec: &StageSpec,
+    run_args: Vec<String>,
+    command: Vec<String>,
+    shared: Shared,
+) -> Container {
+    let bound = argo_bound(spec);
+    let mut argv = [vec![format!("{BIN_DIR}/pipe-shim")], shim_globals(&spec_file(&spec.stage))].concat();
+    for p in &spec.params {
+        argv.extend(["--param".to_owned(), format!("{p}={}", param_ref(p))]);
+    }
+    argv.push("run".into());
+    argv.extend(run_args);
+    argv.push("--".to_owned());
+    argv.extend(command);
+    let inline = shared == Shared::Inline;
+    let base = if inline { run_env() } else { Vec::new() };
+    let vars: Vec<EnvVar> = base
+        .into_iter()
+        .chain(spec.env.iter().filter_map(|v| match &v.value {
+            EnvValue::Secret { name, key } => Some(EnvVar {
+                name: v.name.clone(),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector { name: name.clone(), key: key.clone(), optional: None }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            // Literal values reach the command through the spec; the container needs only secrets.
+            EnvValue::Literal(_) => None,
+        }))
+        .collect();
+    Container {
+        name: "main".into(),
+        image: Some(bound.image.clone()),
+        command: Some(argv),
+        env: (!vars.is_empty()).then_some(vars),
+        env_from: inline.then(|| store_env(opts)),
+        volume_mounts: inline.then(main_mounts),
+        resources: Some(resources(stage)),
+        security_context: inline.then(container_security),
+        ..Default::default()
+    }
+}
+
+/// The file of `stage`'s spec in the specs ConfigMap.
+pub fn spec_file(stage: &str) -> String {
+    format!("{stage}.json")
+}
+
+/// Requests and limits from `cpu`, `memory` and `gpu`: memory and GPUs limited to what is
+/// requested (GPUs cannot be overcommitted; memory overcommit ends in OOM kills), CPU not limited
+/// (throttling slows data loaders for nothing).
+pub fn resources(stage: &Stage) -> ResourceRequirements {
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    if let Some(cpu) = stage.field("cpu") {
+        requests.insert("cpu".to_owned(), Quantity(argo_text(cpu)));
+    }
+    if let Some(memory) = stage.field("memory") {
+        requests.insert("memory".to_owned(), Quantity(argo_text(memory)));
+        limits.insert("memory".to_owned(), Quantity(argo_text(memory)));
+    }
+    if let Some(gpu) = stage.field("gpu").filter(|g| !matches!(g, Value::Int(0))) {
+        requests.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
+        limits.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
+    }
+    ResourceRequirements {
+        requests: (!requests.is_empty()).then_some(requests),
+        limits: (!limits.is_empty()).then_some(limits),
+        ..Default::default()
+    }
+}
+
+/// [`resources`] without the quantities that are params, and those as an Argo `podSpecPatch`:
+/// Argo's CRD checks each quantity's syntax when the template is stored, before any
+/// `{{workflow.parameters.…}}` is filled in, while the patch is text that Argo fills in first.
+pub fn split_resources(stage: &Stage) -> (ResourceRequirements, Option<String>) {
+    let all = resources(stage);
+    let split = |m: Option<BTreeMap<String, Quantity>>| {
+        let (param, literal): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            m.unwrap_or_default().into_iter().partition(|(_, q)| q.0.contains("{{"));
+        ((!literal.is_empty()).then_some(literal), param)
+    };
+    let (requests, param_requests) = split(all.requests);
+    let (limits, param_limits) = split(all.limits);
+    let patch = (!param_requests.is_empty() || !param_limits.is_empty()).then(|| {
+        let to_json = |m: BTreeMap<String, Quantity>| -> serde_json::Map<String, serde_json::Value> {
+            m.into_iter().map(|(k, q)| (k, serde_json::Value::String(q.0))).collect()
+        };
+        let mut resources = serde_json::Map::new();
+        if !param_requests.is_empty() {
+            resources.insert("requests".into(), to_json(param_requests).into());
+        }
+        if !param_limits.is_empty() {
+            resources.insert("limits".into(), to_json(param_limits).into());
+        }
+        serde_json::json!({ "containers": [{ "name": "main", "resources": resources }] }).to_string()
+    });
+    (ResourceRequirements { requests, limits, ..Default::default() }, patch)
+}
+
+/// Whether the stage asks for GPUs (a param counts: it may).
+pub fn wants_gpu(stage: &Stage) -> bool {
+    stage.field("gpu").is_some_and(|g| !matches!(g, Value::Int(0)))
+}
+
+/// `node_selector`, plus the GPU model as `nvidia.com/gpu.product` when `gpu_type` is set.
+pub fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(Value::Map(labels)) = stage.field("node_selector") {
+        out.extend(labels.iter().map(|(k, v)| (k.clone(), argo_text(v))));
+    }
+    if let Some(model) = stage.field("gpu_type") {
+        out.insert(GPU_PRODUCT_LABEL.to_owned(), argo_text(model));
+    }
+    out
+}
+
+/// The stage's `tolerations`; a GPU stage without any tolerates the usual `nvidia.com/gpu` taint.
+pub fn tolerations(stage: &Stage) -> Vec<Toleration> {
+    let text = |b: &indexmap::IndexMap<String, Value>, k: &str| b.get(k).map(argo_text);
+    match stage.field("tolerations") {
+        Some(Value::List(items)) if !items.is_empty() => items
+            .iter()
+            .filter_map(|t| match t {
+                Value::Map(b) => Some(Toleration {
+                    key: text(b, "key"),
+                    operator: text(b, "operator"),
+                    value: text(b, "value"),
+                    effect: text(b, "effect"),
+                    toleration_seconds: None,
+                }),
+                _ => None,
+            })
+            .collect(),
+        _ if wants_gpu(stage) => vec![Toleration {
+            key: Some(GPU_RESOURCE.into()),
+            operator: Some("Exists".into()),
+            effect: Some("NoSchedule".into()),
+            ..Default::default()
+        }],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,202 @@
+//! `torchx.ddp` stages as the gang-scheduled Volcano `Job` that TorchX's Kubernetes scheduler
+//! submits for `dist.ddp`: one task per node (`<role>-<i>`), `torchrun` meeting on node 0 through
+//! Volcano's `svc` and `env` plugins, every replica's command wrapped by `pipe-shim run`.
+//!
+//! Takes a ddp stage and its spec; gives the Job as a typed object (pod templates are
+//! `k8s-openapi` types). Where TorchX fills in `${app_id}` and `${rank0_env}` at submit time,
+//! this fills in Argo expressions and Volcano's variables.
+
+use crate::Options;
+use crate::names::fit;
+use crate::pod::{self, BIN_VOLUME, SPEC_VOLUME, WORK_VOLUME};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, ContainerPort, EmptyDirVolumeSource, EnvVar, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use pipe_core::ir::Stage;
+use pipe_spec::StageSpec;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: JobSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    pub scheduler_name: &'static str,
+    pub queue: String,
+    pub min_available: i32,
+    pub max_retry: i32,
+    pub plugins: BTreeMap<&'static str, Vec<String>>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub name: String,
+    pub replicas: i32,
+    pub min_available: i32,
+    pub max_retry: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Policy>,
+    pub template: PodTemplateSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub event: &'static str,
+    pub action: &'static str,
+}
+
+/// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`.
+pub fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
+    let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
+    let role = fit(&stage.name, 40);
+    let retries = i32::try_from(spec.retries).unwrap_or(0);
+    let tasks = (0..nnodes)
+        .map(|i| Task {
+            name: format!("{role}-{i}"),
+            replicas: 1,
+            min_available: 1,
+            max_retry: retries,
+            policies: if retries > 0 {
+                vec![
+                    Policy { event: "PodEvicted", action: "RestartJob" },
+                    Policy { event: "PodFailed", action: "RestartJob" },
+                ]
+            } else {
+                Vec::new()
+            },
+            template: replica(opts, pipeline, stage, spec, &role, i, nnodes, config_map),
+        })
+        .collect();
+    Job {
+        api_version: "batch.volcano.sh/v1alpha1",
+        kind: "Job",
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", fit(&format!("{pipeline}-{}", stage.name), 40))),
+            labels: Some(labels(pipeline, stage, None)),
+            ..Default::default()
+        },
+        spec: JobSpec {
+            scheduler_name: "volcano",
+            queue: opts.volcano_queue.clone(),
+            min_available: i32::try_from(nnodes).unwrap_or(1),
+            max_retry: retries,
+            plugins: BTreeMap::from([("env", Vec::new()), ("svc", vec!["--publish-not-ready-addresses".into()])]),
+            tasks,
+        },
+    }
+}
+
+fn labels(pipeline: &str, stage: &Stage, replica: Option<i64>) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::from([
+        ("app.kubernetes.io/managed-by".to_owned(), "pipe".to_owned()),
+        ("app.kubernetes.io/name".to_owned(), fit(pipeline, 63)),
+        ("pipe.dev/stage".to_owned(), fit(&stage.name, 63)),
+    ]);
+    if let Some(i) = replica {
+        l.insert("pipe.dev/replica".to_owned(), i.to_string());
+    }
+    l
+}
+
+/// `torchrun …` as `dist.ddp` builds it, with node 0's address from Volcano's `env` plugin.
+fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, rank: i64, nnodes: i64) -> String {
+    let bound = pod::argo_bound(spec);
+    let int = |f: &str, d: i64| stage.int(f).unwrap_or(d);
+    let text = |f: &str, d: &str| stage.field(f).map(pod::argo_text).unwrap_or_else(|| d.to_owned());
+    let rank0 = if rank == 0 {
+        "TORCHX_RANK0_HOST".to_owned()
+    } else {
+        format!("VC_{}_0_HOSTS", role.to_uppercase().replace('-', "_"))
+    };
+    // `python SCRIPT ARGS…` in the spec: torchrun takes the script and its arguments.
+    let script_and_args = bound.command.iter().skip(1).map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+    format!(
+        "torchrun --rdzv_backend {} --rdzv_endpoint ${{{rank0}:=localhost}}:{} --rdzv_id '{{{{workflow.uid}}}}-{role}' --nnodes {nnodes} --nproc_per_node {} --max_restarts {} --tee 3 --role '' {script_and_args}",
+        quote(&text("rdzv_backend", "c10d")),
+        int("rdzv_port", 29_500),
+        int("nproc_per_node", 1),
+        int("max_restarts", 0),
+    )
+}
+
+/// A shell word: as is when safe, otherwise single-quoted.
+fn quote(s: &str) -> String {
+    let safe = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if safe { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn replica(
+    opts: &Options,
+    pipeline: &str,
+    stage: &Stage,
+    spec: &StageSpec,
+    role: &str,
+    rank: i64,
+    nnodes: i64,
+    config_map: &str,
+) -> PodTemplateSpec {
+    let shim_args = vec!["--shard".into(), "0".into(), "--rank".into(), rank.to_string()];
+    let command = vec!["bash".into(), "-c".into(), torchrun(stage, spec, role, rank, nnodes)];
+    let mut main = pod::stage_container(opts, stage, spec, shim_args, command, pod::Shared::Inline);
+    main.name = format!("{role}-{rank}");
+    let port = stage.int("rdzv_port").unwrap_or(29_500);
+    main.ports = Some(vec![ContainerPort {
+        container_port: i32::try_from(port).unwrap_or(29_500),
+        name: Some("c10d".into()),
+        ..Default::default()
+    }]);
+    if rank == 0 {
+        main.env.get_or_insert_with(Vec::new).push(EnvVar {
+            name: "TORCHX_RANK0_HOST".into(),
+            value: Some("localhost".into()),
+            ..Default::default()
+        });
+    }
+    main.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
+        name: "dshm".into(),
+        mount_path: "/dev/shm".into(),
+        ..Default::default()
+    });
+    let empty = |name: &str, medium: Option<&str>| Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource { medium: medium.map(str::to_owned), size_limit: None }),
+        ..Default::default()
+    };
+    let node_selector = pod::node_selector(stage);
+    let tolerations = pod::tolerations(stage);
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(labels(pipeline, stage, Some(rank))), ..Default::default() }),
+        spec: Some(PodSpec {
+            init_containers: Some(vec![pod::install_container(opts)]),
+            containers: vec![main],
+            restart_policy: Some("Never".into()),
+            service_account_name: opts.service_account.clone(),
+            security_context: Some(pod::pod_security()),
+            node_selector: (!node_selector.is_empty()).then_some(node_selector),
+            tolerations: (!tolerations.is_empty()).then_some(tolerations),
+            volumes: Some(vec![
+                Volume {
+                    name: SPEC_VOLUME.into(),
+                    config_map: Some(ConfigMapVolumeSource { name: config_map.to_owned(), ..Default::default() }),
+                    ..Default::default()
+                },
+                empty(BIN_VOLUME, None),
+                empty(WORK_VOLUME, None),
+                empty("dshm", Some("Memory")),
+            ]),
+            ..Default::default()
+        }),
+    }
+}

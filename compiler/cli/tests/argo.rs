@@ -1,0 +1,402 @@
+//! `pipe compile --target argo`: every example and emit fixture compiles to YAML that tools nobody
+//! on this project wrote accept (Argo's JSON schema and CRD schema with objects closed, Hera's
+//! models, `@kubernetes-models/argo-workflows`, kubernetes-validate on every pod, the Volcano Job
+//! schema); output is deterministic; and the workflow's own commands, run here step by step the
+//! way Argo would run them, schedule one shard when one datum changed.
+//!
+//! The validators are installed by `scripts/test.sh` (pip: hera, kubernetes-validate, jsonschema;
+//! npm: `tests/validators`); a missing one fails the test with what to install.
+
+use pipe_tests::{copy_dir, repo_root, write_file};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pipe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).current_dir(dir).output().expect("pipe runs")
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn shim_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_pipe")).with_file_name("pipe-shim");
+    assert!(path.exists(), "{} is missing: build it with `cargo build -p pipe-shim`", path.display());
+    path
+}
+
+/// Compiles `file` to Argo into `out`, giving each emitted file's name and text.
+fn compile(file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> {
+    let (f, o) = (file.to_string_lossy(), out.to_string_lossy());
+    let mut args = vec!["compile", &f, "--target", "argo", "-o", &o];
+    args.extend(extra);
+    ok(pipe(Path::new("."), &args));
+    std::fs::read_dir(out)
+        .expect("out dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            (
+                path.file_name().expect("name").to_string_lossy().into_owned(),
+                std::fs::read_to_string(&path).expect("text"),
+            )
+        })
+        .collect()
+}
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("emitted YAML parses")
+}
+
+fn need(tool: &str, ok: bool, install: &str) {
+    assert!(ok, "{tool} is missing: {install} (scripts/test.sh installs it)");
+}
+
+/// Runs both validator scripts over `files`; panics with their report when one objects.
+fn validate(files: &[PathBuf]) {
+    let validators = repo_root().join("tests/validators");
+    let schemas = repo_root().join("../shared/schemas");
+    need(
+        "../shared/schemas",
+        schemas.join("argo-workflows.schema.json").exists(),
+        "check out the shared schemas beside the project",
+    );
+    let python = Command::new("python3").args(["-c", "import hera, kubernetes_validate, jsonschema, yaml"]).output();
+    need(
+        "the Python validators",
+        python.is_ok_and(|o| o.status.success()),
+        "`pip install hera kubernetes-validate jsonschema pyyaml`",
+    );
+    need(
+        "@kubernetes-models/argo-workflows",
+        validators.join("node_modules/@kubernetes-models/argo-workflows").exists(),
+        "`npm ci --prefix tests/validators`",
+    );
+    let report = ok(Command::new("python3")
+        .arg(validators.join("validate_argo.py"))
+        .arg(&schemas)
+        .args(files)
+        .output()
+        .expect("python3 runs"));
+    eprintln!("{}", String::from_utf8_lossy(&report.stdout));
+    let report =
+        ok(Command::new("node").arg(validators.join("validate-argo.mjs")).args(files).output().expect("node runs"));
+    eprintln!("{}", String::from_utf8_lossy(&report.stdout));
+}
+
+fn pipelines() -> Vec<(String, PathBuf)> {
+    let root = repo_root();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join("examples")).expect("examples") {
+        let dir = entry.expect("entry").path();
+        if dir.join("pipeline.pipe").exists() {
+            out.push((
+                format!("example-{}", dir.file_name().expect("name").to_string_lossy()),
+                dir.join("pipeline.pipe"),
+            ));
+        }
+    }
+    for entry in std::fs::read_dir(root.join("tests/cases/emit")).expect("emit cases") {
+        let dir = entry.expect("entry").path();
+        out.push((format!("emit-{}", dir.file_name().expect("name").to_string_lossy()), dir.join("main.pipe")));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn examples_and_emit_fixtures_compile_to_argo_that_third_party_validators_accept() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    let mut kinds = BTreeMap::<String, usize>::new();
+    for (name, file) in pipelines() {
+        let (a, b) = (tmp.path().join(&name), tmp.path().join(format!("{name}.again")));
+        let first = compile(&file, &a, &["--unpinned"]);
+        let second = compile(&file, &b, &["--unpinned"]);
+        assert_eq!(first, second, "{name}: two compilations differ");
+        for (file_name, text) in &first {
+            *kinds.entry(yaml(text)["kind"].as_str().expect("kind").to_owned()).or_default() += 1;
+            files.push(a.join(file_name));
+        }
+        if name.starts_with("example-") {
+            let all: String = first.iter().map(|(f, t)| format!("--- {f}\n{t}")).collect();
+            insta::assert_snapshot!(format!("argo-{name}"), all);
+        }
+    }
+    for kind in ["ConfigMap", "WorkflowTemplate", "Workflow", "CronWorkflow"] {
+        assert!(kinds.get(kind).is_some_and(|n| *n > 0), "no {kind} among the outputs: {kinds:?}");
+    }
+    validate(&files);
+}
+
+#[test]
+fn the_validators_reject_a_manifest_with_an_unknown_field() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let files = compile(&repo_root().join("examples/mnist/pipeline.pipe"), tmp.path(), &["--unpinned"]);
+    let broken = files["workflow-template.yaml"].replace("  podGC:", "  podGc:");
+    assert_ne!(broken, files["workflow-template.yaml"]);
+    let path = tmp.path().join("broken.yaml");
+    std::fs::write(&path, broken).expect("write");
+    let out = Command::new("python3")
+        .arg(repo_root().join("tests/validators/validate_argo.py"))
+        .arg(repo_root().join("../shared/schemas"))
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(!out.status.success(), "the closed schema must refuse `podGc`");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'podGc' was unexpected"));
+}
+
+#[test]
+fn manifests_inject_the_shim_and_keep_secrets_and_params_out_of_literals() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let files =
+        compile(&repo_root().join("examples/mnist/pipeline.pipe"), tmp.path(), &["--unpinned", "--param", "epochs=3"]);
+    let template = yaml(&files["workflow-template.yaml"]);
+    let templates = template["spec"]["templates"].as_array().expect("templates");
+    let by_name = |n: &str| templates.iter().find(|t| t["name"] == n).unwrap_or_else(|| panic!("template {n}"));
+    // Every pod gets the shim's init container and the restrictive defaults from the patch.
+    let patch: Value =
+        serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("podSpecPatch")).expect("patch JSON");
+    assert_eq!(patch["initContainers"][0]["command"], serde_json::json!(["/pipe-shim", "install", "/pipe/bin"]));
+    assert_eq!(patch["containers"][0]["name"], "main");
+    assert_eq!(patch["containers"][0]["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(patch["containers"][0]["envFrom"][0]["secretRef"]["name"], "pipe-store");
+    assert_eq!(template["spec"]["securityContext"]["runAsNonRoot"], true);
+    let pre = by_name("stage-preprocess");
+    let command: Vec<&str> =
+        pre["container"]["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
+    assert_eq!(&command[..3], ["/pipe/bin/pipe-shim", "--spec", "/pipe/spec/preprocess.json"]);
+    assert!(command.contains(&"run"));
+    assert_eq!(&command[command.len() - 3..], ["--", "python", "prep.py"]);
+    // The secret is a reference in the pod and never a value anywhere.
+    let job = yaml(by_name("stage-train")["resource"]["manifest"].as_str().expect("manifest"));
+    assert_eq!(job["kind"], "Job");
+    assert_eq!(job["spec"]["minAvailable"], 2);
+    let evaluate = by_name("stage-evaluate");
+    let hf = evaluate["container"]["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "HF_TOKEN")
+        .expect("HF_TOKEN");
+    assert_eq!(hf["valueFrom"]["secretKeyRef"]["name"], "hf");
+    assert!(hf.get("value").is_none());
+    // Params are workflow arguments (strings) and reach commands as Argo expressions.
+    let params = &template["spec"]["arguments"]["parameters"];
+    assert_eq!(params[0]["name"], "epochs");
+    assert_eq!(params[0]["value"], "10");
+    assert!(files["workflow-template.yaml"].contains("--epochs '{{workflow.parameters.epochs}}'"));
+    let workflow = yaml(&files["workflow.yaml"]);
+    assert_eq!(workflow["spec"]["workflowTemplateRef"]["name"], "pipeline");
+    assert_eq!(workflow["spec"]["arguments"]["parameters"][0]["value"], "3");
+    // GPU stages ask for GPUs, select the model and tolerate the GPU taint.
+    let pod = &job["spec"]["tasks"][0]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"], "8");
+    assert_eq!(pod["nodeSelector"]["nvidia.com/gpu.product"], "nvidia-a100-80gb");
+    assert_eq!(pod["tolerations"][0]["key"], "nvidia.com/gpu");
+}
+
+#[test]
+fn a_pipeline_too_large_for_kubernetes_is_a_compile_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let generated = Command::new("python3")
+        .arg(repo_root().join("benches/gen_pipeline.py"))
+        .arg("3000")
+        .output()
+        .expect("python3 runs the generator");
+    let file = tmp.path().join("big.pipe");
+    std::fs::write(&file, &generated.stdout).expect("write");
+    let out = pipe(tmp.path(), &["compile", "big.pipe", "--target", "argo", "--unpinned", "-o", "out"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("E5007") && stderr.contains("KiB"), "{stderr}");
+    assert!(!tmp.path().join("out/workflow-template.yaml").exists(), "nothing is written on error");
+}
+
+#[test]
+fn compiling_pins_repo_inputs_and_snapshots_dir_inputs_into_the_store() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    copy_dir(&repo_root().join("examples/faces"), tmp.path());
+    let store = tmp.path().join("store");
+    let files =
+        compile(&tmp.path().join("pipeline.pipe"), &tmp.path().join("out"), &["--store", &store.to_string_lossy()]);
+    let config = yaml(&files["configmap.yaml"]);
+    let specs: Vec<Value> = config["data"]
+        .as_object()
+        .expect("data")
+        .values()
+        .map(|v| serde_json::from_str(v.as_str().expect("text")).expect("spec JSON"))
+        .collect();
+    let pinned: Vec<&Value> = specs
+        .iter()
+        .flat_map(|s| s["inputs"].as_array().expect("inputs"))
+        .filter_map(|i| i["source"].get("repo"))
+        .collect();
+    assert!(!pinned.is_empty(), "the dir input became a repo input: {specs:?}");
+    for repo in pinned {
+        assert_eq!(repo["repo"], "pipeline.in.batches");
+        assert!(repo["commit"].as_str().is_some_and(|c| c.len() == 64), "pinned to a commit: {repo}");
+    }
+    let log = ok(pipe(tmp.path(), &["data", "log", "pipeline.in.batches", "--store", &store.to_string_lossy()]));
+    assert!(!log.stdout.is_empty());
+}
+
+/// Runs a compiled workflow here the way Argo would: the `main` DAG's tasks in order, each
+/// container's command with Argo's variables filled in, `withParam` fanning out over the plan's
+/// stdout. The shim binary stands in for both images. Gives the pods started per template.
+struct Cluster {
+    specs: PathBuf,
+    work: PathBuf,
+    store: String,
+    cwd: PathBuf,
+}
+
+impl Cluster {
+    fn new(root: &Path, files: &BTreeMap<String, String>, store: &str, cwd: &Path) -> Cluster {
+        let specs = root.join("spec");
+        std::fs::create_dir_all(&specs).expect("spec dir");
+        for (name, text) in yaml(&files["configmap.yaml"])["data"].as_object().expect("data") {
+            std::fs::write(specs.join(name), text.as_str().expect("text")).expect("write spec");
+        }
+        Cluster { specs, work: root.join("work"), store: store.to_owned(), cwd: cwd.to_owned() }
+    }
+
+    fn fill(&self, text: &str, vars: &BTreeMap<String, String>) -> String {
+        let mut out = text.to_owned();
+        for (name, value) in vars {
+            out = out.replace(&format!("{{{{{name}}}}}"), value);
+        }
+        assert!(!out.contains("{{"), "an Argo variable was left unfilled: {out}");
+        let shim = shim_binary().to_string_lossy().into_owned();
+        let out = if out == "/pipe-shim" || out == "/pipe/bin/pipe-shim" { shim } else { out };
+        out.replace("/pipe/spec", &self.specs.to_string_lossy()).replace("/pipe/work", &self.work.to_string_lossy())
+    }
+
+    fn submit(&self, workflow: &str, template: &Value) -> BTreeMap<String, usize> {
+        let templates: BTreeMap<&str, &Value> = template["spec"]["templates"]
+            .as_array()
+            .expect("templates")
+            .iter()
+            .map(|t| (t["name"].as_str().expect("name"), t))
+            .collect();
+        let mut global = BTreeMap::from([("workflow.name".to_owned(), workflow.to_owned())]);
+        for p in template["spec"]["arguments"]["parameters"].as_array().into_iter().flatten() {
+            global.insert(
+                format!("workflow.parameters.{}", p["name"].as_str().expect("name")),
+                p["value"].as_str().expect("value").to_owned(),
+            );
+        }
+        // Argo merges the workflow's podSpecPatch into every pod: its `main` container's env.
+        let patch: Value =
+            serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("podSpecPatch")).expect("patch JSON");
+        let shared_env = patch["containers"][0]["env"].as_array().cloned().unwrap_or_default();
+        let mut pods = BTreeMap::new();
+        for task in templates["main"]["dag"]["tasks"].as_array().expect("tasks") {
+            let items: Vec<Option<String>> = match task["withParam"].as_str() {
+                Some(expr) => {
+                    let list: Vec<String> =
+                        serde_json::from_str(&self.fill(expr, &global)).expect("withParam is a JSON list");
+                    list.into_iter().map(Some).collect()
+                }
+                None => vec![None],
+            };
+            let template = templates[task["template"].as_str().expect("template")];
+            for item in items {
+                let mut vars = global.clone();
+                if let Some(item) = &item {
+                    vars.insert("item".into(), item.clone());
+                }
+                for a in task["arguments"]["parameters"].as_array().into_iter().flatten() {
+                    let value = self.fill(a["value"].as_str().expect("value"), &vars);
+                    vars.insert(format!("inputs.parameters.{}", a["name"].as_str().expect("name")), value);
+                }
+                let container = &template["container"];
+                let argv: Vec<String> = container["command"]
+                    .as_array()
+                    .expect("command")
+                    .iter()
+                    .map(|a| self.fill(a.as_str().expect("arg"), &vars))
+                    .collect();
+                let mut command = Command::new(&argv[0]);
+                command.args(&argv[1..]).current_dir(&self.cwd).env("PIPE_STORE", &self.store);
+                for e in shared_env.iter().chain(container["env"].as_array().into_iter().flatten()) {
+                    if let Some(v) = e["value"].as_str() {
+                        command.env(e["name"].as_str().expect("name"), self.fill(v, &vars));
+                    }
+                }
+                let out = ok(command.output().expect("step runs"));
+                *pods.entry(task["template"].as_str().expect("template").to_owned()).or_insert(0) += 1;
+                global.insert(
+                    format!("tasks.{}.outputs.result", task["name"].as_str().expect("name")),
+                    String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+                );
+            }
+        }
+        pods
+    }
+}
+
+#[test]
+fn a_workflow_schedules_one_shard_when_one_datum_changed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path();
+    let text = r#"
+## The suffix each line gets.
+param suffix: string = "!"
+
+input letters = repo("letters") @ "main"
+
+stage upper {
+  image   = "busybox"
+  datums  = glob(letters, "/*")
+  command = ["sh", "-c", "for f in $PIPE_IN_LETTERS/*; do tr a-z A-Z < $f | sed 's/$/${suffix}/' > $PIPE_OUT/$(basename $f); done"]
+}
+
+stage total {
+  image   = "busybox"
+  datums  = glob(upper, "/")
+  command = ["sh", "-c", "cat $PIPE_IN_UPPER/* > $PIPE_OUT/all.txt"]
+}
+"#;
+    write_file(root, "pipeline.pipe", text.as_bytes());
+    for (name, body) in [("a.txt", "alpha\n"), ("b.txt", "beta\n"), ("c.txt", "gamma\n"), ("d.txt", "delta\n")] {
+        write_file(root, &format!("data/{name}"), body.as_bytes());
+    }
+    let store = root.join("store").to_string_lossy().into_owned();
+    let put = || ok(pipe(root, &["data", "put", "letters", "data", "--store", &store]));
+    ok(pipe(root, &["data", "init", "letters", "--store", &store]));
+    put();
+    let files = compile(&root.join("pipeline.pipe"), &root.join("out"), &["--unpinned"]);
+    let template = yaml(&files["workflow-template.yaml"]);
+    let cluster = Cluster::new(root, &files, &store, root);
+
+    let first = cluster.submit("run-1", &template);
+    assert_eq!(first.get("stage-upper"), Some(&4), "one shard per datum at first: {first:?}");
+    assert_eq!(first.get("stage-total"), Some(&1));
+    let got = ok(pipe(root, &["data", "get", "pipeline.total", "got1", "--store", &store]));
+    drop(got);
+    assert_eq!(std::fs::read_to_string(root.join("got1/all.txt")).expect("output"), "ALPHA!\nBETA!\nGAMMA!\nDELTA!\n");
+
+    let again = cluster.submit("run-2", &template);
+    assert_eq!(again.get("stage-upper"), None, "nothing changed, no shard pods: {again:?}");
+    assert_eq!(again.get("stage-total"), None);
+
+    write_file(root, "data/c.txt", b"gamma ray\n");
+    put();
+    let third = cluster.submit("run-3", &template);
+    assert_eq!(third.get("stage-upper"), Some(&1), "one datum changed, one shard: {third:?}");
+    assert_eq!(third.get("stage-total"), Some(&1));
+    ok(pipe(root, &["data", "get", "pipeline.total", "got3", "--store", &store]));
+    assert_eq!(
+        std::fs::read_to_string(root.join("got3/all.txt")).expect("output"),
+        "ALPHA!\nBETA!\nGAMMA RAY!\nDELTA!\n"
+    );
+}
