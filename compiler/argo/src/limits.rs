@@ -24,11 +24,11 @@ pub fn check_sizes<'a>(
     specs: &[StageSpec],
     sizes: impl Iterator<Item = (&'a str, usize)>,
 ) -> Result<(), Vec<Diagnostic>> {
-    let largest = p.stages.iter().zip(specs).max_by_key(|(_, s)| json_size(s));
+    let largest = || p.stages.iter().zip(specs).max_by_key(|(_, s)| json_size(s));
     let errors: Vec<Diagnostic> = sizes
         .filter(|(_, size)| *size > MAX_OBJECT_BYTES)
         .filter_map(|(file, size)| {
-            let (stage, _) = largest?;
+            let (stage, _) = largest()?;
             Some(
                 Diagnostic::new(
                     Code::E5007,

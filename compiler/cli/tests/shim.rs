@@ -146,3 +146,38 @@ fn a_failed_shard_fails_the_commit_naming_a_missing_datum() {
     let usage = shim(&dir, "r", &["plan"]);
     assert_eq!(usage.status.code(), Some(2), "no spec is a usage error");
 }
+
+#[test]
+fn a_follower_replica_runs_the_command_but_records_nothing_and_install_copies_the_shim() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = example(tmp.path(), "p");
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let spec = "spec/preprocess.json";
+    let planned: Vec<String> =
+        serde_json::from_str(&check(shim(&dir, "r", &["plan", "--spec", spec]), "plan")).expect("shards");
+    // Rank 1 of a gang: the command runs (it leaves a mark outside the store), nothing is cached.
+    let marks = dir.join("marks");
+    std::fs::create_dir_all(&marks).expect("marks");
+    let mark = format!("touch {}/$PIPE_DATUM; cp -r $PIPE_IN_DIGITS/. $PIPE_OUT/", marks.display());
+    for k in &planned {
+        check(
+            shim(&dir, "r", &["run", "--spec", spec, "--shard", k, "--rank", "1", "--", "sh", "-c", &mark]),
+            "follower",
+        );
+    }
+    assert_eq!(std::fs::read_dir(&marks).expect("marks").count(), 3, "the follower ran every datum");
+    let commit = shim(&dir, "r", &["commit", "--spec", spec]);
+    assert_eq!(commit.status.code(), Some(1), "a follower's results are not the stage's");
+    // The leader then records them.
+    for k in &planned {
+        check(shim(&dir, "r", &["run", "--spec", spec, "--shard", k, "--rank", "0"]), "leader");
+    }
+    check(shim(&dir, "r", &["commit", "--spec", spec]), "commit after the leader");
+
+    let bin = tmp.path().join("bin");
+    check(shim(&dir, "r", &["install", bin.to_str().expect("utf-8")]), "install");
+    let copied = bin.join("pipe-shim");
+    let out = Command::new(&copied).arg("--version").output().expect("the copy runs");
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(&copied).expect("copy"), std::fs::read(shim_binary()).expect("shim"));
+}
