@@ -22,12 +22,14 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet
 tree-sitter --version 2>/dev/null | grep -q '0.26.13' || cargo install tree-sitter-cli --version 0.26.13 --locked --quiet
-# moto_server: the S3-compatible server the store tests start on 127.0.0.1.
 # Third-party validators of the Argo output (compiler/cli/tests/argo.rs): Hera's models,
 # kubernetes-validate and jsonschema from PyPI, @kubernetes-models/argo-workflows from npm.
-python3 -c 'import hera, kubernetes_validate, jsonschema, yaml' 2>/dev/null \
-  || python3 -m pip install --quiet 'hera>=5.20,<8' 'kubernetes-validate>=1.33' 'jsonschema>=4.20' 'pyyaml>=6'
+# TorchX itself (compiler/cli/tests/torchx.rs): its linter, finder, dry runs and local_cwd runs.
+python3 -c 'import hera, kubernetes_validate, jsonschema, yaml, torchx, kubernetes' 2>/dev/null \
+  || { python3 -m pip install --quiet hera==7.1.0 kubernetes-validate==1.37.0 jsonschema==4.26.0 pyyaml==6.0.3 \
+         torchx==0.7.0 kubernetes==30.1.0 && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 (cd tests/validators && npm ci --silent)
+# moto_server: the S3-compatible server the store tests start on 127.0.0.1.
 command -v moto_server >/dev/null || { python3 -m pip install --quiet 'moto[server]>=5,<6' && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 
 step "cargo fmt --check"

@@ -198,3 +198,57 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
     report.output = Some(commit);
     Ok((commit, report))
 }
+
+/// The whole stage in one process, for runners without a workflow to fan out (TorchX). Rank 0
+/// plans, runs every shard and commits; a gang's other ranks wait (up to `wait`) for rank 0's
+/// plan and run its shards with `exec.record` off. Gives the stage's report (with its commit,
+/// on rank 0).
+pub async fn whole_stage(
+    store: &Store,
+    spec: &StageSpec,
+    run: &str,
+    rank: usize,
+    wait: std::time::Duration,
+    command: Vec<String>,
+    exec: &ExecContext,
+) -> Result<StageReport, RunError> {
+    let fingerprint = spec.fingerprint();
+    let plan = if rank == 0 {
+        plan(store, spec, run, MAX_SHARDS).await?
+    } else {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(p) =
+                store.plan_get(run, &spec.stage).await?.and_then(|v| serde_json::from_value::<Plan>(v).ok())
+            {
+                break p;
+            }
+            if started.elapsed() > wait {
+                return Err(RunError::Stage {
+                    stage: spec.stage.clone(),
+                    message: format!(
+                        "rank {rank} waited {}s for rank 0's plan of run `{run}`: check that rank 0 started and can reach the store",
+                        wait.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    };
+    let mut report = new_report(spec, &fingerprint);
+    report.datums = plan.datums;
+    report.skipped = plan.cached;
+    for shard in 0..plan.shards.len() {
+        let part = run_shard(store, spec, run, shard, command.clone(), exec).await?;
+        report.processed += part.processed;
+        report.failed += part.failed;
+        report.failures.extend(part.failures);
+    }
+    if report.failed > 0 {
+        report.status = "failed";
+    } else if rank == 0 {
+        let (commit, _) = commit(store, spec, run).await?;
+        report.output = Some(commit);
+    }
+    Ok(report)
+}

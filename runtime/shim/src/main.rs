@@ -23,6 +23,9 @@ struct Cli {
     /// The stage spec emitted by `pipe compile` (JSON).
     #[arg(long, global = true, env = "PIPE_SPEC")]
     spec: Option<PathBuf>,
+    /// The stage spec itself, as JSON text, where no file can carry it (TorchX roles).
+    #[arg(long, global = true, env = "PIPE_SPEC_JSON", hide_env_values = true, conflicts_with = "spec")]
+    spec_json: Option<String>,
     /// Where data and the cache live: `s3://bucket/prefix`, `gs://…`, `az://…` or a folder.
     #[arg(long, global = true, env = "PIPE_STORE")]
     store: Option<String>,
@@ -64,6 +67,20 @@ enum Step {
     Commit,
     /// Copy this binary into DIR (as `DIR/pipe-shim`), for an init container to share it.
     Install { dir: PathBuf },
+    /// The whole stage in this one process (where there is no workflow to fan out, as under
+    /// TorchX): plan, run every shard, commit. A gang's other ranks (`--rank N`) wait for rank
+    /// 0's plan and run its one shard with it, recording nothing.
+    Stage {
+        #[arg(long, env = "PIPE_WORK", default_value = "/tmp/pipe-work")]
+        work: PathBuf,
+        #[arg(long, env = "PIPE_REPLICA_RANK", default_value_t = 0)]
+        rank: usize,
+        /// How long a rank above 0 waits for rank 0's plan.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,15 +92,22 @@ fn main() -> ExitCode {
     if let Step::Install { dir } = &cli.step {
         return install(dir);
     }
-    let (Some(spec_path), Some(url), Some(run)) = (&cli.spec, &cli.store, &cli.run) else {
-        return usage("`--spec`, `--store` and `--run` are required (or PIPE_SPEC, PIPE_STORE, PIPE_RUN)");
+    let (Some(url), Some(run)) = (&cli.store, &cli.run) else {
+        return usage("`--store` and `--run` are required (or PIPE_STORE, PIPE_RUN)");
     };
-    let template: StageSpec = match std::fs::read(spec_path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
+    let read = match (&cli.spec, &cli.spec_json) {
+        (Some(path), _) => std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot read the stage spec `{}`: {e}", path.display())),
+        (None, Some(text)) => {
+            serde_json::from_str(text).map_err(|e| format!("PIPE_SPEC_JSON is not a stage spec: {e}"))
+        }
+        (None, None) => Err("`--spec` (or PIPE_SPEC, or the spec itself in PIPE_SPEC_JSON) is required".into()),
+    };
+    let template: StageSpec = match read {
         Ok(s) => s,
-        Err(e) => return usage(&format!("cannot read the stage spec `{}`: {e}", spec_path.display())),
+        Err(e) => return usage(&e),
     };
     if template.format != STAGE_SPEC_FORMAT {
         return usage(&format!(
@@ -149,6 +173,27 @@ fn main() -> ExitCode {
                 eprintln!("{}: {} datums committed as {}", spec.stage, report.datums, commit);
                 println!("{commit}");
                 Ok(true)
+            }
+            Step::Stage { work, rank, wait, command } => {
+                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                let exec = ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0 };
+                let report = shim::whole_stage(&store, &spec, run, rank, wait, command, &exec).await?;
+                for f in &report.failures {
+                    eprintln!("error: datum `{}` failed after {} attempt(s): {}", f.datum, f.attempts, f.reason);
+                    if !f.stderr_tail.is_empty() {
+                        eprintln!("  stderr (last lines):\n    {}", f.stderr_tail.replace('\n', "\n    "));
+                    }
+                }
+                eprintln!(
+                    "{} (rank {rank}): {} datums, {} processed, {} reused, {} failed{}",
+                    spec.stage,
+                    report.datums,
+                    report.processed,
+                    report.skipped,
+                    report.failed,
+                    report.output.map(|c| format!("; committed {c}")).unwrap_or_default()
+                );
+                Ok(report.failed == 0)
             }
             // Installed before any spec was read.
             Step::Install { .. } => Ok(true),

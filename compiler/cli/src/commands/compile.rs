@@ -1,9 +1,10 @@
-//! `pipe compile FILE --target spec|argo [-o DIR]`: what the compiler hands to runtimes.
+//! `pipe compile FILE --target spec|argo|torchx [-o DIR]`: what the compiler hands to runtimes.
 //!
 //! `spec` writes one stage spec per stage (`<stage>.json`, the contract `pipe-shim` reads) in DAG
 //! order, with params substituted. `argo` writes Argo Workflows YAML (see `pipe_argo`): a
 //! ConfigMap of stage specs whose params are bound when the workflow runs, the WorkflowTemplate,
-//! a Workflow submitting it and, with a `schedule`, a CronWorkflow. Both pin every
+//! a Workflow submitting it and, with a `schedule`, a CronWorkflow. `torchx` writes a Python module
+//! of TorchX components, one per stage (see `pipe_torchx`), and a `.torchxconfig`. All pin every
 //! `repo(…) @ REF` input to the commit it names in the store now and snapshot every `dir(…)`
 //! input into the store (repo `<pipeline>.in.<input>`), so a compiled pipeline always reads the
 //! same data and a cluster can read it; `--unpinned` leaves refs to be resolved when each stage is
@@ -21,6 +22,8 @@ pub enum Target {
     Spec,
     /// Argo Workflows: WorkflowTemplate, Workflow, CronWorkflow, ConfigMap (YAML).
     Argo,
+    /// TorchX: a Python module with one component per stage, and a `.torchxconfig`.
+    Torchx,
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,7 +49,7 @@ pub struct CompileArgs {
     /// Argo: the Secret holding `PIPE_STORE` and the store's credentials.
     #[arg(long, value_name = "NAME", default_value = "pipe-store")]
     store_secret: String,
-    /// Argo: the Volcano queue of `torchx.ddp` stages.
+    /// Argo and TorchX: the Volcano queue of `torchx.ddp` stages (TorchX: of every stage).
     #[arg(long, value_name = "QUEUE", default_value = "default")]
     volcano_queue: String,
 }
@@ -68,7 +71,7 @@ pub fn run(args: CompileArgs) -> u8 {
     };
     let mut specs: Vec<StageSpec> = match args.target {
         Target::Spec => pipe_core::emit::spec::stage_specs(pipeline, &params),
-        Target::Argo => {
+        Target::Argo | Target::Torchx => {
             pipeline.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(pipeline, s)).collect()
         }
     };
@@ -109,10 +112,14 @@ pub fn run(args: CompileArgs) -> u8 {
                 }
             }
         }
+        Target::Torchx => {
+            pipe_torchx::compile(pipeline, &specs, &args.volcano_queue).into_iter().map(|o| (o.file, o.text)).collect()
+        }
     };
     let target = match args.target {
         Target::Spec => "spec",
         Target::Argo => "argo",
+        Target::Torchx => "torchx",
     };
     let out = args.out.unwrap_or_else(|| {
         let stem = args.file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
