@@ -69,7 +69,15 @@ pub struct StageReport {
     pub output: Option<CommitId>,
     pub failures: Vec<DatumFailure>,
     #[serde(skip)]
-    pub datum_log: Vec<serde_json::Value>,
+    pub datum_log: Vec<DatumRecord>,
+}
+
+/// One datum of a stage in the run record: its key, its label and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatumRecord {
+    pub key: String,
+    pub datum: String,
+    pub status: &'static str,
 }
 
 /// How the run went.
@@ -274,13 +282,12 @@ async fn run_stage(
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
     let mut index = store.stage_index_get(&fingerprint).await?;
     let keys: Vec<Hash> = list.iter().map(|d| d.key(&fingerprint)).collect();
-    let hexes: Vec<String> = keys.iter().map(Hash::to_hex).collect();
-    let index_current = keys.len() == index.len() && hexes.iter().all(|k| index.contains_key(k));
+    let index_current = keys.len() == index.len() && keys.iter().all(|k| index.contains_key(k));
     // Datums the stage index vouches for are reused at once; only the others go to the executor.
     let mut outcomes: Vec<Option<Ran>> = Vec::with_capacity(list.len());
     let mut pending = Vec::new();
-    for (i, ((d, key), hex)) in list.into_iter().zip(keys).zip(&hexes).enumerate() {
-        match index.remove(hex) {
+    for (i, (d, key)) in list.into_iter().zip(keys).enumerate() {
+        match index.remove(&key) {
             Some(outputs) => outcomes.push(Some((d, key, Ok(DatumOutcome::Reused { outputs })))),
             None => {
                 outcomes.push(None);
@@ -310,12 +317,10 @@ async fn run_stage(
 
     let outcomes: Vec<(Datum, Hash, DatumOutcome)> =
         outcomes.into_iter().map(|(d, k, o)| o.map(|o| (d, k, o))).collect::<Result<_, StoreError>>()?;
-    let next_index: HashMap<String, Vec<FileEntry>> = outcomes
+    let next_index: HashMap<Hash, Vec<FileEntry>> = outcomes
         .iter()
         .filter_map(|(_, key, o)| match o {
-            DatumOutcome::Reused { outputs } | DatumOutcome::Processed { outputs, .. } => {
-                Some((key.to_hex(), outputs.clone()))
-            }
+            DatumOutcome::Reused { outputs } | DatumOutcome::Processed { outputs, .. } => Some((*key, outputs.clone())),
             DatumOutcome::Failed(_) => None,
         })
         .collect();
@@ -355,7 +360,8 @@ pub fn merge_outputs(
     outcomes: Vec<(Datum, Hash, DatumOutcome)>,
     report: &mut StageReport,
 ) -> Result<Vec<FileEntry>, RunError> {
-    let mut written: BTreeMap<String, (FileEntry, String)> = BTreeMap::new();
+    // Each output path with the datum (its index in the log) that wrote it.
+    let mut written: BTreeMap<String, (FileEntry, usize)> = BTreeMap::new();
     for (d, key, outcome) in outcomes {
         let key = key.to_hex();
         let (status, outputs) = match outcome {
@@ -373,19 +379,20 @@ pub fn merge_outputs(
                 ("failed", Vec::new())
             }
         };
-        report.datum_log.push(json!({ "key": key, "datum": d.label, "status": status }));
+        let writer = report.datum_log.len();
         for f in outputs {
             if let Some((_, other)) = written.get(&f.path) {
                 return Err(RunError::Stage {
                     stage: spec.stage.clone(),
                     message: format!(
-                        "datums `{other}` and `{}` both wrote `out/{}`: each output path must come from one datum",
-                        d.label, f.path
+                        "datums `{}` and `{}` both wrote `out/{}`: each output path must come from one datum",
+                        report.datum_log[*other].datum, d.label, f.path
                     ),
                 });
             }
-            written.insert(f.path.clone(), (f, d.label.clone()));
+            written.insert(f.path.clone(), (f, writer));
         }
+        report.datum_log.push(DatumRecord { key, datum: d.label, status });
     }
     Ok(written.into_values().map(|(f, _)| f).collect())
 }

@@ -53,11 +53,13 @@ pub struct HashParseError(pub String);
 impl FromStr for Hash {
     type Err = HashParseError;
     fn from_str(s: &str) -> Result<Hash, HashParseError> {
-        let digit = |b: u8| match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        };
+        const fn digit(b: u8) -> Option<u8> {
+            match b {
+                b'0'..=b'9' => Some(b - b'0'),
+                b'a'..=b'f' => Some(b - b'a' + 10),
+                _ => None,
+            }
+        }
         let bytes = s.as_bytes();
         if bytes.len() != 64 {
             return Err(HashParseError(s.to_owned()));
@@ -73,16 +75,22 @@ impl FromStr for Hash {
     }
 }
 
+/// Hex in human-readable formats (JSON manifests, specs), the 32 bytes themselves in binary ones
+/// (the stat cache, stage indexes), where parsing hex was a tenth of a no-change run.
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        if s.is_human_readable() { s.serialize_str(&self.to_hex()) } else { self.0.serialize(s) }
     }
 }
 
 impl<'de> Deserialize<'de> for Hash {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(d).map(Hash)
+        }
     }
 }
 

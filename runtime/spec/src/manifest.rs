@@ -37,7 +37,7 @@ pub struct ChunkRef {
 }
 
 /// One file of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FileEntry {
     /// Relative, `/`-separated; see [`check_path`].
     pub path: String,
@@ -46,8 +46,27 @@ pub struct FileEntry {
     pub hash: Hash,
     /// The file's chunks in order, when it has more than one. Empty means the file is the single
     /// object `hash` (or nothing, when `size` is 0).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub chunks: Vec<ChunkRef>,
+}
+
+/// Leaves out empty `chunks` in human-readable formats (manifests: their bytes are commit ids),
+/// writes every field in binary ones (stage indexes), which cannot skip fields.
+impl Serialize for FileEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let skip = s.is_human_readable() && self.chunks.is_empty();
+        let mut st = s.serialize_struct("FileEntry", if skip { 3 } else { 4 })?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("size", &self.size)?;
+        st.serialize_field("hash", &self.hash)?;
+        if skip {
+            st.skip_field("chunks")?;
+        } else {
+            st.serialize_field("chunks", &self.chunks)?;
+        }
+        st.end()
+    }
 }
 
 impl FileEntry {

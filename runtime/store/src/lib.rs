@@ -37,6 +37,8 @@ use std::sync::Arc;
 
 /// The branch `put` moves when none is named.
 pub const DEFAULT_BRANCH: &str = "main";
+/// A stage index starts with this, then the index in postcard (a compact binary serde format).
+const STAGE_INDEX_MAGIC: &[u8] = b"pipe-stage-index-2\n";
 
 /// Reports the progress of a long transfer. The CLI draws a bar; tests and libraries stay quiet.
 pub trait Progress: Send + Sync {
@@ -227,18 +229,20 @@ impl Store {
     /// The outputs of every datum of the last run of a stage with this fingerprint, by datum key
     /// (hex): one read instead of one per datum. Only a shortcut to the cache entries it was
     /// built from; an unreadable index is an empty one.
-    pub async fn stage_index_get(&self, fingerprint: &Hash) -> Result<HashMap<String, Vec<pipe_spec::FileEntry>>> {
+    pub async fn stage_index_get(&self, fingerprint: &Hash) -> Result<HashMap<Hash, Vec<pipe_spec::FileEntry>>> {
         let Some(bytes) = self.backend.get(&layout::stage_index(fingerprint)).await? else { return Ok(HashMap::new()) };
-        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+        // Anything else (an older format, a torn write) is an empty index: it only saves work.
+        Ok(bytes.strip_prefix(STAGE_INDEX_MAGIC).and_then(|b| postcard::from_bytes(b).ok()).unwrap_or_default())
     }
 
     /// Replaces a stage's index; call after its output commit.
     pub async fn stage_index_put(
         &self,
         fingerprint: &Hash,
-        index: &HashMap<String, Vec<pipe_spec::FileEntry>>,
+        index: &HashMap<Hash, Vec<pipe_spec::FileEntry>>,
     ) -> Result<()> {
-        let bytes = serde_json::to_vec(index).expect("indexes serialise");
+        let mut bytes = STAGE_INDEX_MAGIC.to_vec();
+        bytes.extend(postcard::to_stdvec(index).expect("indexes serialise"));
         self.backend.put(&layout::stage_index(fingerprint), bytes.into()).await
     }
 

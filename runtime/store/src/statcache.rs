@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How recent an mtime must not be for the file to be recorded.
 pub const RACY: Duration = Duration::from_secs(2);
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
+/// The file starts with this, then the cache in postcard (a compact binary serde format).
+const MAGIC: &[u8] = b"pipe-statcache\n";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Stat {
@@ -43,24 +45,24 @@ impl Stat {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
-    #[serde(flatten)]
     stat: Stat,
     hash: Hash,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     chunks: Vec<ChunkRef>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct OnDisk {
     format: u32,
-    files: HashMap<PathBuf, Entry>,
+    files: HashMap<Vec<u8>, Entry>,
 }
 
 /// The cache, loaded in memory.
 #[derive(Debug)]
 pub struct StatCache {
     file: Option<PathBuf>,
-    files: HashMap<PathBuf, Entry>,
+    /// By the absolute path's bytes: hashing bytes is far cheaper than hashing a `Path`, which
+    /// hashes component by component.
+    files: HashMap<Vec<u8>, Entry>,
     started: SystemTime,
     dirty: bool,
 }
@@ -71,7 +73,7 @@ impl StatCache {
         let files = file
             .as_deref()
             .and_then(|f| std::fs::read(f).ok())
-            .and_then(|bytes| serde_json::from_slice::<OnDisk>(&bytes).ok())
+            .and_then(|bytes| bytes.strip_prefix(MAGIC).and_then(|b| postcard::from_bytes::<OnDisk>(b).ok()))
             .filter(|d| d.format == FORMAT)
             .map(|d| d.files)
             .unwrap_or_default();
@@ -80,7 +82,7 @@ impl StatCache {
 
     /// The chunks of the file at `path` (absolute), if it is unchanged since it was recorded.
     pub fn lookup(&self, path: &Path, meta: &Metadata) -> Option<(Hash, Vec<ChunkRef>)> {
-        let e = self.files.get(path)?;
+        let e = self.files.get(path.as_os_str().as_encoded_bytes())?;
         (e.stat == Stat::of(meta)).then(|| (e.hash, e.chunks.clone()))
     }
 
@@ -90,11 +92,11 @@ impl StatCache {
         let racy_after = self.started.checked_sub(RACY).unwrap_or(UNIX_EPOCH);
         let racy_ns = racy_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
         if stat.mtime_ns >= racy_ns {
-            self.files.remove(path);
+            self.files.remove(path.as_os_str().as_encoded_bytes());
             return;
         }
         let entry = Entry { stat, hash: entry.hash, chunks: entry.chunks.clone() };
-        self.files.insert(path.to_owned(), entry);
+        self.files.insert(path.as_os_str().as_encoded_bytes().to_vec(), entry);
         self.dirty = true;
     }
 
@@ -109,7 +111,8 @@ impl StatCache {
         let tmp = tempfile::NamedTempFile::new_in(dir)?;
         let disk = OnDiskRef { format: FORMAT, files: &self.files };
         let mut out = std::io::BufWriter::new(tmp.as_file());
-        serde_json::to_writer(&mut out, &disk)?;
+        std::io::Write::write_all(&mut out, MAGIC)?;
+        postcard::to_io(&disk, &mut out).map_err(std::io::Error::other)?;
         std::io::Write::flush(&mut out)?;
         drop(out);
         tmp.persist(file).map_err(|e| e.error)?;
@@ -120,5 +123,5 @@ impl StatCache {
 #[derive(Serialize)]
 struct OnDiskRef<'a> {
     format: u32,
-    files: &'a HashMap<PathBuf, Entry>,
+    files: &'a HashMap<Vec<u8>, Entry>,
 }

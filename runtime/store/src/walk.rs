@@ -25,7 +25,7 @@ pub fn files(dir: &Path) -> Result<Vec<Found>> {
     if !meta.is_dir() {
         return Err(StoreError::Io { path: dir.into(), source: std::io::Error::other("not a directory") });
     }
-    let mut out = Vec::new();
+    let mut listed: Vec<(String, PathBuf)> = Vec::new();
     let walker = walkdir::WalkDir::new(&root).follow_links(false).into_iter();
     for entry in walker.filter_entry(|e| e.depth() == 0 || e.file_name() != ".pipe") {
         let entry = entry.map_err(|e| {
@@ -52,9 +52,32 @@ pub fn files(dir: &Path) -> Result<Vec<Found>> {
             .map(|p| p.join("/"))
             .ok_or_else(|| StoreError::BadPath { path: shown(), reason: "the name is not valid UTF-8".into() })?;
         check_path(&path).map_err(|e| StoreError::BadPath { path: shown(), reason: e.to_string() })?;
-        let meta = entry.metadata().map_err(|e| StoreError::Io { path: entry.path().into(), source: e.into() })?;
-        out.push(Found { path, abs: entry.into_path(), meta });
+        listed.push((path, entry.into_path()));
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    // Reading the directory gives each entry's type for free; its metadata (size, mtime, inode)
+    // costs a `stat` call per file, the bulk of a walk, so those run on several threads.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let per = listed.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<Found>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = listed
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, abs)| {
+                            let meta = std::fs::symlink_metadata(abs).map_err(StoreError::io(abs))?;
+                            Ok(Found { path: path.clone(), abs: abs.clone(), meta })
+                        })
+                        .collect::<Result<Vec<Found>>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("stat threads do not panic")).collect()
+    });
+    let mut out = Vec::with_capacity(listed.len());
+    for part in parts {
+        out.extend(part?);
+    }
     Ok(out)
 }

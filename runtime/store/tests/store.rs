@@ -209,7 +209,7 @@ async fn the_stat_cache_reads_only_changed_files() {
     }
     let store = Store::open(tmp.path().join("store").to_str().expect("utf-8"), true).expect("open");
     store.init("ds").await.expect("init");
-    let cached = PutOptions { stat_cache: Some(tmp.path().join("state/statcache.json")), ..opts("v") };
+    let cached = PutOptions { stat_cache: Some(tmp.path().join("state/statcache.bin")), ..opts("v") };
     let first = store.put_dir("ds", &src, &cached, quiet()).await.expect("put");
     assert_eq!(first.files_read, 50);
     let again = store.put_dir("ds", &src, &cached, quiet()).await.expect("put again");
@@ -262,4 +262,22 @@ async fn paths_cannot_escape_on_put_or_get() {
         assert!(matches!(err, StoreError::BadPath { .. }), "{bad:?}: {err}");
     }
     assert!(walk(&outside).is_empty() && !tmp.path().join("evil").exists(), "nothing was written outside");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_index_round_trips_files_with_and_without_chunks() {
+    use pipe_spec::{ChunkRef, FileEntry, Hash};
+    let store = Store::open("memory://index", true).expect("open");
+    let one = FileEntry { path: "a.txt".into(), size: 3, hash: Hash::of(b"abc"), chunks: Vec::new() };
+    let chunks = vec![ChunkRef { hash: Hash::of(b"x"), size: 1 }, ChunkRef { hash: Hash::of(b"y"), size: 1 }];
+    let two = FileEntry::new("b/c.bin".into(), chunks);
+    let index = std::collections::HashMap::from([(Hash::of(b"k1"), vec![one.clone(), two.clone()]), (Hash::of(b"k2"), Vec::new())]);
+    let fingerprint = Hash::of(b"stage");
+    store.stage_index_put(&fingerprint, &index).await.expect("put");
+    assert_eq!(store.stage_index_get(&fingerprint).await.expect("get"), index);
+    // Manifests (JSON) still leave out empty chunk lists: their bytes are commit ids.
+    let json = serde_json::to_string(&one).expect("json");
+    assert_eq!(json, format!(r#"{{"path":"a.txt","size":3,"hash":"{}"}}"#, one.hash.to_hex()));
+    assert_eq!(serde_json::from_str::<FileEntry>(&json).expect("parse"), one);
+    assert_eq!(serde_json::from_str::<FileEntry>(&serde_json::to_string(&two).expect("json")).expect("parse"), two);
 }

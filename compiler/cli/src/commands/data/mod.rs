@@ -129,7 +129,7 @@ async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
             println!("created repo `{repo}` in {url}");
         }
         DataCommand::Put { repo, dir, branch, message, jobs, json } => {
-            let stat_cache = Some(state_dir().join("statcache.json"));
+            let stat_cache = Some(state_dir().join("statcache.bin"));
             let opts = PutOptions { branch: branch.clone(), message, stat_cache, jobs };
             let bar = progress::Bar::new(json);
             let outcome = store.put_dir(&repo, &dir, &opts, Arc::new(bar)).await?;

@@ -63,7 +63,7 @@ pub fn run(args: RunArgs) -> u8 {
         exec: ExecContext {
             cwd: dir,
             work_root: state.join("work"),
-            stat_cache: Some(state.join("statcache.json")),
+            stat_cache: Some(state.join("statcache.bin")),
             record: true,
         },
         params: params.into_iter().collect(),
