@@ -33,7 +33,7 @@ fn stage_template_name(stage: &str) -> String {
 /// Every template: `main` (the DAG), the shared `plan` and `commit` steps, then one per stage.
 pub fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: &str) -> Vec<Template> {
     let params: Vec<String> = p.params.iter().map(|q| q.name.clone()).collect();
-    let mut out = vec![main(p), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
+    let mut out = vec![main(p, specs), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
     for (stage, spec) in p.stages.iter().zip(specs) {
         out.push(if stage.kind == Kind::Ddp {
             ddp_template(opts, p, stage, spec, config_map)
@@ -44,14 +44,15 @@ pub fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: 
     out
 }
 
-fn main(p: &Pipeline) -> Template {
+fn main(p: &Pipeline, specs: &[StageSpec]) -> Template {
     let mut tasks = Vec::new();
-    for stage in &p.stages {
+    for (stage, spec) in p.stages.iter().zip(specs) {
         let (plan, run, commit) =
             (task_name("plan", &stage.name), task_name("run", &stage.name), task_name("commit", &stage.name));
         let upstream: Vec<String> =
             stage.reads.iter().filter(|r| p.stage(r).is_some()).map(|r| task_name("commit", r)).collect();
         let ddp = stage.kind == Kind::Ddp;
+        let timed = spec.timeout_seconds.is_some();
         // The shim bounds the shards by the spec's `parallelism` (one for ddp).
         let step_args = || Arguments { parameters: vec![parameter("stage", &stage.name)] };
         tasks.push(DagTask {
@@ -76,7 +77,15 @@ fn main(p: &Pipeline) -> Template {
                 template: stage_template_name(&stage.name),
                 depends: Some(plan),
                 with_param: Some(result),
-                arguments: Some(Arguments { parameters: vec![parameter("shard", "{{item}}")] }),
+                arguments: Some(Arguments {
+                    parameters: [
+                        Some(parameter("shard", "{{item.shard}}")),
+                        timed.then(|| parameter("deadline", "{{item.deadline}}")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                }),
                 ..Default::default()
             }
         });
@@ -119,10 +128,17 @@ fn shard_template(opts: &Options, stage: &Stage, spec: &StageSpec) -> Template {
     let mut container = pod::stage_container(opts, stage, spec, shard, command, pod::Shared::FromPatch);
     let (resources, pod_spec_patch) = pod::split_resources(stage);
     container.resources = Some(resources);
+    // The plan knows how many datums each shard got: the pod's deadline comes with its item.
+    let timed = spec.timeout_seconds.is_some();
+    let mut inputs = vec![input("shard")];
+    if timed {
+        inputs.push(input("deadline"));
+    }
     Template {
         pod_spec_patch,
+        active_deadline_seconds: timed.then(|| "{{inputs.parameters.deadline}}".to_owned()),
         name: stage_template_name(&stage.name),
-        inputs: Some(Inputs { parameters: vec![input("shard")] }),
+        inputs: Some(Inputs { parameters: inputs }),
         container: Some(container),
         node_selector: pod::node_selector(stage),
         tolerations: pod::tolerations(stage),

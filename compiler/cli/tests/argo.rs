@@ -300,9 +300,9 @@ impl Cluster {
         let shared_env = patch["containers"][0]["env"].as_array().cloned().unwrap_or_default();
         let mut pods = BTreeMap::new();
         for task in templates["main"]["dag"]["tasks"].as_array().expect("tasks") {
-            let items: Vec<Option<String>> = match task["withParam"].as_str() {
+            let items: Vec<Option<Value>> = match task["withParam"].as_str() {
                 Some(expr) => {
-                    let list: Vec<String> =
+                    let list: Vec<Value> =
                         serde_json::from_str(&self.fill(expr, &global)).expect("withParam is a JSON list");
                     list.into_iter().map(Some).collect()
                 }
@@ -311,8 +311,9 @@ impl Cluster {
             let template = templates[task["template"].as_str().expect("template")];
             for item in items {
                 let mut vars = global.clone();
-                if let Some(item) = &item {
-                    vars.insert("item".into(), item.clone());
+                // `{{item.KEY}}` for each key of an object item, as Argo does.
+                for (k, v) in item.as_ref().and_then(Value::as_object).into_iter().flatten() {
+                    vars.insert(format!("item.{k}"), v.as_str().expect("item values are strings").to_owned());
                 }
                 for a in task["arguments"]["parameters"].as_array().into_iter().flatten() {
                     let value = self.fill(a["value"].as_str().expect("value"), &vars);

@@ -46,13 +46,18 @@ fn shim(dir: &Path, run: &str, args: &[&str]) -> Output {
         .expect("pipe-shim")
 }
 
+/// The shard numbers of `pipe-shim plan`'s output (`[{"shard": "0", …}, …]`).
+fn shard_numbers(stdout: &str) -> Vec<String> {
+    let items: Vec<Value> = serde_json::from_str(stdout).expect("a JSON list of shards");
+    items.iter().map(|i| i["shard"].as_str().expect("a shard number").to_owned()).collect()
+}
+
 /// Runs every stage through plan → run each shard → commit; gives each stage's shard count.
 fn run_on_shim(dir: &Path, run: &str) -> Vec<(String, usize)> {
     let mut shards = Vec::new();
     for stage in ["preprocess", "train", "evaluate"] {
         let spec = format!("spec/{stage}.json");
-        let planned: Vec<String> =
-            serde_json::from_str(&check(shim(dir, run, &["plan", "--spec", &spec]), "plan")).expect("shard list");
+        let planned = shard_numbers(&check(shim(dir, run, &["plan", "--spec", &spec]), "plan"));
         for k in &planned {
             check(shim(dir, run, &["run", "--spec", &spec, "--shard", k]), "run");
         }
@@ -127,9 +132,7 @@ fn a_failed_shard_fails_the_commit_naming_a_missing_datum() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = example(tmp.path(), "p");
     pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
-    let planned: Vec<String> =
-        serde_json::from_str(&check(shim(&dir, "r", &["plan", "--spec", "spec/preprocess.json"]), "plan"))
-            .expect("shards");
+    let planned = shard_numbers(&check(shim(&dir, "r", &["plan", "--spec", "spec/preprocess.json"]), "plan"));
     assert_eq!(planned.len(), 3);
     check(shim(&dir, "r", &["run", "--spec", "spec/preprocess.json", "--shard", "0"]), "shard 0");
     let failed = shim(
@@ -153,8 +156,7 @@ fn a_follower_replica_runs_the_command_but_records_nothing_and_install_copies_th
     let dir = example(tmp.path(), "p");
     pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
     let spec = "spec/preprocess.json";
-    let planned: Vec<String> =
-        serde_json::from_str(&check(shim(&dir, "r", &["plan", "--spec", spec]), "plan")).expect("shards");
+    let planned = shard_numbers(&check(shim(&dir, "r", &["plan", "--spec", spec]), "plan"));
     // Rank 1 of a gang: the command runs (it leaves a mark outside the store), nothing is cached.
     let marks = dir.join("marks");
     std::fs::create_dir_all(&marks).expect("marks");

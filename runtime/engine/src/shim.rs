@@ -118,6 +118,31 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
     Ok(plan)
 }
 
+/// One shard as Argo's `withParam` fans out over it: its number, how many datums it holds and
+/// how long its pod may run (`deadline`, seconds: every datum's `timeout` times its attempts,
+/// plus a minute for inputs and outputs; "0" when the stage has no timeout). All strings, as
+/// Argo parameters are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShardItem {
+    pub shard: String,
+    pub datums: String,
+    pub deadline: String,
+}
+
+/// The plan's shards as [`ShardItem`]s.
+pub fn shard_items(spec: &StageSpec, plan: &Plan) -> Vec<ShardItem> {
+    plan.shards
+        .iter()
+        .enumerate()
+        .map(|(i, keys)| {
+            let deadline = spec.timeout_seconds.map_or(0, |t| {
+                t.saturating_mul(u64::from(spec.retries) + 1).saturating_mul(keys.len() as u64).saturating_add(60)
+            });
+            ShardItem { shard: i.to_string(), datums: keys.len().to_string(), deadline: deadline.to_string() }
+        })
+        .collect()
+}
+
 /// Processes shard `shard` of the stored plan, running `command` (the spec's when empty).
 pub async fn run_shard(
     store: &Store,
@@ -251,4 +276,33 @@ pub async fn whole_stage(
         report.output = Some(commit);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_deadline_covers_each_datum_s_timeout_and_retries() {
+        let mut spec: StageSpec = serde_json::from_value(serde_json::json!({
+            "format": 1, "pipeline": "p", "stage": "s", "kind": "container", "image": "i", "command": ["true"],
+            "env": [], "inputs": [], "datums": null, "retries": 1, "timeout_seconds": 30, "parallelism": null
+        }))
+        .expect("a spec");
+        let plan = Plan {
+            format: 1,
+            run: "r".into(),
+            stage: "s".into(),
+            fingerprint: String::new(),
+            inputs: Vec::new(),
+            datums: 4,
+            cached: 0,
+            shards: vec![vec!["a".into(), "b".into(), "c".into()], vec!["d".into()]],
+        };
+        let items = shard_items(&spec, &plan);
+        assert_eq!(items[0], ShardItem { shard: "0".into(), datums: "3".into(), deadline: "240".into() });
+        assert_eq!(items[1].deadline, "120");
+        spec.timeout_seconds = None;
+        assert_eq!(shard_items(&spec, &plan)[0].deadline, "0");
+    }
 }

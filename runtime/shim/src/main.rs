@@ -42,7 +42,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Step {
-    /// List the datums that are not cached and split them into shards; print the shard numbers.
+    /// List the datums that are not cached and split them into shards; print one item per shard,
+    /// `{"shard": "0", "datums": "3", "deadline": "…"}` (strings, for Argo's `{{item.…}}`).
     Plan {
         /// At most this many shards; the stage's `parallelism` (32 without one) bounds it too, and
         /// a `ddp` stage is always one shard.
@@ -148,8 +149,7 @@ fn main() -> ExitCode {
                     plan.datums - plan.cached,
                     plan.shards.len()
                 );
-                let shards: Vec<String> = (0..plan.shards.len()).map(|i| i.to_string()).collect();
-                println!("{}", serde_json::to_string(&shards).expect("strings serialise"));
+                println!("{}", serde_json::to_string(&shim::shard_items(&spec, &plan)).expect("items serialise"));
                 Ok(true)
             }
             Step::Run { shard, work, rank, command } => {
