@@ -154,3 +154,46 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     rng.fill(&mut v);
     v
 }
+
+/// Every example (`example-<name>`: its `pipeline.pipe`) and emit fixture (`emit-<case>`: its
+/// `main.pipe`), sorted by name: what each compile target must accept.
+pub fn compile_cases() -> Vec<(String, PathBuf)> {
+    let root = repo_root();
+    let mut out = Vec::new();
+    for (prefix, folder, file) in [("example", "examples", "pipeline.pipe"), ("emit", "tests/cases/emit", "main.pipe")]
+    {
+        for entry in std::fs::read_dir(root.join(folder)).expect("case folder") {
+            let dir = entry.expect("entry").path();
+            if dir.join(file).exists() {
+                out.push((format!("{prefix}-{}", dir.file_name().expect("name").to_string_lossy()), dir.join(file)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `out` if its process succeeded; otherwise a panic showing its stdout and stderr.
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The files directly in `dir`, by name, as text.
+pub fn files_in(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .expect("a folder")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            (
+                path.file_name().expect("name").to_string_lossy().into_owned(),
+                std::fs::read_to_string(&path).expect("text"),
+            )
+        })
+        .collect()
+}

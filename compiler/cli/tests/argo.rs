@@ -7,7 +7,7 @@
 //! The validators are installed by `scripts/test.sh` (pip: hera, kubernetes-validate, jsonschema;
 //! npm: `tests/validators`); a missing one fails the test with what to install.
 
-use pipe_tests::{copy_dir, repo_root, write_file};
+use pipe_tests::{compile_cases, copy_dir, files_in, repo_root, succeeded, write_file};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,16 +15,6 @@ use std::process::{Command, Output};
 
 fn pipe(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).current_dir(dir).output().expect("pipe runs")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn shim_binary() -> PathBuf {
@@ -38,17 +28,8 @@ fn compile(file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> 
     let (f, o) = (file.to_string_lossy(), out.to_string_lossy());
     let mut args = vec!["compile", &f, "--target", "argo", "-o", &o];
     args.extend(extra);
-    ok(pipe(Path::new("."), &args));
-    std::fs::read_dir(out)
-        .expect("out dir")
-        .map(|e| {
-            let path = e.expect("entry").path();
-            (
-                path.file_name().expect("name").to_string_lossy().into_owned(),
-                std::fs::read_to_string(&path).expect("text"),
-            )
-        })
-        .collect()
+    succeeded(pipe(Path::new("."), &args));
+    files_in(out)
 }
 
 fn yaml(text: &str) -> Value {
@@ -79,36 +60,19 @@ fn validate(files: &[PathBuf]) {
         validators.join("node_modules/@kubernetes-models/argo-workflows").exists(),
         "`npm ci --prefix tests/validators`",
     );
-    let report = ok(Command::new("python3")
-        .arg(validators.join("validate_argo.py"))
-        .arg(&schemas)
-        .args(files)
-        .output()
-        .expect("python3 runs"));
+    let report = succeeded(
+        Command::new("python3")
+            .arg(validators.join("validate_argo.py"))
+            .arg(&schemas)
+            .args(files)
+            .output()
+            .expect("python3 runs"),
+    );
     eprintln!("{}", String::from_utf8_lossy(&report.stdout));
-    let report =
-        ok(Command::new("node").arg(validators.join("validate-argo.mjs")).args(files).output().expect("node runs"));
+    let report = succeeded(
+        Command::new("node").arg(validators.join("validate-argo.mjs")).args(files).output().expect("node runs"),
+    );
     eprintln!("{}", String::from_utf8_lossy(&report.stdout));
-}
-
-fn pipelines() -> Vec<(String, PathBuf)> {
-    let root = repo_root();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(root.join("examples")).expect("examples") {
-        let dir = entry.expect("entry").path();
-        if dir.join("pipeline.pipe").exists() {
-            out.push((
-                format!("example-{}", dir.file_name().expect("name").to_string_lossy()),
-                dir.join("pipeline.pipe"),
-            ));
-        }
-    }
-    for entry in std::fs::read_dir(root.join("tests/cases/emit")).expect("emit cases") {
-        let dir = entry.expect("entry").path();
-        out.push((format!("emit-{}", dir.file_name().expect("name").to_string_lossy()), dir.join("main.pipe")));
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -116,7 +80,7 @@ fn examples_and_emit_fixtures_compile_to_argo_that_third_party_validators_accept
     let tmp = tempfile::tempdir().expect("tmp");
     let mut files = Vec::new();
     let mut kinds = BTreeMap::<String, usize>::new();
-    for (name, file) in pipelines() {
+    for (name, file) in compile_cases() {
         let (a, b) = (tmp.path().join(&name), tmp.path().join(format!("{name}.again")));
         let first = compile(&file, &a, &["--unpinned"]);
         let second = compile(&file, &b, &["--unpinned"]);
@@ -245,7 +209,7 @@ fn compiling_pins_repo_inputs_and_snapshots_dir_inputs_into_the_store() {
         assert_eq!(repo["repo"], "pipeline.in.batches");
         assert!(repo["commit"].as_str().is_some_and(|c| c.len() == 64), "pinned to a commit: {repo}");
     }
-    let log = ok(pipe(tmp.path(), &["data", "log", "pipeline.in.batches", "--store", &store.to_string_lossy()]));
+    let log = succeeded(pipe(tmp.path(), &["data", "log", "pipeline.in.batches", "--store", &store.to_string_lossy()]));
     assert!(!log.stdout.is_empty());
 }
 
@@ -333,7 +297,7 @@ impl Cluster {
                         command.env(e["name"].as_str().expect("name"), self.fill(v, &vars));
                     }
                 }
-                let out = ok(command.output().expect("step runs"));
+                let out = succeeded(command.output().expect("step runs"));
                 *pods.entry(task["template"].as_str().expect("template").to_owned()).or_insert(0) += 1;
                 global.insert(
                     format!("tasks.{}.outputs.result", task["name"].as_str().expect("name")),
@@ -372,8 +336,8 @@ stage total {
         write_file(root, &format!("data/{name}"), body.as_bytes());
     }
     let store = root.join("store").to_string_lossy().into_owned();
-    let put = || ok(pipe(root, &["data", "put", "letters", "data", "--store", &store]));
-    ok(pipe(root, &["data", "init", "letters", "--store", &store]));
+    let put = || succeeded(pipe(root, &["data", "put", "letters", "data", "--store", &store]));
+    succeeded(pipe(root, &["data", "init", "letters", "--store", &store]));
     put();
     let files = compile(&root.join("pipeline.pipe"), &root.join("out"), &["--unpinned"]);
     let template = yaml(&files["workflow-template.yaml"]);
@@ -382,7 +346,7 @@ stage total {
     let first = cluster.submit("run-1", &template);
     assert_eq!(first.get("stage-upper"), Some(&4), "one shard per datum at first: {first:?}");
     assert_eq!(first.get("stage-total"), Some(&1));
-    let got = ok(pipe(root, &["data", "get", "pipeline.total", "got1", "--store", &store]));
+    let got = succeeded(pipe(root, &["data", "get", "pipeline.total", "got1", "--store", &store]));
     drop(got);
     assert_eq!(std::fs::read_to_string(root.join("got1/all.txt")).expect("output"), "ALPHA!\nBETA!\nGAMMA!\nDELTA!\n");
 
@@ -395,7 +359,7 @@ stage total {
     let third = cluster.submit("run-3", &template);
     assert_eq!(third.get("stage-upper"), Some(&1), "one datum changed, one shard: {third:?}");
     assert_eq!(third.get("stage-total"), Some(&1));
-    ok(pipe(root, &["data", "get", "pipeline.total", "got3", "--store", &store]));
+    succeeded(pipe(root, &["data", "get", "pipeline.total", "got3", "--store", &store]));
     assert_eq!(
         std::fs::read_to_string(root.join("got3/all.txt")).expect("output"),
         "ALPHA!\nBETA!\nGAMMA RAY!\nDELTA!\n"

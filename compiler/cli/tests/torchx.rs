@@ -4,23 +4,13 @@
 //! accepts, `torchx run --dryrun` takes the typed params, and `torchx run -s local_cwd` of an
 //! example stage really runs the shim and the command here, then skips every datum the second time.
 
-use pipe_tests::{copy_dir, repo_root};
+use pipe_tests::{compile_cases, copy_dir, files_in, repo_root, succeeded};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn pipe(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).current_dir(dir).output().expect("pipe runs")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn need_torchx() {
@@ -36,33 +26,8 @@ fn compile(file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> 
     let (f, o) = (file.to_string_lossy(), out.to_string_lossy());
     let mut args = vec!["compile", &f, "--target", "torchx", "-o", &o];
     args.extend(extra);
-    ok(pipe(Path::new("."), &args));
-    std::fs::read_dir(out)
-        .expect("out dir")
-        .map(|e| {
-            let path = e.expect("entry").path();
-            (
-                path.file_name().expect("name").to_string_lossy().into_owned(),
-                std::fs::read_to_string(&path).expect("text"),
-            )
-        })
-        .collect()
-}
-
-fn pipelines() -> Vec<(String, PathBuf)> {
-    let root = repo_root();
-    let mut out = Vec::new();
-    for (prefix, folder, file) in [("example", "examples", "pipeline.pipe"), ("emit", "tests/cases/emit", "main.pipe")]
-    {
-        for entry in std::fs::read_dir(root.join(folder)).expect("folder") {
-            let dir = entry.expect("entry").path();
-            if dir.join(file).exists() {
-                out.push((format!("{prefix}-{}", dir.file_name().expect("name").to_string_lossy()), dir.join(file)));
-            }
-        }
-    }
-    out.sort();
-    out
+    succeeded(pipe(Path::new("."), &args));
+    files_in(out)
 }
 
 #[test]
@@ -70,7 +35,7 @@ fn every_component_passes_torchx_linter_finder_and_kubernetes_dry_run() {
     need_torchx();
     let tmp = tempfile::tempdir().expect("tmp");
     let mut modules = Vec::new();
-    for (name, file) in pipelines() {
+    for (name, file) in compile_cases() {
         let (a, b) = (tmp.path().join(&name), tmp.path().join(format!("{name}.again")));
         let first = compile(&file, &a, &["--unpinned"]);
         assert_eq!(first, compile(&file, &b, &["--unpinned"]), "{name}: two compilations differ");
@@ -82,13 +47,15 @@ fn every_component_passes_torchx_linter_finder_and_kubernetes_dry_run() {
         modules.push(a.join(module));
     }
     let validators = repo_root().join("tests/validators");
-    let out = ok(Command::new("python3")
-        .arg(validators.join("validate_torchx.py"))
-        .arg(repo_root().join("../shared/schemas"))
-        .args(&modules)
-        .current_dir(&validators)
-        .output()
-        .expect("python3 runs"));
+    let out = succeeded(
+        Command::new("python3")
+            .arg(validators.join("validate_torchx.py"))
+            .arg(repo_root().join("../shared/schemas"))
+            .args(&modules)
+            .current_dir(&validators)
+            .output()
+            .expect("python3 runs"),
+    );
     eprintln!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
@@ -97,11 +64,13 @@ fn torchx_run_dry_run_takes_typed_params_and_builds_the_ddp_gang() {
     need_torchx();
     let tmp = tempfile::tempdir().expect("tmp");
     compile(&repo_root().join("examples/mnist/pipeline.pipe"), tmp.path(), &["--unpinned"]);
-    let out = ok(Command::new("torchx")
-        .args(["run", "--workspace", "", "--dryrun", "-s", "kubernetes", "./pipeline.py:train", "--epochs", "20"])
-        .current_dir(tmp.path())
-        .output()
-        .expect("torchx runs"));
+    let out = succeeded(
+        Command::new("torchx")
+            .args(["run", "--workspace", "", "--dryrun", "-s", "kubernetes", "./pipeline.py:train", "--epochs", "20"])
+            .current_dir(tmp.path())
+            .output()
+            .expect("torchx runs"),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("kind: Job") && text.contains("schedulerName: volcano"), "{text}");
     assert!(text.contains("--epochs 20 --lr 0.001"), "the param reached the command: {text}");
@@ -126,26 +95,28 @@ fn torchx_local_cwd_runs_the_shim_and_a_second_run_skips_every_datum() {
     let dir = tmp.path();
     copy_dir(&repo_root().join("examples/mnist"), dir);
     let store = dir.join("store").to_string_lossy().into_owned();
-    ok(pipe(dir, &["data", "init", "mnist", "--store", &store]));
-    ok(pipe(dir, &["data", "put", "mnist", "data", "--store", &store]));
-    ok(pipe(dir, &["data", "tag", "mnist", "v2", "--store", &store]));
+    succeeded(pipe(dir, &["data", "init", "mnist", "--store", &store]));
+    succeeded(pipe(dir, &["data", "put", "mnist", "data", "--store", &store]));
+    succeeded(pipe(dir, &["data", "tag", "mnist", "v2", "--store", &store]));
     compile(&dir.join("pipeline.pipe"), &dir.join("out"), &["--store", &store]);
     let shim_dir = Path::new(env!("CARGO_BIN_EXE_pipe")).parent().expect("bin dir").to_path_buf();
     assert!(shim_dir.join("pipe-shim").exists(), "build pipe-shim: `cargo build -p pipe-shim`");
     let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap_or_default());
     let run = || {
-        let out = ok(Command::new("torchx")
-            .args(["run", "--workspace", "", "-s", "local_cwd", "./out/pipeline.py:preprocess", "--store", &store])
-            .current_dir(dir)
-            .env("PATH", &path)
-            .output()
-            .expect("torchx runs"));
+        let out = succeeded(
+            Command::new("torchx")
+                .args(["run", "--workspace", "", "-s", "local_cwd", "./out/pipeline.py:preprocess", "--store", &store])
+                .current_dir(dir)
+                .env("PATH", &path)
+                .output()
+                .expect("torchx runs"),
+        );
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     };
     let first = run();
     assert!(first.contains("3 datums, 3 processed, 0 reused, 0 failed; committed"), "{first}");
     assert!(first.contains("SUCCEEDED"), "{first}");
-    let listing = ok(pipe(dir, &["data", "ls", "pipeline.preprocess", "--store", &store]));
+    let listing = succeeded(pipe(dir, &["data", "ls", "pipeline.preprocess", "--store", &store]));
     assert!(String::from_utf8_lossy(&listing.stdout).contains("shard-0.json"));
     let second = run();
     assert!(second.contains("3 datums, 0 processed, 3 reused, 0 failed"), "{second}");

@@ -146,7 +146,9 @@ fn pin(specs: &mut [StageSpec], url: &str, dir: &Path) -> Result<(), pipe_store:
         .build()
         .map_err(|e| pipe_store::StoreError::Io { path: PathBuf::from(url), source: e })?;
     runtime.block_on(async {
-        let store = Store::open(url, true)?;
+        // A store is created only to hold `dir(…)` snapshots; repo inputs need one that exists.
+        let snapshots_dirs = specs.iter().flat_map(|s| &s.inputs).any(|i| matches!(i.source, InputSource::Dir { .. }));
+        let store = Store::open(url, snapshots_dirs)?;
         let mut snapshots = std::collections::HashMap::new();
         for spec in specs.iter_mut() {
             for input in &mut spec.inputs {
