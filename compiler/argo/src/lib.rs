@@ -58,11 +58,12 @@ impl Options {
     }
 }
 
-/// One emitted file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One emitted file: its name, its YAML and the object itself (what `pipe deploy` applies).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     pub file: String,
     pub text: String,
+    pub object: serde_json::Value,
 }
 
 /// How long finished workflows stay, in seconds: a day after success, a week after failure.
@@ -141,10 +142,11 @@ pub fn compile(
         spec: submit(),
     };
 
+    let entry = |file: &'static str, object: serde_json::Value, text: String| (file, text, object);
     let mut out = vec![
-        ("configmap.yaml", yaml::to_yaml(&config_map), limits::json_size(&config_map)),
-        ("workflow-template.yaml", yaml::to_yaml(&template), limits::json_size(&template)),
-        ("workflow.yaml", yaml::to_yaml(&workflow), limits::json_size(&workflow)),
+        entry("configmap.yaml", to_value(&config_map), yaml::to_yaml(&config_map)),
+        entry("workflow-template.yaml", to_value(&template), yaml::to_yaml(&template)),
+        entry("workflow.yaml", to_value(&workflow), yaml::to_yaml(&workflow)),
     ];
     if let Some(schedule) = &p.schedule {
         let cron = Object {
@@ -157,10 +159,15 @@ pub fn compile(
                 workflow_spec: submit(),
             },
         };
-        out.push(("cron-workflow.yaml", yaml::to_yaml(&cron), limits::json_size(&cron)));
+        out.push(entry("cron-workflow.yaml", to_value(&cron), yaml::to_yaml(&cron)));
     }
-    limits::check_sizes(p, specs, out.iter().map(|(f, _, size)| (*f, *size)))?;
-    Ok(out.into_iter().map(|(file, text, _)| Manifest { file: file.into(), text }).collect())
+    let sizes: Vec<(&str, usize)> = out.iter().map(|(f, _, object)| (*f, limits::json_size(object))).collect();
+    limits::check_sizes(p, specs, sizes.into_iter())?;
+    Ok(out.into_iter().map(|(file, text, object)| Manifest { file: file.into(), text, object }).collect())
+}
+
+fn to_value<T: serde::Serialize>(object: &T) -> serde_json::Value {
+    serde_json::to_value(object).expect("manifests serialise")
 }
 
 fn labels(p: &Pipeline) -> BTreeMap<String, String> {

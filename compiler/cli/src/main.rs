@@ -51,7 +51,7 @@ enum Command {
     Explain { code: String },
     /// Run the language server on stdin/stdout, for editors.
     Lsp,
-    /// Compile the pipeline for a runtime: `--target spec` (stage specs for `pipe-shim`).
+    /// Compile the pipeline for a runtime: `--target spec|argo|torchx`.
     Compile(commands::compile::CompileArgs),
     /// Run the pipeline on this machine, processing only datums that changed.
     Run(commands::run::RunArgs),
@@ -59,6 +59,10 @@ enum Command {
     Log(commands::log::LogArgs),
     /// Versioned data repos: init, put, log, ls, get, diff, tag.
     Data(commands::data::DataArgs),
+    /// Apply the pipeline's Argo objects to a Kubernetes cluster and submit a Workflow.
+    Deploy(commands::deploy::DeployArgs),
+    /// Show a deployed Workflow's state and each of its steps.
+    Status(commands::deploy::StatusArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Log(args) => commands::log::run(args),
         Command::Compile(args) => commands::compile::run(args),
+        Command::Deploy(args) => commands::deploy::run(args),
+        Command::Status(args) => commands::deploy::status(args),
         Command::Lsp => match pipe_lsp::run_stdio() {
             Ok(()) => 0,
             Err(e) => report::usage_error(&format!("the language server could not start: {e}")),

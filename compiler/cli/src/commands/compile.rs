@@ -9,6 +9,7 @@
 //! input into the store (repo `<pipeline>.in.<input>`), so a compiled pipeline always reads the
 //! same data and a cluster can read it; `--unpinned` leaves refs to be resolved when each stage is
 //! planned (and `dir(…)` inputs unreadable on a cluster). Files are byte-identical across runs.
+//! [`build`] is shared with `pipe deploy`, which applies the Argo objects instead of writing them.
 
 use crate::files::{checked, param_overrides};
 use crate::{inputs, report};
@@ -26,50 +27,58 @@ pub enum Target {
     Torchx,
 }
 
+/// What every target is built from.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    pub file: PathBuf,
+    /// The store that repo inputs are resolved in [default: as `pipe run`].
+    #[arg(long, env = "PIPE_STORE")]
+    pub store: Option<String>,
+    /// Leave `repo(…) @ REF` inputs unresolved; each stage resolves them when it is planned.
+    #[arg(long)]
+    pub unpinned: bool,
+    /// A param's value: `--param epochs=20` (repeatable).
+    #[arg(short, long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Argo: the image holding the static `pipe-shim` at `/pipe-shim`.
+    #[arg(long, value_name = "IMAGE")]
+    pub shim_image: Option<String>,
+    /// Argo: the Secret holding `PIPE_STORE` and the store's credentials.
+    #[arg(long, value_name = "NAME", default_value = "pipe-store")]
+    pub store_secret: String,
+    /// Argo and TorchX: the Volcano queue of `torchx.ddp` stages (TorchX: of every stage).
+    #[arg(long, value_name = "QUEUE", default_value = "default")]
+    pub volcano_queue: String,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct CompileArgs {
-    file: PathBuf,
+    #[command(flatten)]
+    build: BuildArgs,
     #[arg(long, value_enum)]
     target: Target,
     /// Where to write [default: `<file stem>.<target>/` beside the pipeline].
     #[arg(short, long)]
     out: Option<PathBuf>,
-    /// The store that repo inputs are resolved in [default: as `pipe run`].
-    #[arg(long, env = "PIPE_STORE")]
-    store: Option<String>,
-    /// Leave `repo(…) @ REF` inputs unresolved; each stage resolves them when it is planned.
-    #[arg(long)]
-    unpinned: bool,
-    /// A param's value: `--param epochs=20` (repeatable).
-    #[arg(short, long = "param", value_name = "NAME=VALUE")]
-    params: Vec<String>,
-    /// Argo: the image holding the static `pipe-shim` at `/pipe-shim`.
-    #[arg(long, value_name = "IMAGE")]
-    shim_image: Option<String>,
-    /// Argo: the Secret holding `PIPE_STORE` and the store's credentials.
-    #[arg(long, value_name = "NAME", default_value = "pipe-store")]
-    store_secret: String,
-    /// Argo and TorchX: the Volcano queue of `torchx.ddp` stages (TorchX: of every stage).
-    #[arg(long, value_name = "QUEUE", default_value = "default")]
-    volcano_queue: String,
 }
 
-pub fn run(args: CompileArgs) -> u8 {
-    let analysis = match checked(&args.file, "compile the pipeline") {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+/// One output file.
+pub struct Built {
+    pub file: String,
+    pub text: String,
+    /// The Kubernetes object, for Argo outputs.
+    pub object: Option<serde_json::Value>,
+}
+
+/// Checks, resolves params, pins inputs and compiles `args.file` for `target`; prints
+/// diagnostics and gives the exit code on failure.
+pub fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
+    let analysis = checked(&args.file, "compile the pipeline")?;
     report::print(&analysis.diagnostics, analysis.sources());
     let pipeline = analysis.pipeline();
-    let overrides = match param_overrides(&args.params) {
-        Ok(o) => o,
-        Err(e) => return report::usage_error(&e),
-    };
-    let params = match pipe_core::emit::params::resolve(pipeline, &overrides) {
-        Ok(p) => p,
-        Err(e) => return report::usage_error(&e),
-    };
-    let mut specs: Vec<StageSpec> = match args.target {
+    let overrides = param_overrides(&args.params).map_err(|e| report::usage_error(&e))?;
+    let params = pipe_core::emit::params::resolve(pipeline, &overrides).map_err(|e| report::usage_error(&e))?;
+    let mut specs: Vec<StageSpec> = match target {
         Target::Spec => pipe_core::emit::spec::stage_specs(pipeline, &params),
         Target::Argo | Target::Torchx => {
             pipeline.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(pipeline, s)).collect()
@@ -83,54 +92,67 @@ pub fn run(args: CompileArgs) -> u8 {
                 "error: {e}\n  help: {}; or compile with `--unpinned` to resolve refs when the pipeline runs",
                 e.help()
             );
-            return 1;
+            return Err(1);
         }
     }
-    let files: Vec<(String, String)> = match args.target {
+    let plain = |file: String, text: String| Built { file, text, object: None };
+    Ok(match target {
         Target::Spec => specs
             .iter()
             .map(|spec| {
                 let mut text = serde_json::to_string_pretty(spec).expect("specs serialise");
                 text.push('\n');
-                (format!("{}.json", spec.stage), text)
+                plain(format!("{}.json", spec.stage), text)
             })
             .collect(),
         Target::Argo => {
             let mut opts = pipe_argo::Options::new(pipeline);
-            if let Some(image) = args.shim_image {
-                opts.shim_image = image;
+            if let Some(image) = &args.shim_image {
+                opts.shim_image = image.clone();
             }
-            opts.store_secret = args.store_secret;
-            opts.volcano_queue = args.volcano_queue;
+            opts.store_secret = args.store_secret.clone();
+            opts.volcano_queue = args.volcano_queue.clone();
             let given: indexmap::IndexMap<String, String> =
                 params.into_iter().filter(|(n, _)| overrides.iter().any(|(o, _)| o == n)).collect();
             match pipe_argo::compile(pipeline, &specs, &given, &opts) {
-                Ok(manifests) => manifests.into_iter().map(|m| (m.file, m.text)).collect(),
+                Ok(manifests) => manifests
+                    .into_iter()
+                    .map(|m| Built { file: m.file, text: m.text, object: Some(m.object) })
+                    .collect(),
                 Err(diagnostics) => {
                     report::print(&diagnostics, analysis.sources());
-                    return 1;
+                    return Err(1);
                 }
             }
         }
-        Target::Torchx => {
-            pipe_torchx::compile(pipeline, &specs, &args.volcano_queue).into_iter().map(|o| (o.file, o.text)).collect()
-        }
+        Target::Torchx => pipe_torchx::compile(pipeline, &specs, &args.volcano_queue)
+            .into_iter()
+            .map(|o| plain(o.file, o.text))
+            .collect(),
+    })
+}
+
+pub fn run(args: CompileArgs) -> u8 {
+    let files = match build(&args.build, args.target) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     let target = match args.target {
         Target::Spec => "spec",
         Target::Argo => "argo",
         Target::Torchx => "torchx",
     };
+    let file = &args.build.file;
     let out = args.out.unwrap_or_else(|| {
-        let stem = args.file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
-        args.file.parent().unwrap_or(Path::new(".")).join(format!("{stem}.{target}"))
+        let stem = file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
+        file.parent().unwrap_or(Path::new(".")).join(format!("{stem}.{target}"))
     });
     if let Err(e) = std::fs::create_dir_all(&out) {
         return report::usage_error(&format!("cannot create `{}`: {e}", out.display()));
     }
-    for (name, text) in &files {
-        let path = out.join(name);
-        if let Err(e) = std::fs::write(&path, text) {
+    for built in &files {
+        let path = out.join(&built.file);
+        if let Err(e) = std::fs::write(&path, &built.text) {
             return report::usage_error(&format!("cannot write `{}`: {e}", path.display()));
         }
     }

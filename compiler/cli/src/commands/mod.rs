@@ -3,6 +3,7 @@
 pub mod check;
 pub mod compile;
 pub mod data;
+pub mod deploy;
 pub mod explain;
 pub mod fmt;
 pub mod graph;

@@ -1,0 +1,208 @@
+//! Talking to a Kubernetes cluster with `kube`: the client from kubeconfig (or in-cluster config),
+//! the checks before deploying (Argo's CRDs by discovery, the namespace), server-side apply with
+//! field manager `pipe`, creation, and every failure turned into one [`DeployError`] that says
+//! what to do.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::Value;
+
+/// The field manager of every apply, so re-deploying updates what pipe owns and nothing else.
+pub const FIELD_MANAGER: &str = "pipe";
+
+#[derive(Debug)]
+pub enum DeployError {
+    NoConfig(String),
+    Unreachable { url: String, detail: String },
+    Unauthorized { url: String },
+    Forbidden { verb: String, resource: String, namespace: String, message: String },
+    NamespaceMissing(String),
+    ArgoMissing { url: String },
+    Rejected { kind: String, name: String, message: String },
+    Conflict { kind: String, name: String, message: String },
+    Other(String),
+}
+
+impl std::fmt::Display for DeployError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeployError::NoConfig(why) => write!(f, "no Kubernetes configuration: {why}"),
+            DeployError::Unreachable { url, detail } => write!(f, "no cluster answers at {url}: {detail}"),
+            DeployError::Unauthorized { url } => write!(f, "the cluster at {url} rejected the credentials (401)"),
+            DeployError::Forbidden { verb, resource, namespace, message } => {
+                write!(f, "forbidden to {verb} {resource} in namespace `{namespace}` (403): {message}")
+            }
+            DeployError::NamespaceMissing(ns) => write!(f, "namespace `{ns}` does not exist"),
+            DeployError::ArgoMissing { url } => {
+                write!(f, "Argo Workflows is not installed on {url}: no argoproj.io/v1alpha1 WorkflowTemplate")
+            }
+            DeployError::Rejected { kind, name, message } => {
+                write!(f, "the cluster rejected {kind} `{name}` (422): {message}")
+            }
+            DeployError::Conflict { kind, name, message } => write!(f, "{kind} `{name}` conflicts (409): {message}"),
+            DeployError::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl DeployError {
+    pub fn help(&self) -> String {
+        match self {
+            DeployError::NoConfig(_) => {
+                "point KUBECONFIG at a kubeconfig (or create ~/.kube/config), or run inside a cluster".into()
+            }
+            DeployError::Unreachable { .. } => {
+                "check the context (`--context`, `kubectl config current-context`), the VPN, and `kubectl cluster-info`".into()
+            }
+            DeployError::Unauthorized { .. } => {
+                "the credentials expired or are wrong: log in again (e.g. `gcloud container clusters get-credentials`, `aws eks update-kubeconfig`) and retry".into()
+            }
+            DeployError::Forbidden { verb, resource, namespace, .. } => format!(
+                "ask for a Role that grants `{verb}` on `{resource}` in `{namespace}` (`kubectl auth can-i {verb} {resource} -n {namespace}` tells)"
+            ),
+            DeployError::NamespaceMissing(ns) => {
+                format!("create it (`kubectl create namespace {ns}`) or deploy elsewhere with `--namespace`")
+            }
+            DeployError::ArgoMissing { .. } => {
+                "install Argo Workflows (https://argo-workflows.readthedocs.io/en/latest/installation/) or pick a cluster that has it with `--context`".into()
+            }
+            DeployError::Rejected { .. } => "fix what the server names; `pipe compile --target argo` writes the same objects to inspect".into(),
+            DeployError::Conflict { .. } => "another field manager owns these fields: change them with the tool that owns them, or delete the object".into(),
+            DeployError::Other(_) => "run again with RUST_LOG=kube=debug to see the requests".into(),
+        }
+    }
+}
+
+/// A connected client, its server's URL and the namespace to deploy into.
+pub struct Cluster {
+    pub client: Client,
+    pub url: String,
+    pub namespace: String,
+}
+
+/// Connects the way kubectl does: KUBECONFIG or `~/.kube/config` (with `context`), else the
+/// in-cluster service account. The namespace is `namespace`, else the context's, else `default`.
+pub async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<Cluster, DeployError> {
+    let config = match Kubeconfig::read() {
+        Ok(kubeconfig) => {
+            let options = KubeConfigOptions { context: context.map(str::to_owned), ..Default::default() };
+            Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| DeployError::NoConfig(e.to_string()))?
+        }
+        Err(read) => Config::incluster().map_err(|_| DeployError::NoConfig(read.to_string()))?,
+    };
+    let url = config.cluster_url.to_string();
+    let namespace = namespace.map(str::to_owned).unwrap_or_else(|| config.default_namespace.clone());
+    let client =
+        Client::try_from(config).map_err(|e| DeployError::Unreachable { url: url.clone(), detail: e.to_string() })?;
+    Ok(Cluster { client, url, namespace })
+}
+
+impl Cluster {
+    /// `err` from `verb`ing `resource`, as a [`DeployError`].
+    pub fn classify(&self, err: kube::Error, verb: &str, resource: &str, name: &str) -> DeployError {
+        match err {
+            kube::Error::Api(status) => match status.code {
+                401 => DeployError::Unauthorized { url: self.url.clone() },
+                403 => DeployError::Forbidden {
+                    verb: verb.into(),
+                    resource: resource.into(),
+                    namespace: self.namespace.clone(),
+                    message: status.message,
+                },
+                409 => DeployError::Conflict { kind: resource.into(), name: name.into(), message: status.message },
+                422 | 400 => {
+                    DeployError::Rejected { kind: resource.into(), name: name.into(), message: status.message }
+                }
+                404 if status.message.contains("namespaces") => DeployError::NamespaceMissing(self.namespace.clone()),
+                code => DeployError::Other(format!("{verb} {resource} `{name}` failed ({code}): {}", status.message)),
+            },
+            kube::Error::HyperError(e) => DeployError::Unreachable { url: self.url.clone(), detail: e.to_string() },
+            kube::Error::Service(e) => DeployError::Unreachable { url: self.url.clone(), detail: e.to_string() },
+            other => DeployError::Other(format!("{verb} {resource} `{name}` failed: {other}")),
+        }
+    }
+
+    /// The WorkflowTemplate and Workflow resources, found by discovery; [`DeployError::ArgoMissing`]
+    /// when the cluster has no Argo.
+    pub async fn argo(&self) -> Result<(ApiResource, ApiResource), DeployError> {
+        let group = match kube::discovery::group(&self.client, "argoproj.io").await {
+            Ok(g) => g,
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Err(DeployError::ArgoMissing { url: self.url.clone() });
+            }
+            Err(kube::Error::Discovery(_)) => return Err(DeployError::ArgoMissing { url: self.url.clone() }),
+            Err(e) => return Err(self.classify(e, "discover", "apigroups", "argoproj.io")),
+        };
+        let find = |kind: &str| group.recommended_kind(kind).map(|(ar, _)| ar);
+        match (find("WorkflowTemplate"), find("Workflow")) {
+            (Some(template), Some(workflow)) => Ok((template, workflow)),
+            _ => Err(DeployError::ArgoMissing { url: self.url.clone() }),
+        }
+    }
+
+    /// Fails with [`DeployError::NamespaceMissing`] if the namespace does not exist; says nothing
+    /// when the credentials may not read namespaces (most may not).
+    pub async fn check_namespace(&self) -> Result<(), DeployError> {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        match namespaces.get_opt(&self.namespace).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(DeployError::NamespaceMissing(self.namespace.clone())),
+            Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
+            Err(e) => Err(self.classify(e, "get", "namespaces", &self.namespace)),
+        }
+    }
+
+    /// The ConfigMap resource.
+    pub fn config_maps(&self) -> ApiResource {
+        ApiResource::erase::<ConfigMap>(&())
+    }
+
+    fn api(&self, resource: &ApiResource) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.namespace, resource)
+    }
+
+    /// Server-side applies `object` (field manager `pipe`); gives the stored object.
+    pub async fn apply(
+        &self,
+        resource: &ApiResource,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<DynamicObject, DeployError> {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let mut object = object.clone();
+        object["metadata"]["namespace"] = Value::String(self.namespace.clone());
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        params.dry_run = dry_run;
+        self.api(resource)
+            .patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .map_err(|e| self.classify(e, "patch", &resource.plural, &name))
+    }
+
+    /// Creates `object` (a Workflow with `generateName`); gives it with its name.
+    pub async fn create(
+        &self,
+        resource: &ApiResource,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<DynamicObject, DeployError> {
+        let mut object: DynamicObject =
+            serde_json::from_value(object.clone()).map_err(|e| DeployError::Other(format!("not an object: {e}")))?;
+        object.metadata.namespace = Some(self.namespace.clone());
+        let shown = object.metadata.generate_name.clone().unwrap_or_default();
+        let params = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
+        self.api(resource)
+            .create(&params, &object)
+            .await
+            .map_err(|e| self.classify(e, "create", &resource.plural, &shown))
+    }
+
+    /// The Workflows API of the namespace.
+    pub fn workflows(&self, resource: &ApiResource) -> Api<DynamicObject> {
+        self.api(resource)
+    }
+}

@@ -1,0 +1,124 @@
+//! `pipe deploy FILE` and `pipe status NAME`: the Argo objects of a pipeline applied to a cluster
+//! and a Workflow submitted, then (with `--watch`) followed to the end.
+//!
+//! Takes the same inputs as `pipe compile --target argo` plus where to deploy (`--context`,
+//! `--namespace`); checks by discovery that Argo's CRDs are there, applies the ConfigMap of stage
+//! specs and the WorkflowTemplate by server-side apply (field manager `pipe`, so deploying an
+//! unchanged pipeline changes nothing), creates a Workflow and prints its name. Exit codes: 0 done
+//! (or, watching, succeeded), 1 failed, 2 usage.
+
+mod cluster;
+mod watch;
+
+use super::compile::{BuildArgs, Target, build};
+use cluster::{Cluster, DeployError};
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// The namespace [default: the pipeline's `namespace`, else the context's].
+    #[arg(short, long)]
+    namespace: Option<String>,
+    /// The kubeconfig context [default: the current one].
+    #[arg(long)]
+    context: Option<String>,
+    /// Follow the workflow to its end; exit 0 if it succeeded, 1 if not.
+    #[arg(long)]
+    watch: bool,
+    /// Send everything with `dryRun=All`: the server checks it and stores nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The workflow's name, as `pipe deploy` printed it.
+    name: String,
+    #[arg(short, long)]
+    namespace: Option<String>,
+    #[arg(long)]
+    context: Option<String>,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts")
+}
+
+fn failed(e: &DeployError) -> u8 {
+    eprintln!("error: {e}\n  help: {}", e.help());
+    1
+}
+
+pub fn run(args: DeployArgs) -> u8 {
+    let built = match build(&args.build, Target::Argo) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let object = |file: &str| built.iter().find(|b| b.file == file).and_then(|b| b.object.clone());
+    let (Some(config_map), Some(template), Some(workflow)) =
+        (object("configmap.yaml"), object("workflow-template.yaml"), object("workflow.yaml"))
+    else {
+        return failed(&DeployError::Other("the Argo target gave no ConfigMap, WorkflowTemplate or Workflow".into()));
+    };
+    let namespace = args.namespace.clone().or_else(|| template["metadata"]["namespace"].as_str().map(str::to_owned));
+    runtime().block_on(async {
+        let cluster = match cluster::connect(args.context.as_deref(), namespace.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => return failed(&e),
+        };
+        match deploy(&cluster, &config_map, &template, &workflow, &args).await {
+            Ok(code) => code,
+            Err(e) => failed(&e),
+        }
+    })
+}
+
+async fn deploy(
+    cluster: &Cluster,
+    config_map: &serde_json::Value,
+    template: &serde_json::Value,
+    workflow: &serde_json::Value,
+    args: &DeployArgs,
+) -> Result<u8, DeployError> {
+    let (templates, workflows) = cluster.argo().await?;
+    cluster.check_namespace().await?;
+    let dry = if args.dry_run { " (dry run)" } else { "" };
+    for (resource, object) in [(cluster.config_maps(), config_map), (templates, template)] {
+        let stored = cluster.apply(&resource, object, args.dry_run).await?;
+        eprintln!(
+            "applied {} {}/{} at version {}{dry}",
+            resource.kind,
+            cluster.namespace,
+            stored.metadata.name.unwrap_or_default(),
+            stored.metadata.resource_version.unwrap_or_default()
+        );
+    }
+    let created = cluster.create(&workflows, workflow, args.dry_run).await?;
+    let name = created.metadata.name.clone().unwrap_or_default();
+    eprintln!("submitted Workflow {}/{name}{dry}", cluster.namespace);
+    println!("{name}");
+    if !args.watch || args.dry_run {
+        return Ok(0);
+    }
+    let view = watch::follow(cluster, &cluster.workflows(&workflows), &name).await?;
+    Ok(watch::outcome(&name, &view))
+}
+
+pub fn status(args: StatusArgs) -> u8 {
+    runtime().block_on(async {
+        let run = async {
+            let cluster = cluster::connect(args.context.as_deref(), args.namespace.as_deref()).await?;
+            let (_, workflows) = cluster.argo().await?;
+            let workflow = cluster
+                .workflows(&workflows)
+                .get(&args.name)
+                .await
+                .map_err(|e| cluster.classify(e, "get", "workflows", &args.name))?;
+            let view = watch::View::of(&workflow);
+            view.print(&args.name, None);
+            Ok::<u8, DeployError>(if view.finished() { watch::outcome(&args.name, &view) } else { 0 })
+        };
+        run.await.unwrap_or_else(|e| failed(&e))
+    })
+}

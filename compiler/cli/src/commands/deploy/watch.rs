@@ -1,0 +1,131 @@
+//! Following a Workflow: its phase and each step's (plan, every shard, commit) as they change,
+//! from a watch that resumes from the last resourceVersion it saw when the server ends it.
+
+use super::cluster::{Cluster, DeployError};
+use futures::TryStreamExt;
+use kube::api::{Api, DynamicObject, WatchEvent, WatchParams};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What a Workflow says about itself.
+pub struct View {
+    pub phase: String,
+    pub message: String,
+    /// Steps by node id: display name, phase, message.
+    pub steps: BTreeMap<String, (String, String, String)>,
+}
+
+impl View {
+    pub fn of(workflow: &DynamicObject) -> View {
+        let status = workflow.data.get("status").cloned().unwrap_or(Value::Null);
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let steps = status
+            .get("nodes")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, n)| matches!(n.get("type").and_then(Value::as_str), Some("Pod" | "Skipped")))
+            .map(|(id, n)| (id.clone(), (text(n, "displayName"), text(n, "phase"), text(n, "message"))))
+            .collect();
+        View {
+            phase: status.get("phase").and_then(Value::as_str).unwrap_or("Pending").to_owned(),
+            message: text(&status, "message"),
+            steps,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        matches!(self.phase.as_str(), "Succeeded" | "Failed" | "Error")
+    }
+
+    /// The first failed step: its name and message.
+    pub fn failure(&self) -> Option<(String, String)> {
+        self.steps
+            .values()
+            .find(|(_, phase, _)| matches!(phase.as_str(), "Failed" | "Error"))
+            .map(|(name, _, message)| (name.clone(), message.clone()))
+    }
+
+    /// Prints the workflow's lines, or (given the previous view) only what changed.
+    pub fn print(&self, name: &str, before: Option<&View>) {
+        if before.is_none_or(|b| b.phase != self.phase) {
+            println!("{name}: {}", self.phase);
+        }
+        let mut steps: Vec<&(String, String, String)> = self
+            .steps
+            .iter()
+            .filter(|(id, step)| before.is_none_or(|b| b.steps.get(*id) != Some(*step)))
+            .map(|(_, step)| step)
+            .collect();
+        steps.sort();
+        for (step, phase, message) in steps {
+            let message = if message.is_empty() { String::new() } else { format!(": {message}") };
+            println!("  {step:<40} {phase}{message}");
+        }
+    }
+}
+
+/// Exit code of a finished view: 0 on success; 1 with the failing step's message otherwise.
+pub fn outcome(name: &str, view: &View) -> u8 {
+    if view.phase == "Succeeded" {
+        return 0;
+    }
+    match view.failure() {
+        Some((step, message)) => {
+            eprintln!("error: workflow `{name}` {}: step `{step}` failed: {message}", view.phase.to_lowercase())
+        }
+        None => eprintln!("error: workflow `{name}` {}: {}", view.phase.to_lowercase(), view.message),
+    }
+    eprintln!("  help: `pipe status {name}` shows every step; `argo logs {name}` shows their output");
+    1
+}
+
+/// Follows `name` until it finishes; gives its last view.
+pub async fn follow(cluster: &Cluster, api: &Api<DynamicObject>, name: &str) -> Result<View, DeployError> {
+    let get = || async { api.get(name).await.map_err(|e| cluster.classify(e, "get", "workflows", name)) };
+    let current = get().await?;
+    let mut version = current.metadata.resource_version.clone().unwrap_or_default();
+    let mut view = View::of(&current);
+    view.print(name, None);
+    while !view.finished() {
+        let params = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(290);
+        let stream = api.watch(&params, &version).await.map_err(|e| cluster.classify(e, "watch", "workflows", name))?;
+        futures::pin_mut!(stream);
+        loop {
+            let event = match stream.try_next().await {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("warning: the watch of `{name}` broke ({e}); resuming from version {version}");
+                    break;
+                }
+            };
+            match event {
+                WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                    version = o.metadata.resource_version.clone().unwrap_or(version);
+                    let next = View::of(&o);
+                    next.print(name, Some(&view));
+                    view = next;
+                    if view.finished() {
+                        return Ok(view);
+                    }
+                }
+                WatchEvent::Deleted(_) => {
+                    return Err(DeployError::Other(format!("workflow `{name}` was deleted while being watched")));
+                }
+                WatchEvent::Bookmark(b) => version = b.metadata.resource_version,
+                WatchEvent::Error(e) if e.code == 410 => {
+                    // The version is too old to resume from: read the object again.
+                    let current = get().await?;
+                    version = current.metadata.resource_version.clone().unwrap_or_default();
+                    let next = View::of(&current);
+                    next.print(name, Some(&view));
+                    view = next;
+                    break;
+                }
+                WatchEvent::Error(e) => return Err(DeployError::Other(format!("watching `{name}`: {}", e.message))),
+            }
+        }
+    }
+    Ok(view)
+}

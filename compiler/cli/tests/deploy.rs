@@ -1,0 +1,265 @@
+//! `pipe deploy` and `pipe status` against the strict test API server (`pipe_tests::kube_api`),
+//! over real HTTP through a generated kubeconfig, so kube's own config loading, discovery,
+//! server-side apply and watch code runs: deploying, re-deploying without changes, following a
+//! workflow through a watch that drops, and one test per failure the command must explain.
+
+use pipe_tests::kube_api::{KubeApi, Rules};
+use pipe_tests::repo_root;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+const TOKEN: &str = "s3cret";
+
+struct Setup {
+    api: KubeApi,
+    dir: tempfile::TempDir,
+}
+
+fn rules() -> Rules {
+    Rules { token: TOKEN.into(), argo: true, namespaces: ["team".to_owned()].into(), ..Rules::default() }
+}
+
+fn setup(rules: Rules, token: &str) -> Setup {
+    let api = KubeApi::start(rules);
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("kubeconfig"), api.kubeconfig(token, "team")).expect("kubeconfig");
+    Setup { api, dir }
+}
+
+fn pipeline() -> PathBuf {
+    repo_root().join("examples/mnist/pipeline.pipe")
+}
+
+impl Setup {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        c.args(args).env("KUBECONFIG", self.dir.path().join("kubeconfig")).env_remove("PIPE_STORE");
+        c
+    }
+
+    fn pipe(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("pipe runs")
+    }
+
+    fn deploy(&self, extra: &[&str]) -> Output {
+        let file = pipeline();
+        let mut args = vec!["deploy", file.to_str().expect("utf-8"), "--unpinned"];
+        args.extend(extra);
+        self.pipe(&args)
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn deploy_applies_submits_and_redeploying_changes_nothing() {
+    let s = setup(rules(), TOKEN);
+    let first = s.deploy(&[]);
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "{stderr}");
+    let name = stdout.trim();
+    assert!(name.starts_with("pipeline-"), "prints the workflow's name: {stdout}");
+    let template = s.api.get("workflowtemplates", "team", "pipeline").expect("the template is applied");
+    let config = s.api.get("configmaps", "team", "pipeline-specs").expect("the specs are applied");
+    assert!(config["data"]["train.json"].as_str().is_some_and(|t| t.contains("\"stage\":\"train\"")));
+    assert_eq!(
+        s.api.get("workflows", "team", name).expect("submitted")["spec"]["workflowTemplateRef"]["name"],
+        "pipeline"
+    );
+    let applies: Vec<String> = s.api.requests().into_iter().filter(|r| r.starts_with("PATCH")).collect();
+    assert!(applies.iter().all(|r| r.contains("fieldManager=pipe")), "{applies:?}");
+
+    let second = s.deploy(&[]);
+    assert!(second.status.success(), "{}", text(&second).1);
+    let again = s.api.get("workflowtemplates", "team", "pipeline").expect("template");
+    assert_eq!(again["metadata"]["resourceVersion"], template["metadata"]["resourceVersion"], "unchanged apply");
+    let config_again = s.api.get("configmaps", "team", "pipeline-specs").expect("specs");
+    assert_eq!(config_again["metadata"]["resourceVersion"], config["metadata"]["resourceVersion"]);
+    assert_eq!(s.api.names("workflows").len(), 2, "each deploy submits a workflow");
+
+    let dry = s.deploy(&["--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry).1);
+    assert_eq!(s.api.names("workflows").len(), 2, "a dry run stores nothing");
+}
+
+fn node(name: &str, phase: &str, message: &str) -> serde_json::Value {
+    json!({"displayName": name, "type": "Pod", "phase": phase, "message": message})
+}
+
+/// Runs `pipe deploy --watch` while `drive` plays Argo's controller; gives the deploy's output.
+fn watch(s: &Setup, drive: impl FnOnce(&KubeApi, &str)) -> Output {
+    let file = pipeline();
+    let child = s
+        .command(&["deploy", file.to_str().expect("utf-8"), "--unpinned", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pipe runs");
+    let started = std::time::Instant::now();
+    let name = loop {
+        if let Some(n) = s.api.names("workflows").first() {
+            break n.clone();
+        }
+        assert!(started.elapsed().as_secs() < 30, "no workflow was submitted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Let the client start watching before anything changes.
+    while !s.api.requests().iter().any(|r| r.contains("watch=true")) {
+        assert!(started.elapsed().as_secs() < 30, "the client never watched");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drive(&s.api, &name);
+    child.wait_with_output().expect("pipe ends")
+}
+
+#[test]
+fn watch_follows_the_workflow_to_success_and_resumes_when_the_watch_ends() {
+    let s = setup(Rules { cut_watch_after: Some(1), ..rules() }, TOKEN);
+    let out = watch(&s, |api, name| {
+        let step = std::time::Duration::from_millis(150);
+        api.set_status(
+            "team",
+            name,
+            json!({"phase": "Running", "nodes": {"a": node("plan-preprocess", "Running", "")}}),
+        );
+        std::thread::sleep(step);
+        api.set_status(
+            "team",
+            name,
+            json!({"phase": "Running", "nodes": {
+            "a": node("plan-preprocess", "Succeeded", ""), "b": node("run-preprocess(0:0)", "Running", "")}}),
+        );
+        std::thread::sleep(step);
+        api.set_status(
+            "team",
+            name,
+            json!({"phase": "Succeeded", "nodes": {
+            "a": node("plan-preprocess", "Succeeded", ""), "b": node("run-preprocess(0:0)", "Succeeded", "")}}),
+        );
+    });
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Succeeded") && stdout.contains("run-preprocess(0:0)"), "{stdout}");
+    let watches: Vec<String> = s.api.requests().into_iter().filter(|r| r.contains("watch=true")).collect();
+    assert!(watches.len() >= 3, "each ended watch is resumed: {watches:?}");
+    let versions: Vec<u64> = watches
+        .iter()
+        .filter_map(|r| r.split("resourceVersion=").nth(1))
+        .filter_map(|v| v.split('&').next()?.parse().ok())
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "each resumes from the last version seen: {versions:?}");
+}
+
+#[test]
+fn a_failed_workflow_exits_1_naming_the_failing_step() {
+    let s = setup(rules(), TOKEN);
+    let out = watch(&s, |api, name| {
+        api.set_status("team", name, json!({"phase": "Failed", "message": "child failed", "nodes": {
+            "a": node("plan-preprocess", "Succeeded", ""),
+            "b": node("run-preprocess(1:1)", "Failed", "Error (exit code 1): datum digits:/train/shard-1.csv failed")}}));
+    });
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("step `run-preprocess(1:1)` failed: Error (exit code 1)"), "{stderr}");
+    let name = stdout.lines().next().expect("the name").to_owned();
+    let status = s.pipe(&["status", &name]);
+    let (shown, why) = text(&status);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(shown.contains("run-preprocess(1:1)") && shown.contains("Failed"), "{shown}");
+    assert!(why.contains("help: `pipe status"), "{why}");
+}
+
+#[test]
+fn a_watch_from_a_version_the_server_forgot_reads_the_workflow_again() {
+    let s = setup(Rules { cut_watch_after: Some(1), ..rules() }, TOKEN);
+    let out = watch(&s, |api, name| {
+        api.set_status("team", name, json!({"phase": "Running", "nodes": {}}));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let running = json!({"phase": "Running", "nodes": {"a": node("plan-preprocess", "Running", "")}});
+        api.set_statuses_and_compact("team", name, vec![running, json!({"phase": "Succeeded", "nodes": {}})]);
+    });
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let reads = s.api.requests().iter().filter(|r| r.starts_with("GET /workflows/team/")).count();
+    assert!(reads >= 2, "after 410 Gone the workflow is read again: {:?}", s.api.requests());
+}
+
+fn fails_with(s: &Setup, out: &Output, needles: &[&str]) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "`{n}` missing from:\n{stderr}");
+    }
+    assert!(stderr.contains("help:"), "{stderr}");
+    assert!(!s.api.names("workflows").iter().any(|_| true), "nothing is submitted after an error");
+}
+
+#[test]
+fn no_reachable_cluster() {
+    let s = setup(rules(), TOKEN);
+    let port = pipe_tests::servers::free_port();
+    let config = s.api.kubeconfig(TOKEN, "team").replace(&s.api.url, &format!("http://127.0.0.1:{port}"));
+    std::fs::write(s.dir.path().join("kubeconfig"), config).expect("kubeconfig");
+    fails_with(&s, &s.deploy(&[]), &["no cluster answers at http://127.0.0.1", "kubectl cluster-info"]);
+}
+
+#[test]
+fn expired_credentials() {
+    let s = setup(rules(), "expired-token");
+    fails_with(&s, &s.deploy(&[]), &["rejected the credentials (401)", "log in again"]);
+}
+
+#[test]
+fn forbidden_names_the_verb_and_resource() {
+    let s = setup(Rules { forbidden: Some(("patch".into(), "workflowtemplates".into())), ..rules() }, TOKEN);
+    fails_with(
+        &s,
+        &s.deploy(&[]),
+        &[
+            "forbidden to patch workflowtemplates in namespace `team` (403)",
+            "kubectl auth can-i patch workflowtemplates -n team",
+        ],
+    );
+}
+
+#[test]
+fn missing_namespace() {
+    let s = setup(rules(), TOKEN);
+    fails_with(
+        &s,
+        &s.deploy(&["--namespace", "nowhere"]),
+        &["namespace `nowhere` does not exist", "kubectl create namespace nowhere"],
+    );
+}
+
+#[test]
+fn argo_not_installed() {
+    let s = setup(Rules { argo: false, ..rules() }, TOKEN);
+    fails_with(&s, &s.deploy(&[]), &["Argo Workflows is not installed", "install Argo Workflows"]);
+}
+
+#[test]
+fn a_rejected_object_shows_the_server_s_message() {
+    let message = "spec.templates[0].name: Invalid value: \"x\": too long";
+    let s = setup(Rules { reject: Some(("workflowtemplates".into(), message.into())), ..rules() }, TOKEN);
+    fails_with(&s, &s.deploy(&[]), &["rejected workflowtemplates `pipeline` (422)", "too long"]);
+}
+
+#[test]
+fn status_without_a_kubeconfig_says_where_to_find_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["status", "x"])
+        .env("KUBECONFIG", dir.path().join("missing"))
+        .env("HOME", dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("pipe runs");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no Kubernetes configuration") && stderr.contains("KUBECONFIG"), "{stderr}");
+}
