@@ -25,9 +25,10 @@ tree-sitter --version 2>/dev/null | grep -q '0.26.13' || cargo install tree-sitt
 # Third-party validators of the Argo output (compiler/cli/tests/argo.rs): Hera's models,
 # kubernetes-validate and jsonschema from PyPI, @kubernetes-models/argo-workflows from npm.
 # TorchX itself (compiler/cli/tests/torchx.rs): its linter, finder, dry runs and local_cwd runs.
-python3 -c 'import hera, kubernetes_validate, jsonschema, yaml, torchx, kubernetes' 2>/dev/null \
+# kmock's Kubernetes emulator (compiler/cli/tests/deploy.rs), started by tests/servers/kmock_server.py.
+python3 -c 'import hera, kubernetes_validate, jsonschema, yaml, torchx, kubernetes, kmock' 2>/dev/null \
   || { python3 -m pip install --quiet hera==7.1.0 kubernetes-validate==1.37.0 jsonschema==4.26.0 pyyaml==6.0.3 \
-         torchx==0.7.0 kubernetes==30.1.0 && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
+         torchx==0.7.0 kubernetes==30.1.0 kmock==0.8 && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 (cd tests/validators && npm ci --silent)
 # moto_server: the S3-compatible server the store tests start on 127.0.0.1.
 command -v moto_server >/dev/null || { python3 -m pip install --quiet 'moto[server]>=5,<6' && { command -v pyenv >/dev/null && pyenv rehash; true; }; }

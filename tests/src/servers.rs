@@ -91,3 +91,72 @@ fn http(port: u16, request: &str) -> std::io::Result<String> {
     stream.read_to_string(&mut reply)?;
     Ok(reply)
 }
+
+/// kmock's Kubernetes emulator (PyPI `kmock`) on 127.0.0.1, started by
+/// `tests/servers/kmock_server.py` with the resources `pipe deploy` uses declared.
+#[derive(Debug)]
+pub struct Kmock {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+}
+
+impl Kmock {
+    pub fn start() -> Kmock {
+        let dir = tempfile_dir();
+        let port_file = dir.join("port");
+        let script = crate::repo_root().join("tests/servers/kmock_server.py");
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} ({e}): install Python 3", script.display()));
+        let mut kmock = Kmock { child, port: 0, url: String::new() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while kmock.port == 0 {
+            if let Ok(Some(status)) = kmock.child.try_wait() {
+                panic!(
+                    "the kmock server exited ({status}): install it with `pip install kmock` (scripts/test.sh does)"
+                );
+            }
+            kmock.port = std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
+            assert!(Instant::now() < deadline, "the kmock server did not start within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        kmock.url = format!("http://127.0.0.1:{}", kmock.port);
+        let _ = std::fs::remove_dir_all(dir);
+        kmock
+    }
+
+    /// Sends `method path` with a JSON `body` (content type `content_type`); gives the status
+    /// code and the body of the reply.
+    pub fn request(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+        let reply = http(
+            self.port,
+            &format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                self.port,
+                body.len()
+            ),
+        )
+        .expect("kmock answers");
+        let code = reply.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+        (code, body)
+    }
+}
+
+impl Drop for Kmock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pipe-kmock-{}-{}", std::process::id(), fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).expect("a temp folder");
+    dir
+}

@@ -263,3 +263,67 @@ fn status_without_a_kubeconfig_says_where_to_find_one() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no Kubernetes configuration") && stderr.contains("KUBECONFIG"), "{stderr}");
 }
+
+#[test]
+fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success() {
+    let k = pipe_tests::servers::Kmock::start();
+    // A namespace where the pipeline was deployed before: its objects exist, stale.
+    let json = "application/json";
+    let (code, body) = k.request(
+        "POST",
+        "/api/v1/namespaces/team/configmaps",
+        json,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"pipeline-specs","namespace":"team"},"data":{"old.json":"{}"}}"#,
+    );
+    assert!(code < 300, "kmock refused the seed ConfigMap ({code}): {body}");
+    let (code, body) = k.request(
+        "POST",
+        "/apis/argoproj.io/v1alpha1/namespaces/team/workflowtemplates",
+        json,
+        r#"{"apiVersion":"argoproj.io/v1alpha1","kind":"WorkflowTemplate","metadata":{"name":"pipeline","namespace":"team"},"spec":{"entrypoint":"old"}}"#,
+    );
+    assert!(code < 300, "kmock refused the seed WorkflowTemplate ({code}): {body}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: {}\ncontexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n    namespace: team\ncurrent-context: k\nusers:\n- name: k\n  user:\n    token: any\n",
+        k.url
+    );
+    std::fs::write(dir.path().join("kubeconfig"), config).expect("kubeconfig");
+    let file = pipeline();
+    let child = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["deploy", file.to_str().expect("utf-8"), "--unpinned", "--watch"])
+        .env("KUBECONFIG", dir.path().join("kubeconfig"))
+        .env_remove("PIPE_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pipe runs");
+    let started = std::time::Instant::now();
+    let name = loop {
+        let (_, list) = k.request("GET", "/apis/argoproj.io/v1alpha1/namespaces/team/workflows", json, "");
+        let list: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
+        if let Some(n) = list["items"][0]["metadata"]["name"].as_str() {
+            break n.to_owned();
+        }
+        assert!(started.elapsed().as_secs() < 30, "no workflow was submitted to kmock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let path = format!("/apis/argoproj.io/v1alpha1/namespaces/team/workflows/{name}");
+    let merge = "application/merge-patch+json";
+    let running = json!({"status": {"phase": "Running", "nodes": {"a": node("plan-preprocess", "Running", "")}}});
+    k.request("PATCH", &path, merge, &running.to_string());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let done = json!({"status": {"phase": "Succeeded", "nodes": {"a": node("plan-preprocess", "Succeeded", "")}}});
+    k.request("PATCH", &path, merge, &done.to_string());
+    let out = child.wait_with_output().expect("pipe ends");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with(&name) && stdout.contains("Succeeded"), "{stdout}");
+    let (_, config) = k.request("GET", "/api/v1/namespaces/team/configmaps/pipeline-specs", json, "");
+    assert!(config.contains("train.json"), "the ConfigMap was applied: {config}");
+    let (_, template) =
+        k.request("GET", "/apis/argoproj.io/v1alpha1/namespaces/team/workflowtemplates/pipeline", json, "");
+    let template: serde_json::Value = serde_json::from_str(&template).expect("JSON");
+    assert_eq!(template["spec"]["entrypoint"], "main", "the WorkflowTemplate was applied");
+}

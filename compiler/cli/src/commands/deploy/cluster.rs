@@ -144,14 +144,19 @@ impl Cluster {
         }
     }
 
-    /// Fails with [`DeployError::NamespaceMissing`] if the namespace does not exist; says nothing
-    /// when the credentials may not read namespaces (most may not).
+    /// Fails with [`DeployError::NamespaceMissing`] if the server says the namespace does not
+    /// exist; says nothing when it cannot tell (credentials that may not read namespaces, or a
+    /// server that does not serve them).
     pub async fn check_namespace(&self) -> Result<(), DeployError> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        match namespaces.get_opt(&self.namespace).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(DeployError::NamespaceMissing(self.namespace.clone())),
-            Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
+        match namespaces.get(&self.namespace).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status))
+                if status.code == 404 && status.message.starts_with(&format!("namespaces \"{}\"", self.namespace)) =>
+            {
+                Err(DeployError::NamespaceMissing(self.namespace.clone()))
+            }
+            Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => Ok(()),
             Err(e) => Err(self.classify(e, "get", "namespaces", &self.namespace)),
         }
     }
@@ -183,7 +188,9 @@ impl Cluster {
             .map_err(|e| self.classify(e, "patch", &resource.plural, &name))
     }
 
-    /// Creates `object` (a Workflow with `generateName`); gives it with its name.
+    /// Creates `object` (a Workflow with `generateName`) under a name pipe picks the way the API
+    /// server would (`generateName` + 5 characters), so the name is known before it is stored;
+    /// picks again if it is taken. Gives the stored object.
     pub async fn create(
         &self,
         resource: &ApiResource,
@@ -193,12 +200,19 @@ impl Cluster {
         let mut object: DynamicObject =
             serde_json::from_value(object.clone()).map_err(|e| DeployError::Other(format!("not an object: {e}")))?;
         object.metadata.namespace = Some(self.namespace.clone());
-        let shown = object.metadata.generate_name.clone().unwrap_or_default();
+        let prefix = object.metadata.generate_name.take().unwrap_or_default();
         let params = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
-        self.api(resource)
-            .create(&params, &object)
-            .await
-            .map_err(|e| self.classify(e, "create", &resource.plural, &shown))
+        let alphabet: Vec<char> = ('a'..='z').chain('0'..='9').collect();
+        let mut attempt = 0;
+        loop {
+            let suffix: String = (0..5).map(|_| alphabet[fastrand::usize(..alphabet.len())]).collect();
+            let name = format!("{prefix}{suffix}");
+            object.metadata.name = Some(name.clone());
+            match self.api(resource).create(&params, &object).await {
+                Err(kube::Error::Api(status)) if status.code == 409 && attempt < 3 => attempt += 1,
+                result => return result.map_err(|e| self.classify(e, "create", &resource.plural, &name)),
+            }
+        }
     }
 
     /// The Workflows API of the namespace.
