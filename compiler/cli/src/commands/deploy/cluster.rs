@@ -70,7 +70,9 @@ impl DeployError {
             }
             DeployError::Rejected { .. } => "fix what the server names; `pipe compile --target argo` writes the same objects to inspect".into(),
             DeployError::Conflict { .. } => "another field manager owns these fields: change them with the tool that owns them, or delete the object".into(),
-            DeployError::Other(_) => "run again with RUST_LOG=kube=debug to see the requests".into(),
+            DeployError::Other(_) => {
+                "retry; if it persists, `kubectl get --raw /version` with the same context shows whether the API server is healthy".into()
+            }
         }
     }
 }
