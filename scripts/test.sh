@@ -59,6 +59,14 @@ bash examples/mnist/run.sh
 bash examples/mnist/run.sh --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["stages"]; assert all(x["processed"]==0 for x in s), s'
 rm -rf examples/mnist/.pipe
 
+step "static pipe-shim (what the shim image holds)"
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet -p pipe-shim --target x86_64-unknown-linux-gnu
+shim=target/x86_64-unknown-linux-gnu/release/pipe-shim
+ldd "$shim" 2>&1 | grep -q 'statically linked' || { echo "$shim is not statically linked: $(ldd "$shim" 2>&1)" >&2; exit 1; }
+shim_dir=$(mktemp -d)
+"$shim" install "$shim_dir" && "$shim_dir/pipe-shim" --version
+rm -rf "$shim_dir"
+
 step "tests"
 # The shim's binary is run by pipe-cli's tests (tests/shim.rs); `cargo test` would build only its test harness.
 cargo build --quiet -p pipe-shim
