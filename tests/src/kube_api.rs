@@ -120,10 +120,7 @@ impl KubeApi {
 
     /// A kubeconfig for this server, with `token` as the user's credential.
     pub fn kubeconfig(&self, token: &str, namespace: &str) -> String {
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: {namespace}\ncurrent-context: test\nusers:\n- name: test\n  user:\n    token: {token}\n",
-            self.url
-        )
+        kubeconfig(&self.url, token, namespace)
     }
 
     /// The stored object, if any.
@@ -170,6 +167,13 @@ impl KubeApi {
         drop(inner);
         notify.notify_waiters();
     }
+}
+
+/// A kubeconfig whose one context points at `url`, in `namespace`, with bearer `token`.
+pub fn kubeconfig(url: &str, token: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {url}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: {namespace}\ncurrent-context: test\nusers:\n- name: test\n  user:\n    token: {token}\n"
+    )
 }
 
 fn store(inner: &mut Inner, key: (String, String, String), mut object: Value, kind: &'static str) -> Value {

@@ -3,10 +3,10 @@
 //! server-side apply and watch code runs: deploying, re-deploying without changes, following a
 //! workflow through a watch that drops, and one test per failure the command must explain.
 
-use pipe_tests::kube_api::{KubeApi, Rules};
+use pipe_tests::kube_api::{KubeApi, Rules, kubeconfig};
 use pipe_tests::repo_root;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const TOKEN: &str = "s3cret";
@@ -31,11 +31,26 @@ fn pipeline() -> PathBuf {
     repo_root().join("examples/mnist/pipeline.pipe")
 }
 
+/// `pipe ARGS` with `kubeconfig` as its KUBECONFIG.
+fn command(kubeconfig: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+    c.args(args).env("KUBECONFIG", kubeconfig).env_remove("PIPE_STORE");
+    c
+}
+
+/// `pipe deploy --watch` of the example, started in the background.
+fn spawn_deploy_watch(kubeconfig: &Path) -> std::process::Child {
+    let file = pipeline();
+    command(kubeconfig, &["deploy", file.to_str().expect("utf-8"), "--unpinned", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pipe runs")
+}
+
 impl Setup {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
-        c.args(args).env("KUBECONFIG", self.dir.path().join("kubeconfig")).env_remove("PIPE_STORE");
-        c
+        command(&self.dir.path().join("kubeconfig"), args)
     }
 
     fn pipe(&self, args: &[&str]) -> Output {
@@ -91,13 +106,7 @@ fn node(name: &str, phase: &str, message: &str) -> serde_json::Value {
 
 /// Runs `pipe deploy --watch` while `drive` plays Argo's controller; gives the deploy's output.
 fn watch(s: &Setup, drive: impl FnOnce(&KubeApi, &str)) -> Output {
-    let file = pipeline();
-    let child = s
-        .command(&["deploy", file.to_str().expect("utf-8"), "--unpinned", "--watch"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pipe runs");
+    let child = spawn_deploy_watch(&s.dir.path().join("kubeconfig"));
     let started = std::time::Instant::now();
     let name = loop {
         if let Some(n) = s.api.names("workflows").first() {
@@ -284,20 +293,8 @@ fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success
     );
     assert!(code < 300, "kmock refused the seed WorkflowTemplate ({code}): {body}");
     let dir = tempfile::tempdir().expect("tmp");
-    let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: {}\ncontexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n    namespace: team\ncurrent-context: k\nusers:\n- name: k\n  user:\n    token: any\n",
-        k.url
-    );
-    std::fs::write(dir.path().join("kubeconfig"), config).expect("kubeconfig");
-    let file = pipeline();
-    let child = Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["deploy", file.to_str().expect("utf-8"), "--unpinned", "--watch"])
-        .env("KUBECONFIG", dir.path().join("kubeconfig"))
-        .env_remove("PIPE_STORE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pipe runs");
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig(&k.url, "any", "team")).expect("kubeconfig");
+    let child = spawn_deploy_watch(&dir.path().join("kubeconfig"));
     let started = std::time::Instant::now();
     let name = loop {
         let (_, list) = k.request("GET", "/apis/argoproj.io/v1alpha1/namespaces/team/workflows", json, "");
