@@ -54,10 +54,10 @@ impl Client {
                 if reader.read_exact(&mut body).is_err() {
                     return;
                 }
-                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
+                if let Ok(v) = serde_json::from_slice::<Value>(&body)
+                    && tx.send(v).is_err()
+                {
+                    return;
                 }
             }
         });

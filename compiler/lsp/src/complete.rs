@@ -48,10 +48,10 @@ pub fn complete(a: &Analysis, offset: usize) -> Vec<CompletionItem> {
     let before = &prefix[..prefix.len() - word_len];
     let trimmed = before.trim_start();
 
-    if let (Some(open), close) = (prefix.rfind("${"), prefix.rfind('}')) {
-        if close.is_none_or(|c| c < open) {
-            return params(a, None);
-        }
+    if let (Some(open), close) = (prefix.rfind("${"), prefix.rfind('}'))
+        && close.is_none_or(|c| c < open)
+    {
+        return params(a, None);
     }
     if let Some(kw) = ["stage ", "template "].iter().find(|kw| trimmed.starts_with(**kw)) {
         return match trimmed[kw.len()..].split_once(':') {

@@ -90,12 +90,12 @@ fn describe(a: &Analysis, d: &Def) -> String {
 
 /// A field name inside a stage (or a default inside a template): its type, default and doc.
 fn field_hover(a: &Analysis, file: FileId, offset: usize) -> Option<String> {
-    if file == FileId(0) {
-        if let Some(stage) = stage_around(a, offset) {
-            let field = field_named_at(&stage.body.fields, offset)?;
-            let schema = a.checked.schemas.get(&stage.name.name)?;
-            return field_text(schema, &field.name.name);
-        }
+    if file == FileId(0)
+        && let Some(stage) = stage_around(a, offset)
+    {
+        let field = field_named_at(&stage.body.fields, offset)?;
+        let schema = a.checked.schemas.get(&stage.name.name)?;
+        return field_text(schema, &field.name.name);
     }
     let t = template_around(a, file, offset)?;
     let name = t.members.iter().find_map(|m| match m {

@@ -424,12 +424,13 @@ pub fn local_fingerprint(spec: &StageSpec, cwd: &std::path::Path) -> Hash {
     h.update(&spec.fingerprint().0);
     for arg in &spec.command {
         let path = cwd.join(arg);
-        if !arg.is_empty() && path.is_file() {
-            if let Ok(bytes) = std::fs::read(&path) {
-                h.update(&(arg.len() as u64).to_le_bytes());
-                h.update(arg.as_bytes());
-                h.update(blake3::hash(&bytes).as_bytes());
-            }
+        if !arg.is_empty()
+            && path.is_file()
+            && let Ok(bytes) = std::fs::read(&path)
+        {
+            h.update(&(arg.len() as u64).to_le_bytes());
+            h.update(arg.as_bytes());
+            h.update(blake3::hash(&bytes).as_bytes());
         }
     }
     h.finalize().into()

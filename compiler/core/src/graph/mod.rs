@@ -91,10 +91,10 @@ fn cycle(p: &Pipeline, g: &Dag, scc: &[NodeIndex]) -> Diagnostic {
             .label("this stage depends on itself through the cycle");
     for (k, name) in names.iter().enumerate() {
         let reader = names[(k + 1) % names.len()];
-        if let Some(stage) = p.stages.iter().find(|s| s.name == reader) {
-            if let Some(pos) = stage.reads.iter().position(|r| r == name) {
-                d = d.also(stage.read_spans[pos], format!("`{reader}` reads `{name}` here"));
-            }
+        if let Some(stage) = p.stages.iter().find(|s| s.name == reader)
+            && let Some(pos) = stage.reads.iter().position(|r| r == name)
+        {
+            d = d.also(stage.read_spans[pos], format!("`{reader}` reads `{name}` here"));
         }
     }
     d.help("Data must flow one way: remove one of these reads, or split a stage in two.")

@@ -146,12 +146,12 @@ fn call_args<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Vec<Arg>> {
 }
 
 fn argument<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Arg> {
-    if let Ok((r, name)) = ident(cx, i, "an argument") {
-        if let Some(eq) = ws(r).strip_prefix('=') {
-            let at = ws(eq);
-            let (r, value) = or_expected(expr(cx, at), at, "a value")?;
-            return Ok((r, Arg { name: Some(name), value }));
-        }
+    if let Ok((r, name)) = ident(cx, i, "an argument")
+        && let Some(eq) = ws(r).strip_prefix('=')
+    {
+        let at = ws(eq);
+        let (r, value) = or_expected(expr(cx, at), at, "a value")?;
+        return Ok((r, Arg { name: Some(name), value }));
     }
     let (r, value) = or_expected(expr(cx, i), i, "an argument or `)`")?;
     Ok((r, Arg { name: None, value }))

@@ -85,13 +85,13 @@ impl Checker<'_> {
             match part {
                 StrPart::Text(t) => out.push(Piece::Text(t.clone())),
                 StrPart::Interp(id) => {
-                    if at.params {
-                        if let Some((_, span)) = self.params.get(&id.name).cloned() {
-                            self.used.insert(id.name.clone());
-                            self.refer(id.span, span, &id.name);
-                            out.push(Piece::Param(id.name.clone()));
-                            continue;
-                        }
+                    if at.params
+                        && let Some((_, span)) = self.params.get(&id.name).cloned()
+                    {
+                        self.used.insert(id.name.clone());
+                        self.refer(id.span, span, &id.name);
+                        out.push(Piece::Param(id.name.clone()));
+                        continue;
                     }
                     let help = if at.params {
                         let names: Vec<String> = self.params.keys().cloned().collect();
@@ -202,29 +202,29 @@ impl Checker<'_> {
         let [id] = p.segments.as_slice() else {
             return self.undefined(p, "a param", at);
         };
-        if at.params {
-            if let Some((ty, span)) = self.params.get(&id.name).cloned() {
-                self.used.insert(id.name.clone());
-                self.refer(id.span, span, &id.name);
-                if ty.fits(want) || (ty == Ty::String && *want == Ty::EnvValue) {
-                    return Value::Param(id.name.clone());
-                }
-                self.diags.push(
-                    Diagnostic::new(
-                        Code::E3001,
-                        p.span,
-                        format!("expected `{want}`, found param `{}` of type `{ty}`", id.name),
-                    )
-                    .label(format!("this is a `{ty}`"))
-                    .also(span, "declared here")
-                    .help(format!(
-                        "`{}` takes {} `{want}`; change the param's type or use another value.",
-                        at.field,
-                        article(want)
-                    )),
-                );
-                return Value::Error;
+        if at.params
+            && let Some((ty, span)) = self.params.get(&id.name).cloned()
+        {
+            self.used.insert(id.name.clone());
+            self.refer(id.span, span, &id.name);
+            if ty.fits(want) || (ty == Ty::String && *want == Ty::EnvValue) {
+                return Value::Param(id.name.clone());
             }
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E3001,
+                    p.span,
+                    format!("expected `{want}`, found param `{}` of type `{ty}`", id.name),
+                )
+                .label(format!("this is a `{ty}`"))
+                .also(span, "declared here")
+                .help(format!(
+                    "`{}` takes {} `{want}`; change the param's type or use another value.",
+                    at.field,
+                    article(want)
+                )),
+            );
+            return Value::Error;
         }
         match self.root_scope().get(&id.name).copied() {
             Some(d) if at.params && d.kind != DefKind::Param => {

@@ -343,14 +343,14 @@ impl Checker<'_> {
                     .help("Give the longest time one datum may take, e.g. `timeout = 2h`, or remove it."),
             );
         }
-        if let Some(image) = fields.get("image").and_then(Value::as_plain_str) {
-            if let Err(why) = image_reference(&image) {
-                self.diags.push(
+        if let Some(image) = fields.get("image").and_then(Value::as_plain_str)
+            && let Err(why) = image_reference(&image)
+        {
+            self.diags.push(
                     Diagnostic::new(Code::E3016, span_of("image"), format!("`{image}` is not a valid image reference: {why}"))
                         .label("invalid image")
                         .help("Write an image as `[registry/]repository[:tag][@sha256:digest]`, e.g. `\"ghcr.io/acme/train:1.4\"`."),
                 );
-            }
         }
         self.validate_env_and_labels(fields, &span_of);
         let gpu = fields.get("gpu").and_then(Value::as_int).unwrap_or(0);

@@ -82,7 +82,7 @@ pub fn quantity_of_number(n: f64, text: String) -> Quantity {
 /// Formats milliseconds back as the shortest duration literal.
 pub fn format_duration(ms: u64) -> String {
     for (unit, scale) in DURATION_UNITS.iter().rev() {
-        if ms >= *scale && ms % scale == 0 {
+        if ms >= *scale && ms.is_multiple_of(*scale) {
             return format!("{}{unit}", ms / scale);
         }
     }
