@@ -7,7 +7,8 @@
 //! (`application/apply-patch+yaml` with a `fieldManager`) that creates or updates and keeps the
 //! `resourceVersion` when nothing changed, `generateName`, server-assigned `uid`s, one
 //! monotonic `resourceVersion` for every change, `dryRun=All`, `Status` bodies for every error,
-//! rejected objects (422), and watches that replay what changed after a version, can be made to
+//! names already taken (409), equality-based label selectors on lists, rejected objects (422),
+//! and watches that replay what changed after a version, can be made to
 //! end early (so clients must resume) and answer `410 Gone` for versions older than they keep.
 //! The test changes a Workflow's status through [`KubeApi::set_status`], as Argo's controller
 //! would.
@@ -37,6 +38,8 @@ pub struct Rules {
     pub reject: Option<(String, String)>,
     /// End each watch after this many events (the client must resume).
     pub cut_watch_after: Option<usize>,
+    /// Answer this many creates with 409 AlreadyExists, as if the names were taken.
+    pub taken_creates: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +168,49 @@ impl KubeApi {
         let newest = inner.version;
         inner.history.retain(|e| e.version >= newest);
         drop(inner);
+        notify.notify_waiters();
+    }
+}
+
+/// An equality-based label selector (`k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-separated), as
+/// `(key, wanted value or None for existence, negated)`; `None` if it does not parse.
+fn parse_selector(text: &str) -> Option<Vec<(String, Option<String>, bool)>> {
+    text.split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            let t = t.trim();
+            if let Some((k, v)) = t.split_once("!=") {
+                Some((k.trim().to_owned(), Some(v.trim().to_owned()), true))
+            } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                Some((k.trim().to_owned(), Some(v.trim().to_owned()), false))
+            } else if let Some(k) = t.strip_prefix('!') {
+                Some((k.trim().to_owned(), None, true))
+            } else if t.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+                Some((t.to_owned(), None, false))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn selects(selector: &[(String, Option<String>, bool)], object: &Value) -> bool {
+    selector.iter().all(|(key, value, negated)| {
+        let label = object["metadata"]["labels"][key.as_str()].as_str();
+        let matched = match value {
+            Some(v) => label == Some(v.as_str()),
+            None => label.is_some(),
+        };
+        matched != *negated
+    })
+}
+
+impl KubeApi {
+    /// Stores `object` as it is, as another client would (no checks).
+    pub fn put_foreign(&self, plural: &str, namespace: &str, name: &str, object: Value) {
+        let (lock, notify) = &*self.shared;
+        let mut inner = lock.lock().expect("state");
+        store(&mut inner, (plural.into(), namespace.into(), name.into()), object, "ADDED");
         notify.notify_waiters();
     }
 }
@@ -382,6 +428,17 @@ async fn collection(
             return status(404, "NotFound", format!("namespaces \"{ns}\" not found"));
         }
         if method == Method::POST {
+            if inner.rules.taken_creates > 0 {
+                inner.rules.taken_creates -= 1;
+                let name = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|o| o["metadata"]["name"].as_str().map(str::to_owned));
+                return status(
+                    409,
+                    "AlreadyExists",
+                    format!("{plural}.argoproj.io \"{}\" already exists", name.unwrap_or_default()),
+                );
+            }
             let Ok(mut object) = serde_json::from_slice::<Value>(&body) else {
                 return status(400, "BadRequest", "the object is not JSON".into());
             };
@@ -407,10 +464,14 @@ async fn collection(
             return (StatusCode::CREATED, axum::Json(object)).into_response();
         }
         if !watching {
+            let selector = query.get("labelSelector").map(String::as_str).unwrap_or_default();
+            let Some(selector) = parse_selector(selector) else {
+                return status(400, "BadRequest", format!("unable to parse requirement: {selector}"));
+            };
             let items: Vec<Value> = inner
                 .objects
                 .iter()
-                .filter(|((p, n, _), _)| *p == plural && *n == ns)
+                .filter(|((p, n, _), o)| *p == plural && *n == ns && selects(&selector, o))
                 .map(|(_, o)| o.clone())
                 .collect();
             let version = inner.version.to_string();

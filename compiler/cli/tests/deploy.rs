@@ -324,3 +324,42 @@ fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success
     let template: serde_json::Value = serde_json::from_str(&template).expect("JSON");
     assert_eq!(template["spec"]["entrypoint"], "main", "the WorkflowTemplate was applied");
 }
+
+#[test]
+fn a_taken_workflow_name_is_picked_again_and_names_taken_every_time_are_a_conflict() {
+    let s = setup(Rules { taken_creates: 2, ..rules() }, TOKEN);
+    let out = s.deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let creates = s.api.requests().iter().filter(|r| r.starts_with("POST /workflows/")).count();
+    assert_eq!(creates, 3, "two names were taken, the third was free");
+
+    let s = setup(Rules { taken_creates: 100, ..rules() }, TOKEN);
+    fails_with(&s, &s.deploy(&[]), &["conflicts (409)", "run `pipe deploy` again"]);
+}
+
+#[test]
+fn status_without_a_name_lists_pipe_s_workflows_by_label() {
+    let s = setup(rules(), TOKEN);
+    let names: Vec<String> = (0..2)
+        .map(|_| {
+            let out = s.deploy(&[]);
+            assert!(out.status.success(), "{}", text(&out).1);
+            text(&out).0.trim().to_owned()
+        })
+        .collect();
+    let foreign = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                         "metadata": {"name": "someone-else", "namespace": "team", "labels": {"team": "other"}}});
+    s.api.put_foreign("workflows", "team", "someone-else", foreign);
+    let out = s.pipe(&["status"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for name in &names {
+        assert!(stdout.contains(name.as_str()), "{name} missing from:\n{stdout}");
+    }
+    assert!(!stdout.contains("someone-else"), "{stdout}");
+    assert!(
+        s.api.requests().iter().any(|r| r.contains("labelSelector=app.kubernetes.io/managed-by=pipe")),
+        "{:?}",
+        s.api.requests()
+    );
+}

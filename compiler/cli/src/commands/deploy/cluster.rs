@@ -21,7 +21,7 @@ pub enum DeployError {
     NamespaceMissing(String),
     ArgoMissing { url: String },
     Rejected { kind: String, name: String, message: String },
-    Conflict { kind: String, name: String, message: String },
+    Conflict { verb: String, kind: String, name: String, message: String },
     Other(String),
 }
 
@@ -41,7 +41,9 @@ impl std::fmt::Display for DeployError {
             DeployError::Rejected { kind, name, message } => {
                 write!(f, "the cluster rejected {kind} `{name}` (422): {message}")
             }
-            DeployError::Conflict { kind, name, message } => write!(f, "{kind} `{name}` conflicts (409): {message}"),
+            DeployError::Conflict { kind, name, message, .. } => {
+                write!(f, "{kind} `{name}` conflicts (409): {message}")
+            }
             DeployError::Other(message) => f.write_str(message),
         }
     }
@@ -69,7 +71,12 @@ impl DeployError {
                 "install Argo Workflows (https://argo-workflows.readthedocs.io/en/latest/installation/) or pick a cluster that has it with `--context`".into()
             }
             DeployError::Rejected { .. } => "fix what the server names; `pipe compile --target argo` writes the same objects to inspect".into(),
-            DeployError::Conflict { .. } => "another field manager owns these fields: change them with the tool that owns them, or delete the object".into(),
+            DeployError::Conflict { verb, .. } if verb == "create" => {
+                "every name pipe picked was taken: run `pipe deploy` again, or delete old workflows (`argo delete --older 7d`)".into()
+            }
+            DeployError::Conflict { .. } => {
+                "another field manager owns these fields: change them with the tool that owns them, or delete the object".into()
+            }
             DeployError::Other(_) => {
                 "retry; if it persists, `kubectl get --raw /version` with the same context shows whether the API server is healthy".into()
             }
@@ -115,7 +122,12 @@ impl Cluster {
                     namespace: self.namespace.clone(),
                     message: status.message,
                 },
-                409 => DeployError::Conflict { kind: resource.into(), name: name.into(), message: status.message },
+                409 => DeployError::Conflict {
+                    verb: verb.into(),
+                    kind: resource.into(),
+                    name: name.into(),
+                    message: status.message,
+                },
                 422 | 400 => {
                     DeployError::Rejected { kind: resource.into(), name: name.into(), message: status.message }
                 }

@@ -33,8 +33,9 @@ pub struct DeployArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The workflow's name, as `pipe deploy` printed it.
-    name: String,
+    /// The workflow's name, as `pipe deploy` printed it; without one, every workflow pipe
+    /// submitted in the namespace (by label), newest first.
+    name: Option<String>,
     #[arg(short, long)]
     namespace: Option<String>,
     #[arg(long)]
@@ -110,14 +111,34 @@ pub fn status(args: StatusArgs) -> u8 {
         let run = async {
             let cluster = cluster::connect(args.context.as_deref(), args.namespace.as_deref()).await?;
             let (_, workflows) = cluster.argo().await?;
-            let workflow = cluster
-                .workflows(&workflows)
-                .get(&args.name)
-                .await
-                .map_err(|e| cluster.classify(e, "get", "workflows", &args.name))?;
+            let api = cluster.workflows(&workflows);
+            let Some(name) = &args.name else {
+                let selector = "app.kubernetes.io/managed-by=pipe";
+                let list = api
+                    .list(&kube::api::ListParams::default().labels(selector))
+                    .await
+                    .map_err(|e| cluster.classify(e, "list", "workflows", selector))?;
+                let mut items: Vec<_> = list.items.iter().collect();
+                items.sort_by(|a, b| b.metadata.creation_timestamp.cmp(&a.metadata.creation_timestamp));
+                for w in &items {
+                    let view = watch::View::of(w);
+                    let pipeline = w.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/name")).cloned();
+                    println!(
+                        "{:<40} {:<10} {}",
+                        w.metadata.name.clone().unwrap_or_default(),
+                        view.phase,
+                        pipeline.unwrap_or_default()
+                    );
+                }
+                if items.is_empty() {
+                    eprintln!("no workflows of pipe's in namespace `{}`", cluster.namespace);
+                }
+                return Ok(0);
+            };
+            let workflow = api.get(name).await.map_err(|e| cluster.classify(e, "get", "workflows", name))?;
             let view = watch::View::of(&workflow);
-            view.print(&args.name, None);
-            Ok::<u8, DeployError>(if view.finished() { watch::outcome(&args.name, &view) } else { 0 })
+            view.print(name, None);
+            Ok::<u8, DeployError>(if view.finished() { watch::outcome(name, &view) } else { 0 })
         };
         run.await.unwrap_or_else(|e| failed(&e))
     })
