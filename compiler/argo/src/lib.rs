@@ -31,8 +31,6 @@ use pipe_core::types::Ty;
 use pipe_spec::StageSpec;
 use std::collections::BTreeMap;
 
-pub use pod::{BIN_DIR, SHIM_IN_IMAGE, SPEC_DIR, WORK_DIR};
-
 /// What the cluster side looks like; every field has a default that works out of the box.
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -39,8 +39,6 @@ pub struct WorkflowSpec {
     pub pod_gc: Option<PodGc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_strategy: Option<TtlStrategy>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod_metadata: Option<Metadata>,
     /// JSON merged into every pod Argo creates for the workflow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_spec_patch: Option<String>,
@@ -96,21 +94,12 @@ pub struct TtlStrategy {
     pub seconds_after_failure: i32,
 }
 
-/// Labels and annotations Argo puts on pods or templates.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Metadata {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-}
-
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Template {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<Inputs>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dag: Option<Dag>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -256,7 +256,7 @@ pub fn resources(stage: &Stage) -> ResourceRequirements {
         requests.insert("memory".to_owned(), Quantity(argo_text(memory)));
         limits.insert("memory".to_owned(), Quantity(argo_text(memory)));
     }
-    if let Some(gpu) = stage.field("gpu").filter(|g| !matches!(g, Value::Int(0))) {
+    if let Some(gpu) = stage.field("gpu").filter(|_| wants_gpu(stage)) {
         requests.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
         limits.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
     }

@@ -20,7 +20,7 @@ pub enum DeployError {
     Forbidden { verb: String, resource: String, namespace: String, message: String },
     NamespaceMissing(String),
     ArgoMissing { url: String },
-    Rejected { kind: String, name: String, message: String },
+    Rejected { code: u16, kind: String, name: String, message: String },
     Conflict { verb: String, kind: String, name: String, message: String },
     Other(String),
 }
@@ -38,8 +38,8 @@ impl std::fmt::Display for DeployError {
             DeployError::ArgoMissing { url } => {
                 write!(f, "Argo Workflows is not installed on {url}: no argoproj.io/v1alpha1 WorkflowTemplate")
             }
-            DeployError::Rejected { kind, name, message } => {
-                write!(f, "the cluster rejected {kind} `{name}` (422): {message}")
+            DeployError::Rejected { code, kind, name, message } => {
+                write!(f, "the cluster rejected {kind} `{name}` ({code}): {message}")
             }
             DeployError::Conflict { kind, name, message, .. } => {
                 write!(f, "{kind} `{name}` conflicts (409): {message}")
@@ -128,8 +128,8 @@ impl Cluster {
                     name: name.into(),
                     message: status.message,
                 },
-                422 | 400 => {
-                    DeployError::Rejected { kind: resource.into(), name: name.into(), message: status.message }
+                code @ (400 | 422) => {
+                    DeployError::Rejected { code, kind: resource.into(), name: name.into(), message: status.message }
                 }
                 404 if status.message.contains("namespaces") => DeployError::NamespaceMissing(self.namespace.clone()),
                 code => DeployError::Other(format!("{verb} {resource} `{name}` failed ({code}): {}", status.message)),
