@@ -4,14 +4,15 @@
 #   big:   1 GiB as 100 × 10 MiB random files
 #   small: 10,000 random files of 1–8 KiB
 #   edit:  re-put after changing one of the 10,000 small files (stat cache warm)
-# `cp -r` of the 1 GiB set is measured too: storing data means writing it, and on this machine the
-# kernel's page-cache copy, not hashing, is what bounds a first put.
-# Each put starts from an empty store (hyperfine --prepare); DVC starts from an empty cache.
-# Needs hyperfine (apt), b3sum (`cargo install b3sum --locked`) and dvc (`pip install dvc`).
-# Prints a table of medians and ratios and writes benches/results/data.json.
+# `cp -r` of both sets is measured too: storing data means writing it, and on this machine the
+# kernel's page-cache copy and file creation, not hashing, are what bound a first put.
+# Each put starts from an empty store; DVC starts from an empty cache.
+# `cargo bench -p pipe-store --bench chunking` gives put's compute ceiling (chunking and hashing in
+# memory, per core). Needs b3sum (`cargo install b3sum --locked`) and dvc (`pip install dvc`).
+# Prints a table of medians and minimums, and ratios of medians; writes benches/results/data.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in hyperfine b3sum dvc; do
+for tool in b3sum dvc; do
   command -v "$tool" >/dev/null || { echo "install $tool first (see the header of $0)" >&2; exit 1; }
 done
 cargo build --release -q -p pipe-cli
@@ -19,6 +20,7 @@ pipe=$PWD/target/release/pipe
 work=${BENCH_DIR:-$(mktemp -d)}
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work" benches/results
+cargo bench -q -p pipe-store --bench chunking > "$work/chunking.json"
 
 python3 - "$work" <<'PY'
 import os, random, sys
@@ -39,52 +41,81 @@ find "$work/big" "$work/small" -type f -exec touch -d '1 hour ago' {} +
 sync
 
 export PIPE_STATE_DIR="$work/state"
-fresh_store="rm -rf $work/store $work/state && $pipe data --store $work/store init ds >/dev/null"
-fresh_dvc="rm -rf $work/dvc && mkdir $work/dvc && cd $work/dvc && dvc init --no-scm -q"
+# This machine's ext4 has no journal, and without one ext4 will not reuse an inode freed in the last
+# minutes: it scans past each of them, reading its inode table block, for every file it creates.
+# A run that creates 10,000 files right after `rm -rf` of 10,000 spent 40% of its time there. So
+# in the small set, trees are moved aside (`retire`) and deleted only at the end. In the 1 GiB
+# set they are deleted: it creates about a thousand files, and on this VM writing into memory
+# the guest has not used lately is several times slower than reusing the pages a deletion just
+# freed (a put into a fresh store took 1.7 s instead of 0.6 s when old stores were kept).
+mkdir -p "$work/trash"
+retire() { echo "{ [ ! -e $1 ] || mv $1 $work/trash/\$(date +%s%N); }"; }
+fresh_store="$(retire "$work/store") && rm -rf $work/state && $pipe data --store $work/store init ds >/dev/null"
+fresh_dvc="$(retire "$work/dvc") && mkdir $work/dvc && cd $work/dvc && dvc init --no-scm -q"
+fresh_dvc_big="rm -rf $work/dvc && mkdir $work/dvc && cd $work/dvc && dvc init --no-scm -q"
 
-hyperfine --warmup 1 --runs 5 --export-json "$work/big.json" \
-  -n "b3sum big" --prepare true "b3sum --no-names $work/big/*.bin" \
-  -n "cp big" --prepare "rm -rf $work/copy" "cp -r $work/big $work/copy" \
-  -n "pipe put big" --prepare "$fresh_store" "$pipe data --store $work/store put ds $work/big" \
-  -n "dvc add big" --prepare "$fresh_dvc && cp -r $work/big $work/dvc/big" "cd $work/dvc && dvc add -q big"
+# Every case of a set runs once per round, in rotating order (benches/interleave.py): this VM's
+# write speed swings several-fold between minutes, so back-to-back runs per tool would compare
+# moments. Each writer's prepare ends with `sync`, so no run pays for the last one's writeback.
+cases() { python3 -c 'import json,sys; a=sys.argv[1:]; print(json.dumps([{"name":a[i],"prepare":a[i+1],"command":a[i+2]} for i in range(0,len(a),3)]))' "$@"; }
 
-hyperfine --warmup 1 --runs 5 --export-json "$work/small.json" \
-  -n "b3sum small" --prepare true "find $work/small -type f -exec b3sum --no-names {} +" \
-  -n "pipe put small" --prepare "$fresh_store" "$pipe data --store $work/store put ds $work/small" \
-  -n "dvc add small" --prepare "$fresh_dvc && cp -r $work/small $work/dvc/small" "cd $work/dvc && dvc add -q small"
+cases \
+  "b3sum big" "true" "b3sum --no-names $work/big/*.bin" \
+  "cp big" "rm -rf $work/copy && sync" "cp -r $work/big $work/copy" \
+  "pipe put big" "rm -rf $work/store && $fresh_store && sync" "$pipe data --store $work/store put ds $work/big" \
+  "dvc add big" "$fresh_dvc_big && cp -r $work/big $work/dvc/big && sync" "cd $work/dvc && dvc add -q big" \
+  > "$work/big-cases.json"
+python3 benches/interleave.py "$work/big-cases.json" "${ROUNDS:-5}" "$work/big.json"
+
+cases \
+  "b3sum small" "true" "find $work/small -type f -exec b3sum --no-names {} +" \
+  "cp small" "sync" "cp -r $work/small $work/trash/copy-\$(date +%s%N)" \
+  "pipe put small" "$fresh_store && sync" "$pipe data --store $work/store put ds $work/small" \
+  "dvc add small" "$fresh_dvc && cp -r $work/small $work/dvc/small && sync" "cd $work/dvc && dvc add -q small" \
+  > "$work/small-cases.json"
+python3 benches/interleave.py "$work/small-cases.json" "${ROUNDS:-7}" "$work/small.json"
 
 # Re-put after one change: the store already holds the folder; each run changes one file.
 eval "$fresh_store"
+rm -rf "$work/dvc"
 $pipe data --store "$work/store" put ds "$work/small" >/dev/null
 $pipe data --store "$work/store" put ds "$work/small" >/dev/null
-rm -rf "$work/dvc" && mkdir "$work/dvc" && cp -r "$work/small" "$work/dvc/small"
+mkdir "$work/dvc" && cp -r "$work/small" "$work/dvc/small"
 (cd "$work/dvc" && dvc init --no-scm -q && dvc add -q small)
 edit="python3 -c 'import os,sys; p=sys.argv[1]; open(p,\"ab\").write(os.urandom(16))'"
-hyperfine --warmup 1 --runs 10 --export-json "$work/edit.json" \
-  -n "pipe re-put 1 of 10k" --prepare "$edit $work/small/042/04242.bin" "$pipe data --store $work/store put ds $work/small --json" \
-  -n "dvc re-add 1 of 10k" --prepare "$edit $work/dvc/small/042/04242.bin" "cd $work/dvc && dvc add -q small"
+cases \
+  "pipe re-put 1 of 10k" "$edit $work/small/042/04242.bin && sync" "$pipe data --store $work/store put ds $work/small --json" \
+  "dvc re-add 1 of 10k" "$edit $work/dvc/small/042/04242.bin && sync" "cd $work/dvc && dvc add -q small" \
+  > "$work/edit-cases.json"
+python3 benches/interleave.py "$work/edit-cases.json" 10 "$work/edit.json"
 $pipe data --store "$work/store" put ds "$work/small" --json > "$work/last.json" || true
 echo "$edit $work/small/042/04242.bin" | bash
 touch -d '1 hour ago' "$work/small/042/04242.bin"
 $pipe data --store "$work/store" put ds "$work/small" --json > "$work/last.json"
 
 python3 - "$work" <<'PY'
-import json, sys
+import json, os, sys
 work = sys.argv[1]
-med = {}
+med, low = {}, {}
 for name in ("big", "small", "edit"):
-    for r in json.load(open(f"{work}/{name}.json"))["results"]:
-        med[r["command"]] = r["median"]
+    for case, r in json.load(open(f"{work}/{name}.json")).items():
+        med[case], low[case] = r["median"], r["min"]
+cpu = json.load(open(f"{work}/chunking.json"))
 last = json.load(open(f"{work}/last.json"))["outcome"]
 gib = 100 * 10 * 1024 * 1024 / 2**30
-out = {"medians_s": med, "last_edit_put": last}
+out = {"medians_s": med, "minimums_s": low, "chunking_per_core": cpu, "cores": os.cpu_count(), "last_edit_put": last}
 json.dump(out, open("benches/results/data.json", "w"), indent=2)
-print("\nmedian seconds")
+print("\nseconds                     median      min")
 for k, v in med.items():
-    print(f"  {k:<24} {v:8.3f}")
+    print(f"  {k:<24} {v:8.3f} {low[k]:8.3f}")
 print(f"\n1 GiB put: {gib / med['pipe put big']:.2f} GiB/s; b3sum {gib / med['b3sum big']:.2f} GiB/s "
       f"-> {med['b3sum big'] / med['pipe put big'] * 100:.0f}% of b3sum (target >= 50%)")
+ceiling = cpu["chunk_gib_s"] * os.cpu_count()
+print(f"compute ceiling: chunking + hashing at {cpu['chunk_gib_s']:.2f} GiB/s per core in memory (FastCDC alone "
+      f"{cpu['fastcdc_gib_s']:.2f}, blake3 alone {cpu['blake3_gib_s']:.2f}) x {os.cpu_count()} cores = {ceiling:.2f} GiB/s "
+      f"= {ceiling / (gib / med['b3sum big']) * 100:.0f}% of b3sum before a byte is read from disk or written")
 print(f"the write floor: cp -r of 1 GiB {gib / med['cp big']:.2f} GiB/s; pipe put is {med['cp big'] / med['pipe put big'] * 100:.0f}% of it")
+print(f"creating the files: cp -r of the 10,000 small files {med['cp small']:.3f} s; pipe put is {med['cp small'] / med['pipe put small'] * 100:.0f}% of its speed")
 print(f"vs dvc add: big {med['dvc add big'] / med['pipe put big']:.1f}x, small {med['dvc add small'] / med['pipe put small']:.1f}x, "
       f"re-add {med['dvc re-add 1 of 10k'] / med['pipe re-put 1 of 10k']:.1f}x faster (target >= 10x)")
 print(f"re-put after one change: {med['pipe re-put 1 of 10k'] * 1000:.0f} ms (target < 300 ms); "

@@ -26,6 +26,8 @@ use std::time::Duration;
 pub struct Backend {
     inner: Arc<dyn ObjectStore>,
     url: String,
+    /// Reached over HTTP (S3, GCS, Azure): its client needs the async runtime.
+    remote: bool,
 }
 
 impl Backend {
@@ -39,8 +41,12 @@ impl Backend {
     /// `aws_allow_http`, `google_service_account`, …) on top of those from the environment.
     pub fn open_with(url: &str, create: bool, options: &[(String, String)]) -> Result<Backend> {
         let bad = |reason: String| StoreError::BadUrl { url: url.to_owned(), reason };
+        let mut remote = true;
         let inner: Arc<dyn ObjectStore> = match url.split_once("://") {
-            None => local(Path::new(url), url, create)?,
+            None => {
+                remote = false;
+                local(Path::new(url), url, create)?
+            }
             Some((scheme, _)) => {
                 let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
                 let prefix = Key::from(parsed.path().trim_matches('/'));
@@ -50,10 +56,14 @@ impl Backend {
                 };
                 match scheme {
                     "file" => {
+                        remote = false;
                         let path = parsed.to_file_path().map_err(|()| bad("not an absolute file path".into()))?;
                         local(&path, url, create)?
                     }
-                    "memory" => memory(url),
+                    "memory" => {
+                        remote = false;
+                        memory(url)
+                    }
                     "s3" | "s3a" => {
                         let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry());
                         for (k, v) in client {
@@ -88,12 +98,18 @@ impl Backend {
                 }
             }
         };
-        Ok(Backend { inner, url: url.to_owned() })
+        Ok(Backend { inner, url: url.to_owned(), remote })
     }
 
     /// The URL the store was opened with.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Whether the store is reached over HTTP (and its calls need the async runtime), rather than
+    /// a local folder or memory.
+    pub fn is_remote(&self) -> bool {
+        self.remote
     }
 
     /// The object at `key`, or `None` when there is none.

@@ -6,7 +6,7 @@
 //! a chunk is only cut once at least `MAX` bytes after its start are in memory (or the stream has
 //! ended), which is all FastCDC ever looks at. Does no IO besides reading.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use fastcdc::v2020::FastCDC;
 use pipe_spec::{ChunkRef, Hash};
 use std::io::{self, Read};
@@ -23,21 +23,28 @@ const SEGMENT: usize = 16 * MAX;
 /// Reads `reader` to its end and calls `emit` with every chunk in order. `size_hint` (the file's
 /// size, if known) keeps small files from allocating a whole segment; `io_error` turns a read
 /// error into the caller's error type.
+///
+/// `buffer` is where the bytes are read. Pass the same one for every file a thread reads: its
+/// pages are then reused instead of being faulted in fresh for each file, which cost as much as
+/// chunking itself (the `chunking` bench). It comes back empty with its capacity, unless `emit`
+/// kept a chunk's bytes, in which case the next call allocates anew.
 pub fn chunk<E>(
     mut reader: impl Read,
     size_hint: u64,
+    buffer: &mut Vec<u8>,
     io_error: impl Fn(io::Error) -> E,
     mut emit: impl FnMut(ChunkRef, Bytes) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = std::mem::take(buffer);
+    buf.clear();
     let mut left = size_hint;
     loop {
-        let want = SEGMENT.min(carry.len() + usize::try_from(left).unwrap_or(SEGMENT) + 1);
-        let mut buf = Vec::with_capacity(want.max(carry.len() + 1));
-        buf.extend_from_slice(&carry);
+        let want = SEGMENT.min(buf.len() + usize::try_from(left).unwrap_or(SEGMENT) + 1);
+        buf.reserve(want.saturating_sub(buf.len()));
+        let carried = buf.len();
         let eof = fill(&mut reader, &mut buf, SEGMENT).map_err(&io_error)?;
-        left = left.saturating_sub((buf.len() - carry.len()) as u64);
-        let data = Bytes::from(buf);
+        left = left.saturating_sub((buf.len() - carried) as u64);
+        let mut data = Bytes::from(buf);
         let mut consumed = 0;
         for c in FastCDC::new(&data, MIN, AVG, MAX) {
             if !eof && data.len() - c.offset < MAX {
@@ -47,23 +54,28 @@ pub fn chunk<E>(
             emit(ChunkRef { hash: Hash::of(&bytes), size: c.length as u64 }, bytes)?;
             consumed = c.offset + c.length;
         }
+        // What is left is the start of the next chunk: moved to the front of the same buffer
+        // when no chunk's bytes are still held.
+        data.advance(consumed);
+        buf = match data.try_into_mut() {
+            Ok(rest) => Vec::from(rest),
+            Err(shared) => shared.to_vec(),
+        };
         if eof {
+            buf.clear();
+            *buffer = buf;
             return Ok(());
         }
-        carry = data[consumed..].to_vec();
     }
 }
 
 /// Reads into `buf` until it holds `limit` bytes or the reader ends; true at the end.
+/// `read_to_end` stops only at one or the other, so a short buffer means the end: a file that
+/// fits in one segment costs two reads (its bytes, then the end), not three.
 fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
-    while buf.len() < limit {
-        let before = buf.len();
-        let n = reader.by_ref().take((limit - before) as u64).read_to_end(buf)?;
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let room = limit.saturating_sub(buf.len());
+    reader.by_ref().take(room as u64).read_to_end(buf)?;
+    Ok(buf.len() < limit)
 }
 
 #[cfg(test)]
@@ -75,6 +87,7 @@ mod tests {
         chunk::<io::Error>(
             data,
             data.len() as u64,
+            &mut Vec::new(),
             |e| e,
             |c, b| {
                 assert_eq!(c.hash, Hash::of(&b));
@@ -117,6 +130,40 @@ mod tests {
         let (ca, cb) = (chunks_of(&a), chunks_of(&b));
         let shared = cb.iter().filter(|c| ca.contains(c)).count();
         assert!(shared + 2 >= cb.len(), "{shared} of {} chunks shared", cb.len());
+    }
+
+    #[test]
+    fn the_buffer_comes_back_for_the_next_file_with_its_pages() {
+        let data = noise(2 * SEGMENT + 777, 3);
+        let mut buffer = Vec::new();
+        let run = |buffer: &mut Vec<u8>| {
+            chunk::<io::Error>(data.as_slice(), data.len() as u64, buffer, |e| e, |_, _| Ok(())).expect("reads");
+        };
+        run(&mut buffer);
+        let (ptr, cap) = (buffer.as_ptr(), buffer.capacity());
+        assert!(buffer.is_empty() && cap >= SEGMENT, "capacity {cap}");
+        run(&mut buffer);
+        assert_eq!((buffer.as_ptr(), buffer.capacity()), (ptr, cap), "the same allocation is reused");
+    }
+
+    #[test]
+    fn chunks_kept_by_the_caller_stay_intact_across_segments() {
+        let data = noise(3 * SEGMENT + 99, 5);
+        let mut kept = Vec::new();
+        let mut buffer = Vec::new();
+        chunk::<io::Error>(
+            data.as_slice(),
+            data.len() as u64,
+            &mut buffer,
+            |e| e,
+            |_, b| {
+                kept.push(b);
+                Ok(())
+            },
+        )
+        .expect("reads");
+        assert_eq!(kept.concat(), data);
+        assert!(kept.len() > 40);
     }
 
     #[test]

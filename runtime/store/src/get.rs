@@ -9,8 +9,8 @@
 use crate::backend::Backend;
 use crate::error::{Result, StoreError};
 use crate::filter::Filter;
+use crate::workers::{Waiter, map_in_threads};
 use crate::{Progress, layout};
-use futures::{StreamExt, TryStreamExt};
 use pipe_spec::{FileEntry, Hash, Manifest, check_path, file_hash};
 use serde::Serialize;
 use std::io::Write;
@@ -61,33 +61,24 @@ pub async fn get_files(
     let root = std::path::absolute(dest).map_err(StoreError::io(dest))?;
     let outcome = GetOutcome { files: selected.len(), bytes: selected.iter().map(|f| f.size).sum() };
     progress.start("get", outcome.bytes);
-    let handle = tokio::runtime::Handle::current();
-    futures::stream::iter(selected)
-        .map(|f| {
-            let (backend, root, handle, progress) = (backend.clone(), root.clone(), handle.clone(), progress.clone());
-            tokio::task::spawn_blocking(move || write_file(&backend, &handle, &root, &f, progress.as_ref()))
-        })
-        .buffer_unordered(jobs.max(1))
-        .map(|joined| joined.expect("writing a file does not panic"))
-        .try_collect::<Vec<()>>()
-        .await?;
+    let (backend, waiter) = (backend.clone(), Waiter::for_backend(backend));
+    let bar = progress.clone();
+    tokio::task::spawn_blocking(move || {
+        map_in_threads(&selected, jobs, |f| write_file(&backend, &waiter, &root, f, bar.as_ref()))
+    })
+    .await
+    .expect("writing files does not panic")?;
     progress.finish();
     Ok(outcome)
 }
 
-fn write_file(
-    backend: &Backend,
-    handle: &tokio::runtime::Handle,
-    root: &Path,
-    f: &FileEntry,
-    progress: &dyn Progress,
-) -> Result<()> {
+fn write_file(backend: &Backend, waiter: &Waiter, root: &Path, f: &FileEntry, progress: &dyn Progress) -> Result<()> {
     let target = root.join(&f.path);
     let dir = make_parents(root, &f.path)?;
     let mut tmp = tempfile::Builder::new().prefix(".pipe-get-").tempfile_in(&dir).map_err(StoreError::io(&dir))?;
     for c in f.objects() {
-        let bytes = handle
-            .block_on(backend.get(&layout::object(&c.hash)))?
+        let bytes = waiter
+            .wait(backend.get(&layout::object(&c.hash)))?
             .ok_or_else(|| StoreError::MissingObject { hash: c.hash, path: f.path.clone() })?;
         let actual = Hash::of(&bytes);
         if actual != c.hash || bytes.len() as u64 != c.size {

@@ -10,7 +10,7 @@
 //! create-if-absent. See `layout` for the keys.
 
 mod backend;
-mod chunk;
+pub mod chunk;
 mod diff;
 mod error;
 mod filter;
@@ -19,15 +19,18 @@ mod layout;
 mod manifests;
 mod put;
 mod refs;
+mod snapshot;
 mod statcache;
 mod walk;
+mod workers;
 
 pub use backend::Backend;
 pub use diff::{Change, ChangeKind, diff};
 pub use error::{Result, StoreError};
 pub use filter::Filter;
 pub use get::GetOutcome;
-pub use put::{PutOptions, PutOutcome, Snapshot};
+pub use put::{PutOptions, PutOutcome};
+pub use snapshot::Snapshot;
 pub use statcache::RACY as STAT_CACHE_RACY_WINDOW;
 
 use pipe_spec::{CacheEntry, CommitId, Hash, Manifest};
@@ -167,7 +170,7 @@ impl Store {
         jobs: usize,
         progress: Arc<dyn Progress>,
     ) -> Result<Snapshot> {
-        put::snapshot(&self.backend, dir, known, stat_cache, jobs, progress).await
+        snapshot::snapshot(&self.backend, dir, known, stat_cache, jobs, progress).await
     }
 
     /// Commits `files` (whose objects are stored) to `branch` of `repo`, creating the repo if it
