@@ -185,6 +185,17 @@ pub fn succeeded(out: std::process::Output) -> std::process::Output {
     out
 }
 
+/// Runs `pipe compile FILE --target TARGET -o OUT EXTRA…` with the `pipe` binary at `pipe`
+/// (a test's `env!("CARGO_BIN_EXE_pipe")`), which must succeed; gives each emitted file's name and
+/// text.
+pub fn compile_to(pipe: &Path, target: &str, file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> {
+    let (f, o) = (file.to_string_lossy(), out.to_string_lossy());
+    let mut args = vec!["compile", &f, "--target", target, "-o", &o];
+    args.extend(extra);
+    succeeded(std::process::Command::new(pipe).args(args).output().expect("pipe runs"));
+    files_in(out)
+}
+
 /// The files directly in `dir`, by name, as text.
 pub fn files_in(dir: &Path) -> BTreeMap<String, String> {
     std::fs::read_dir(dir)

@@ -7,7 +7,7 @@
 //! The validators are installed by `scripts/test.sh` (pip: hera, kubernetes-validate, jsonschema;
 //! npm: `tests/validators`); a missing one fails the test with what to install.
 
-use pipe_tests::{compile_cases, copy_dir, files_in, repo_root, succeeded, write_file};
+use pipe_tests::{compile_cases, compile_to, copy_dir, repo_root, succeeded, write_file};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,13 +23,8 @@ fn shim_binary() -> PathBuf {
     path
 }
 
-/// Compiles `file` to Argo into `out`, giving each emitted file's name and text.
 fn compile(file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> {
-    let (f, o) = (file.to_string_lossy(), out.to_string_lossy());
-    let mut args = vec!["compile", &f, "--target", "argo", "-o", &o];
-    args.extend(extra);
-    succeeded(pipe(Path::new("."), &args));
-    files_in(out)
+    compile_to(Path::new(env!("CARGO_BIN_EXE_pipe")), "argo", file, out, extra)
 }
 
 fn yaml(text: &str) -> Value {

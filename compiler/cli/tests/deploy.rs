@@ -128,26 +128,19 @@ fn watch(s: &Setup, drive: impl FnOnce(&KubeApi, &str)) -> Output {
 fn watch_follows_the_workflow_to_success_and_resumes_when_the_watch_ends() {
     let s = setup(Rules { cut_watch_after: Some(1), ..rules() }, TOKEN);
     let out = watch(&s, |api, name| {
-        let step = std::time::Duration::from_millis(150);
-        api.set_status(
-            "team",
-            name,
+        let statuses = [
             json!({"phase": "Running", "nodes": {"a": node("plan-preprocess", "Running", "")}}),
-        );
-        std::thread::sleep(step);
-        api.set_status(
-            "team",
-            name,
             json!({"phase": "Running", "nodes": {
-            "a": node("plan-preprocess", "Succeeded", ""), "b": node("run-preprocess(0:0)", "Running", "")}}),
-        );
-        std::thread::sleep(step);
-        api.set_status(
-            "team",
-            name,
+                "a": node("plan-preprocess", "Succeeded", ""), "b": node("run-preprocess(0:0)", "Running", "")}}),
             json!({"phase": "Succeeded", "nodes": {
-            "a": node("plan-preprocess", "Succeeded", ""), "b": node("run-preprocess(0:0)", "Succeeded", "")}}),
-        );
+                "a": node("plan-preprocess", "Succeeded", ""), "b": node("run-preprocess(0:0)", "Succeeded", "")}}),
+        ];
+        for (i, status) in statuses.into_iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
+            api.set_status("team", name, status);
+        }
     });
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");

@@ -4,7 +4,7 @@
 //! accepts, `torchx run --dryrun` takes the typed params, and `torchx run -s local_cwd` of an
 //! example stage really runs the shim and the command here, then skips every datum the second time.
 
-use pipe_tests::{compile_cases, copy_dir, files_in, repo_root, succeeded};
+use pipe_tests::{compile_cases, compile_to, copy_dir, repo_root, succeeded};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -23,11 +23,7 @@ fn need_torchx() {
 }
 
 fn compile(file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> {
-    let (f, o) = (file.to_string_lossy(), out.to_string_lossy());
-    let mut args = vec!["compile", &f, "--target", "torchx", "-o", &o];
-    args.extend(extra);
-    succeeded(pipe(Path::new("."), &args));
-    files_in(out)
+    compile_to(Path::new(env!("CARGO_BIN_EXE_pipe")), "torchx", file, out, extra)
 }
 
 #[test]

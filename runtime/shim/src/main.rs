@@ -9,7 +9,7 @@
 //! store, with what to do next on stderr), 2 usage.
 
 use clap::{Parser, Subcommand};
-use pipe_runtime::exec::ExecContext;
+use pipe_runtime::exec::{DatumFailure, ExecContext};
 use pipe_runtime::shim;
 use pipe_spec::{STAGE_SPEC_FORMAT, StageSpec};
 use pipe_store::Store;
@@ -153,15 +153,9 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Step::Run { shard, work, rank, command } => {
-                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                let exec = ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0 };
+                let exec = exec_context(work, rank);
                 let report = shim::run_shard(&store, &spec, run, shard, command, &exec).await?;
-                for f in &report.failures {
-                    eprintln!("error: datum `{}` failed after {} attempt(s): {}", f.datum, f.attempts, f.reason);
-                    if !f.stderr_tail.is_empty() {
-                        eprintln!("  stderr (last lines):\n    {}", f.stderr_tail.replace('\n', "\n    "));
-                    }
-                }
+                print_failures(&report.failures);
                 eprintln!(
                     "{} shard {shard}: {} processed, {} reused, {} failed",
                     spec.stage, report.processed, report.skipped, report.failed
@@ -175,15 +169,9 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Step::Stage { work, rank, wait, command } => {
-                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                let exec = ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0 };
+                let exec = exec_context(work, rank);
                 let report = shim::whole_stage(&store, &spec, run, rank, wait, command, &exec).await?;
-                for f in &report.failures {
-                    eprintln!("error: datum `{}` failed after {} attempt(s): {}", f.datum, f.attempts, f.reason);
-                    if !f.stderr_tail.is_empty() {
-                        eprintln!("  stderr (last lines):\n    {}", f.stderr_tail.replace('\n', "\n    "));
-                    }
-                }
+                print_failures(&report.failures);
                 eprintln!(
                     "{} (rank {rank}): {} datums, {} processed, {} reused, {} failed{}",
                     spec.stage,
@@ -206,6 +194,21 @@ fn main() -> ExitCode {
             let e: pipe_runtime::run::RunError = e;
             eprintln!("error: {e}\n  help: {}", e.help());
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Where a shard or stage runs its commands: here, under `work`; only rank 0 records.
+fn exec_context(work: PathBuf, rank: usize) -> ExecContext {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0 }
+}
+
+fn print_failures(failures: &[DatumFailure]) {
+    for f in failures {
+        eprintln!("error: datum `{}` failed after {} attempt(s): {}", f.datum, f.attempts, f.reason);
+        if !f.stderr_tail.is_empty() {
+            eprintln!("  stderr (last lines):\n    {}", f.stderr_tail.replace('\n', "\n    "));
         }
     }
 }
