@@ -79,6 +79,8 @@ enum GraphFormat {
 }
 
 fn main() -> ExitCode {
+    // `pipe run` starts each command under a copy of this executable acting as its guard.
+    pipe_runtime::guard::serve_if_asked();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { files, format } => commands::check::run(&files, matches!(format, Format::Json)),

@@ -3,11 +3,13 @@
 //!
 //! Takes a [`DatumSpec`] and each input's files (sorted, as in a manifest); gives datums in a
 //! stable order. Reads no data: only paths and hashes. A glob match that is a folder brings every
-//! file under it; matches never overlap (the outermost wins).
+//! file under it; matches never overlap (the outermost wins). Identical datums (the same files,
+//! label and captures, as `union(glob(d, "/*"), glob(d, "/a*"))` gives for `/a`) are one datum:
+//! the command could not tell the copies apart, so it runs once.
 
 use crate::glob::Glob;
 use pipe_spec::{DatumSpec, FileEntry, Hash};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One file of a datum: which input it comes from, and the entry (path inside that input).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +69,17 @@ pub enum DatumError {
     UnknownInput(String),
 }
 
-/// The datums of `spec` over `inputs` (input name → its files, sorted by path).
+/// The datums of `spec` over `inputs` (input name → its files, sorted by path), each once: a datum
+/// identical to an earlier one is dropped.
 pub fn expand(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, DatumError> {
+    let mut all = expand_spec(spec, inputs)?;
+    let identity = Hash([0; 32]);
+    let mut seen = HashSet::with_capacity(all.len());
+    all.retain(|d| seen.insert(d.key(&identity)));
+    Ok(all)
+}
+
+fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, DatumError> {
     Ok(match spec {
         DatumSpec::Glob { input, pattern } => {
             let files = inputs.get(input).ok_or_else(|| DatumError::UnknownInput(input.clone()))?;
@@ -77,14 +88,14 @@ pub fn expand(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Res
         DatumSpec::Union(parts) => {
             let mut out = Vec::new();
             for p in parts {
-                out.extend(expand(p, inputs)?);
+                out.extend(expand_spec(p, inputs)?);
             }
             out
         }
         DatumSpec::Cross(parts) => {
             let mut acc = vec![Datum { files: Vec::new(), captures: Vec::new(), label: String::new() }];
             for p in parts {
-                let next = expand(p, inputs)?;
+                let next = expand_spec(p, inputs)?;
                 acc = acc
                     .iter()
                     .flat_map(|a| {
@@ -99,7 +110,7 @@ pub fn expand(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Res
             acc
         }
         DatumSpec::Join(parts) => {
-            let lists: Vec<Vec<Datum>> = parts.iter().map(|p| expand(p, inputs)).collect::<Result<_, _>>()?;
+            let lists: Vec<Vec<Datum>> = parts.iter().map(|p| expand_spec(p, inputs)).collect::<Result<_, _>>()?;
             let by_key: Vec<BTreeMap<Vec<String>, Vec<&Datum>>> = lists
                 .iter()
                 .map(|l| {
@@ -125,7 +136,7 @@ pub fn expand(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Res
         }
         DatumSpec::Group { inner, by } => {
             let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
-            for d in expand(inner, inputs)? {
+            for d in expand_spec(inner, inputs)? {
                 let key = by.iter().map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default()).collect();
                 groups.entry(key).or_default().push(d);
             }
@@ -252,6 +263,18 @@ mod tests {
         let mut captured = top[0].clone();
         captured.captures = vec!["x".into()];
         assert_ne!(captured.key(&fp), top[0].key(&fp));
+    }
+
+    #[test]
+    fn identical_datums_of_a_union_are_one_datum() {
+        // Regression: `/a` came out of both globs, and the two copies ran at once in one work
+        // folder, one deleting the other's `in/`.
+        let i = inputs(&[("raw", &["a", "ab", "b"])]);
+        let union = DatumSpec::Union(vec![g("raw", "/*"), g("raw", "/a*")]);
+        assert_eq!(labels(&expand(&union, &i).expect("ok")), ["raw:/a", "raw:/ab", "raw:/b"]);
+        // Overlapping but different datums stay apart: `/` sees every file, `/a*` two of them.
+        let overlap = DatumSpec::Union(vec![g("raw", "/"), g("raw", "/a*")]);
+        assert_eq!(labels(&expand(&overlap, &i).expect("ok")), ["raw:/", "raw:/a", "raw:/ab"]);
     }
 
     #[test]

@@ -3,10 +3,16 @@
 //! record the cache entry. Anything the command leaves in the work folder outside `out/`, or any
 //! change under `in/`, fails the datum: outputs that are not stored would be lost on reuse.
 //!
+//! Every attempt runs in a folder of its own (`<work root>/<stage>/<key>.<random>`, locked while
+//! in use), so no two executions — copies in two runs, a retry, a command a killed run left —
+//! share one; and every command runs under a [guard](crate::guard) that kills its process group
+//! when the command ends, times out, or this process dies.
+//!
 //! Takes a stage spec, a datum and a store; gives whether the datum was reused, processed or
 //! failed. A cache entry is written only after the command succeeded and every output object is
 //! stored, so a crash or a failure never leaves a half entry: the next run processes the datum
-//! again. A failed datum's work folder is kept for debugging; a processed one's is removed.
+//! again. A failed datum's last work folder is kept for debugging (until the datum runs again); a
+//! processed one's is removed.
 
 use crate::datums::Datum;
 use pipe_spec::{CACHE_FORMAT, CacheEntry, EnvValue, FileEntry, Hash, StageSpec};
@@ -31,6 +37,10 @@ pub struct ExecContext {
     /// Whether outputs are stored and cached. A follower replica of a gang (ranks above 0 of a
     /// `ddp` job) runs every datum its leader runs, reads no cache and records nothing.
     pub record: bool,
+    /// The program that [guards](crate::guard) each command, so none outlives this process: the
+    /// runner's own executable, whose `main` calls [`crate::guard::serve_if_asked`]. `None` starts
+    /// commands directly, in a process group of their own, which a killed runner leaves running.
+    pub guard: Option<PathBuf>,
 }
 
 /// What became of one datum.
@@ -78,7 +88,7 @@ pub async fn run_datum(
         return Ok(DatumOutcome::Reused { outputs: entry.files });
     }
     let started = Instant::now();
-    let work = ctx.work_root.join(&spec.stage).join(key.short(16));
+    let stage_dir = ctx.work_root.join(&spec.stage);
     let fail = |reason: String, attempts: u32, stderr_tail: String, reproduce: String| {
         DatumOutcome::Failed(DatumFailure {
             stage: spec.stage.clone(),
@@ -90,81 +100,73 @@ pub async fn run_datum(
             reproduce,
         })
     };
-    let _ = std::fs::remove_dir_all(&work);
-    let (inputs_dir, out) = (work.join("in"), work.join("out"));
-    for dir in spec.inputs.iter().map(|i| inputs_dir.join(&i.name)).chain([out.clone()]) {
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
-    }
     let mut by_input: BTreeMap<&str, Vec<FileEntry>> = BTreeMap::new();
     for f in &datum.files {
         by_input.entry(&f.input).or_default().push(f.entry.clone());
     }
-    for (input, files) in by_input {
-        store.get_files(files, &inputs_dir.join(input), 4, Arc::new(Quiet)).await?;
-    }
-
-    let env = match environment(spec, &inputs_dir, &out, &key, datum) {
-        Ok(env) => env,
-        Err(reason) => return Ok(fail(reason, 0, String::new(), String::new())),
-    };
-    let command = absolute_scripts(&spec.command, &ctx.cwd);
-    let reproduce = reproduce_line(&work, &env, &command);
-    let Some((program, args)) = command.split_first() else {
-        let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
-        return Ok(fail(reason, 0, String::new(), reproduce));
-    };
     let attempts = spec.retries + 1;
-    let inputs_before = listing(&inputs_dir);
-    let mut last = (String::new(), String::new());
+    let mut last = (String::new(), String::new(), String::new());
+    // Every attempt gets a folder of its own: nothing an earlier attempt (or a command a killed
+    // run left) wrote can reach it.
     for attempt in 1..=attempts {
-        if attempt > 1 {
-            let _ = std::fs::remove_dir_all(&out);
-            std::fs::create_dir_all(&out).map_err(|source| StoreError::Io { path: out.clone(), source })?;
+        let folder =
+            WorkFolder::fresh(&stage_dir, &key).map_err(|source| StoreError::Io { path: stage_dir.clone(), source })?;
+        let work = folder.path.clone();
+        let (inputs_dir, out) = (work.join("in"), work.join("out"));
+        for dir in spec.inputs.iter().map(|i| inputs_dir.join(&i.name)).chain([out.clone()]) {
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
         }
-        match run_command(program, args, &env, &work, spec.timeout_seconds).await {
-            Ok(()) => {
-                last = (String::new(), String::new());
-                break;
+        for (input, files) in &by_input {
+            store.get_files(files.clone(), &inputs_dir.join(input), 4, Arc::new(Quiet)).await?;
+        }
+        let env = match environment(spec, &inputs_dir, &out, &key, datum) {
+            Ok(env) => env,
+            Err(reason) => return Ok(fail(reason, 0, String::new(), String::new())),
+        };
+        let command = absolute_scripts(&spec.command, &ctx.cwd);
+        let reproduce = reproduce_line(&work, &env, &command);
+        let Some((program, args)) = command.split_first() else {
+            let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
+            return Ok(fail(reason, 0, String::new(), reproduce));
+        };
+        let inputs_before = listing(&inputs_dir);
+        let ran = run_command(program, args, &env, &work, spec.timeout_seconds, ctx.guard.as_deref()).await;
+        let reason = match ran {
+            Err(reason) => Some(reason),
+            Ok(()) => match stray_entry(&work) {
+                Some(stray) => Some(format!(
+                    "the command wrote `{stray}` in its work folder, outside `out/`: write outputs under $PIPE_OUT"
+                )),
+                None if listing(&inputs_dir) != inputs_before => Some(
+                    "the command changed files under `in/`: inputs are read-only; write outputs under $PIPE_OUT".into(),
+                ),
+                None => None,
+            },
+        };
+        if let Some(reason) = reason {
+            last = (reason, tail(&work.join("stderr.log"), 20), reproduce);
+            continue;
+        }
+        if !ctx.record {
+            folder.remove();
+            return Ok(DatumOutcome::Processed { outputs: Vec::new(), seconds: started.elapsed().as_secs_f64() });
+        }
+        let files = match store.snapshot(&out, Default::default(), None, 4, Arc::new(Quiet)).await {
+            Ok(s) => s.files,
+            Err(StoreError::BadPath { path, reason }) => {
+                let reason = format!("the command wrote `out/{path}`, which cannot be stored: {reason}");
+                return Ok(fail(reason, attempt, String::new(), reproduce));
             }
-            Err(reason) => last = (reason, tail(&work.join("stderr.log"), 20)),
-        }
+            Err(e) => return Err(e),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let entry =
+            CacheEntry { format: CACHE_FORMAT, stage: spec.stage.clone(), datum: datum.label.clone(), files, seconds };
+        store.cache_put(fingerprint, &key, &entry).await?;
+        folder.remove();
+        return Ok(DatumOutcome::Processed { outputs: entry.files, seconds });
     }
-    if last.0.is_empty() {
-        if let Some(stray) = stray_entry(&work) {
-            last.0 = format!(
-                "the command wrote `{stray}` in its work folder, outside `out/`: write outputs under $PIPE_OUT"
-            );
-        } else if listing(&inputs_dir) != inputs_before {
-            last.0 =
-                "the command changed files under `in/`: inputs are read-only; write outputs under $PIPE_OUT".into();
-        }
-    }
-    if !last.0.is_empty() {
-        return Ok(fail(last.0, attempts, last.1, reproduce));
-    }
-    if !ctx.record {
-        let _ = std::fs::remove_dir_all(&work);
-        return Ok(DatumOutcome::Processed { outputs: Vec::new(), seconds: started.elapsed().as_secs_f64() });
-    }
-    let snapshot = match store.snapshot(&out, Default::default(), None, 4, Arc::new(Quiet)).await {
-        Ok(s) => s,
-        Err(StoreError::BadPath { path, reason }) => {
-            let reason = format!("the command wrote `out/{path}`, which cannot be stored: {reason}");
-            return Ok(fail(reason, attempts, String::new(), reproduce));
-        }
-        Err(e) => return Err(e),
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let entry = CacheEntry {
-        format: CACHE_FORMAT,
-        stage: spec.stage.clone(),
-        datum: datum.label.clone(),
-        files: snapshot.files.clone(),
-        seconds,
-    };
-    store.cache_put(fingerprint, &key, &entry).await?;
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(DatumOutcome::Processed { outputs: snapshot.files, seconds })
+    Ok(fail(last.0, attempts, last.1, last.2))
 }
 
 /// The command's environment on top of this process's: `PIPE_IN_<INPUT>` for every input,
@@ -247,42 +249,113 @@ fn listing(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
     out
 }
 
+/// Runs one attempt of the command in `work`, logging to `stdout.log` and `stderr.log` there.
+/// Under a `guard` the command dies with this process; either way it runs in a process group of its
+/// own, and a timeout kills the whole group.
 async fn run_command(
     program: &str,
     args: &[String],
     env: &[(String, String)],
     work: &Path,
     timeout: Option<u64>,
+    guard: Option<&Path>,
 ) -> Result<(), String> {
-    let cwd = work;
     let log = |name: &str| std::fs::File::create(work.join(name)).map_err(|e| format!("cannot create {name}: {e}"));
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
+    let mut command = match guard {
+        Some(guard) => {
+            let mut c = tokio::process::Command::new(guard);
+            c.arg(crate::guard::GUARD_ARG).arg("--").arg(program).args(args);
+            // The guard's stdin is its lifeline: closed (by a timeout, or by this process dying)
+            // it kills the command's group.
+            c.stdin(Stdio::piped());
+            c
+        }
+        None => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(args).stdin(Stdio::null()).process_group(0);
+            c
+        }
+    };
+    let mut child = command
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
+        .current_dir(work)
         .stdout(log("stdout.log")?)
         .stderr(log("stderr.log")?)
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    // Held until the command is over: `wait` would close it first, which tells the guard to stop.
+    let lifeline = child.stdin.take();
     let waited = match timeout {
         Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), child.wait()).await {
             Ok(w) => w,
             Err(_) => {
-                let _ = child.kill().await;
+                match lifeline {
+                    Some(lifeline) => drop(lifeline),
+                    None => {
+                        if let Some(pid) = child.id() {
+                            crate::guard::kill_group(pid);
+                        }
+                    }
+                }
+                let _ = child.wait().await;
                 return Err(format!("timed out after {secs} s"));
             }
         },
         None => child.wait().await,
     };
+    drop(lifeline);
     match waited {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(match status.code() {
+            Some(code) if guard.is_some() && code > 128 => {
+                format!("the command was killed by signal {} (exit code {code})", code - 128)
+            }
             Some(code) => format!("the command exited with code {code}"),
             None => format!("the command was killed ({status})"),
         }),
         Err(e) => Err(format!("waiting for the command failed: {e}")),
+    }
+}
+
+/// A folder for one attempt at one datum: `<stage dir>/<key>.<random>`, locked while in use.
+/// Creating one removes earlier folders of the same datum whose lock is free (a failed attempt kept
+/// for debugging, or one a killed run left), never one in use by another runner.
+#[derive(Debug)]
+struct WorkFolder {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl WorkFolder {
+    fn fresh(stage_dir: &Path, key: &Hash) -> std::io::Result<WorkFolder> {
+        std::fs::create_dir_all(stage_dir)?;
+        let prefix = format!("{}.", key.short(16));
+        for entry in std::fs::read_dir(stage_dir)?.filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().starts_with(&prefix)
+                && let Ok(dir) = std::fs::File::open(entry.path())
+                && dir.try_lock().is_ok()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        loop {
+            let path = tempfile::Builder::new().prefix(&prefix).rand_bytes(8).tempdir_in(stage_dir)?.keep();
+            let lock = match std::fs::File::open(&path) {
+                Ok(lock) => lock,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            lock.lock()?;
+            // Another runner's clean-up may have taken it between its creation and our lock.
+            if path.is_dir() {
+                return Ok(WorkFolder { path, _lock: lock });
+            }
+        }
+    }
+
+    /// Removes the folder (a finished attempt leaves nothing behind).
+    fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

@@ -8,5 +8,6 @@
 pub mod datums;
 pub mod exec;
 pub mod glob;
+pub mod guard;
 pub mod run;
 pub mod shim;

@@ -85,6 +85,8 @@ enum Step {
 }
 
 fn main() -> ExitCode {
+    // Each command runs under a copy of this executable acting as its guard.
+    pipe_runtime::guard::serve_if_asked();
     let cli = Cli::parse();
     let usage = |m: &str| {
         eprintln!("error: {m}");
@@ -201,7 +203,7 @@ fn main() -> ExitCode {
 /// Where a shard or stage runs its commands: here, under `work`; only rank 0 records.
 fn exec_context(work: PathBuf, rank: usize) -> ExecContext {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0 }
+    ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0, guard: std::env::current_exe().ok() }
 }
 
 fn print_failures(failures: &[DatumFailure]) {

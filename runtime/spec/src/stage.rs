@@ -16,7 +16,9 @@ pub const STAGE_SPEC_FORMAT: u32 = 1;
 
 /// The version of the datum and caching rules; part of every fingerprint, so a change to how
 /// datums are processed invalidates what older rules cached.
-pub const RUNTIME_RULES_VERSION: &str = "pipe-runtime-1";
+/// `2`: the stage's input names joined the fingerprint, and identical datums run once (entries
+/// cached under `1` may come from two copies of a datum sharing a work folder).
+pub const RUNTIME_RULES_VERSION: &str = "pipe-runtime-2";
 
 /// One stage, ready to run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,8 +72,10 @@ impl StageSpec {
     }
 
     /// blake3 of everything that decides what the stage computes: image, command, env (secret
-    /// references by name, never values), kind and the runtime's rules. Not the stage's name or
-    /// datums: renaming a stage or regrouping its inputs keeps results whose inputs are the same.
+    /// references by name, never values), kind, the runtime's rules, and the names of the stage's
+    /// inputs (every datum's command sees an `in/<input>` folder and a `PIPE_IN_<INPUT>` variable
+    /// for each). Not the stage's name, where its inputs come from, or its datums: renaming a stage
+    /// or regrouping its inputs keeps results whose inputs are the same.
     pub fn fingerprint(&self) -> Hash {
         #[derive(Serialize)]
         struct Fingerprinted<'a> {
@@ -80,13 +84,18 @@ impl StageSpec {
             image: &'a str,
             command: &'a [String],
             env: &'a [EnvVar],
+            inputs: Vec<&'a str>,
         }
+        let mut inputs: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+        inputs.sort_unstable();
+        inputs.dedup();
         let f = Fingerprinted {
             rules: RUNTIME_RULES_VERSION,
             kind: &self.kind,
             image: &self.image,
             command: &self.command,
             env: &self.env,
+            inputs,
         };
         Hash::of(&serde_json::to_vec(&f).expect("fingerprints serialise"))
     }
@@ -212,6 +221,23 @@ mod bind_tests {
         assert_eq!(bound.env[0].value, EnvValue::Literal("0.1".into()));
         assert!(bound.params.is_empty());
         assert_eq!(bound.fingerprint(), bound.bind(&BTreeMap::new()).expect("binds").fingerprint());
+    }
+
+    #[test]
+    fn the_fingerprint_covers_the_input_names_a_command_sees() {
+        // Regression: a stage that gained an input (`union` of a second one) reused datums whose
+        // command had seen no `in/aux` folder and no `PIPE_IN_AUX` variable.
+        let input = |name: &str, repo: &str| StageInput {
+            name: name.into(),
+            source: InputSource::Repo { repo: repo.into(), reference: "main".into(), commit: None },
+        };
+        let one = StageSpec { inputs: vec![input("raw", "r")], ..spec(&["echo"], &[]) };
+        let two = StageSpec { inputs: vec![input("raw", "r"), input("aux", "a")], ..one.clone() };
+        let renamed = StageSpec { inputs: vec![input("data", "r")], ..one.clone() };
+        let moved = StageSpec { inputs: vec![input("raw", "elsewhere")], ..one.clone() };
+        assert_ne!(one.fingerprint(), two.fingerprint());
+        assert_ne!(one.fingerprint(), renamed.fingerprint());
+        assert_eq!(one.fingerprint(), moved.fingerprint(), "where an input comes from is data, keyed per file");
     }
 
     #[test]

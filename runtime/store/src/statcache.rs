@@ -1,10 +1,14 @@
-//! The stat cache: (path, inode, mtime, size) → the file's chunks, so snapshotting a folder again
-//! reads only the files that changed (what git's index and DVC's state database do).
+//! The stat cache: (path, device, inode, size, mtime, ctime) → the file's chunks, so snapshotting
+//! a folder again reads only the files that changed (what git's index and DVC's state database do).
 //!
-//! Takes a JSON file in the state directory; gives lookups and records. A file whose mtime is
-//! within [`RACY`] of the snapshot's start is not recorded: it may change again within the
-//! filesystem's timestamp granularity without its stat changing. A missing or unreadable cache is
-//! an empty one: the cache only ever saves work, never decides content.
+//! Takes a binary file in the state directory; gives lookups and records. What it trusts: that a
+//! file whose stat is unchanged has unchanged content. mtime alone cannot say that — `cp -p`,
+//! `rsync -t`, `tar x` and `touch -d` set it, and ext4 gives a freed inode to the next file created
+//! — so the stat includes the ctime, which no user call can set: writing, renaming over, `chmod`
+//! and setting times all make it "now". A file whose mtime or ctime is within [`RACY`] of the
+//! snapshot's start is not recorded: it may change again within the filesystem's timestamp
+//! granularity without its stat changing (git's "racy clean" rule). A missing or unreadable cache
+//! is an empty one: the cache only ever saves work, never decides content.
 
 use pipe_spec::{ChunkRef, FileEntry, Hash};
 use serde::{Deserialize, Serialize};
@@ -16,30 +20,40 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How recent an mtime must not be for the file to be recorded.
 pub const RACY: Duration = Duration::from_secs(2);
 
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// The file starts with this, then the cache in postcard (a compact binary serde format).
 const MAGIC: &[u8] = b"pipe-statcache\n";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Stat {
+    dev: u64,
     ino: u64,
-    mtime_ns: i64,
     size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
 }
 
 impl Stat {
     fn of(meta: &Metadata) -> Stat {
         #[cfg(unix)]
-        let (ino, mtime_ns) = {
+        {
             use std::os::unix::fs::MetadataExt;
-            (meta.ino(), meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()))
-        };
+            let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+            Stat {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                size: meta.len(),
+                mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+                ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            }
+        }
         #[cfg(not(unix))]
-        let (ino, mtime_ns) = (
-            0,
-            meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64),
-        );
-        Stat { ino, mtime_ns, size: meta.len() }
+        {
+            let ns = |t: std::io::Result<SystemTime>| {
+                t.ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64)
+            };
+            Stat { dev: 0, ino: 0, size: meta.len(), mtime_ns: ns(meta.modified()), ctime_ns: ns(meta.created()) }
+        }
     }
 }
 
@@ -91,7 +105,7 @@ impl StatCache {
         let stat = Stat::of(meta);
         let racy_after = self.started.checked_sub(RACY).unwrap_or(UNIX_EPOCH);
         let racy_ns = racy_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-        if stat.mtime_ns >= racy_ns {
+        if stat.mtime_ns >= racy_ns || stat.ctime_ns >= racy_ns {
             self.files.remove(path.as_os_str().as_encoded_bytes());
             return;
         }

@@ -65,6 +65,7 @@ pub fn run(args: RunArgs) -> u8 {
             work_root: state.join("work"),
             stat_cache: Some(state.join("statcache.bin")),
             record: true,
+            guard: std::env::current_exe().ok(),
         },
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
