@@ -17,8 +17,19 @@ use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How recent an mtime must not be for the file to be recorded.
+/// How recent an mtime or ctime must not be for the file to be recorded, by default: 2 s, the
+/// coarsest timestamp granularity of a common filesystem (FAT). `PIPE_STAT_RACY_MS` sets another
+/// window for filesystems known to be finer (ext4, XFS and tmpfs stamp files with the kernel's
+/// tick, a few milliseconds), which lets files written moments ago be recorded.
 pub const RACY: Duration = Duration::from_secs(2);
+
+/// The racy window in force: [`RACY`], or `PIPE_STAT_RACY_MS` milliseconds (at least 50).
+fn racy_window() -> Duration {
+    std::env::var("PIPE_STAT_RACY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(RACY, |ms| Duration::from_millis(ms.max(50)))
+}
 
 const FORMAT: u32 = 4;
 /// The file starts with this, then the cache in postcard (a compact binary serde format).
@@ -78,6 +89,7 @@ pub struct StatCache {
     /// hashes component by component.
     files: HashMap<Vec<u8>, Entry>,
     started: SystemTime,
+    racy: Duration,
     dirty: bool,
 }
 
@@ -91,7 +103,7 @@ impl StatCache {
             .filter(|d| d.format == FORMAT)
             .map(|d| d.files)
             .unwrap_or_default();
-        StatCache { file, files, started: SystemTime::now(), dirty: false }
+        StatCache { file, files, started: SystemTime::now(), racy: racy_window(), dirty: false }
     }
 
     /// The chunks of the file at `path` (absolute), if it is unchanged since it was recorded.
@@ -103,7 +115,7 @@ impl StatCache {
     /// Records what the file at `path` held when it had `meta`.
     pub fn record(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
         let stat = Stat::of(meta);
-        let racy_after = self.started.checked_sub(RACY).unwrap_or(UNIX_EPOCH);
+        let racy_after = self.started.checked_sub(self.racy).unwrap_or(UNIX_EPOCH);
         let racy_ns = racy_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
         if stat.mtime_ns >= racy_ns || stat.ctime_ns >= racy_ns {
             self.files.remove(path.as_os_str().as_encoded_bytes());
