@@ -1,6 +1,7 @@
 //! Helpers shared by the test suite: an in-memory loader, fixture loading, and rendering an
 //! analysis the way snapshots show it.
 
+pub mod argo_pod;
 pub mod kube_api;
 pub mod servers;
 

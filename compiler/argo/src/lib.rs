@@ -115,8 +115,7 @@ pub fn compile(
                 config_map: Some(ConfigMapVolumeSource { name: config_map_name.clone(), ..Default::default() }),
                 ..Default::default()
             },
-            volume(pod::BIN_VOLUME),
-            volume(pod::WORK_VOLUME),
+            volume(pod::RUN_VOLUME),
         ],
         templates: dag::templates(p, specs, opts, &config_map_name),
         ..Default::default()

@@ -17,18 +17,21 @@ use pipe_core::types::{Piece, Value};
 use pipe_spec::{EnvValue, StageSpec};
 use std::collections::BTreeMap;
 
+/// The `emptyDir` every pipe container mounts: the shim binary and the work folders.
+pub const RUN_DIR: &str = "/pipe/run";
 /// Where the shim binary is shared between the init container and the stage's container.
-pub const BIN_DIR: &str = "/pipe/bin";
+pub const BIN_DIR: &str = "/pipe/run/bin";
 /// Where the stage specs (the ConfigMap) are mounted.
 pub const SPEC_DIR: &str = "/pipe/spec";
-/// Where datums' work folders go (an `emptyDir`, so any user can write there).
-pub const WORK_DIR: &str = "/pipe/work";
+/// Where datums' work folders go (in the `emptyDir`, so any user can write there).
+pub const WORK_DIR: &str = "/pipe/run/work";
 /// The shim's path inside its own image.
 pub const SHIM_IN_IMAGE: &str = "/pipe-shim";
 /// Volume names, declared once on the workflow and mounted by each pod that needs them.
+/// Two volumes, not three: each template's container mounts them itself (see [`workflow_patch`]),
+/// so every mount is paid for once per stage in the WorkflowTemplate's size.
 pub const SPEC_VOLUME: &str = "pipe-spec";
-pub const BIN_VOLUME: &str = "pipe-bin";
-pub const WORK_VOLUME: &str = "pipe-work";
+pub const RUN_VOLUME: &str = "pipe-run";
 /// The node label GPU feature discovery puts on each node: the GPU model.
 pub const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
@@ -117,7 +120,7 @@ pub fn install_container(opts: &Options) -> Container {
         name: "pipe-shim".into(),
         image: Some(opts.shim_image.clone()),
         command: Some(vec![SHIM_IN_IMAGE.into(), "install".into(), BIN_DIR.into()]),
-        volume_mounts: Some(vec![mount(BIN_VOLUME, BIN_DIR, false)]),
+        volume_mounts: Some(vec![mount(RUN_VOLUME, RUN_DIR, false)]),
         security_context: Some(container_security()),
         resources: Some(small_resources()),
         ..Default::default()
@@ -126,9 +129,11 @@ pub fn install_container(opts: &Options) -> Container {
 
 /// What every pod of the workflow shares, as the workflow's `podSpecPatch` (Argo merges it into
 /// each pod by container name): the shim's init container, and on the `main` container the store
-/// Secret, the spec, shim and work volumes and the restrictive security context. Said once here
-/// instead of in every template, so a pipeline of 1,000 stages stays within Kubernetes' object
-/// size limit.
+/// Secret and the restrictive security context. Said once here instead of in every template, so a
+/// pipeline of 1,000 stages stays within Kubernetes' object size limit. The volume mounts cannot
+/// be here: Argo copies a workflow volume into a pod only when the template's own containers
+/// mount it (`addVolumeReferences` in `workflow/controller/workflowpod.go`), before it applies
+/// any patch, so each template's container mounts them ([`main_mounts`]).
 pub fn workflow_patch(opts: &Options) -> String {
     let patch = PodSpec {
         init_containers: Some(vec![install_container(opts)]),
@@ -136,7 +141,6 @@ pub fn workflow_patch(opts: &Options) -> String {
             name: "main".into(),
             env: Some(run_env()),
             env_from: Some(store_env(opts)),
-            volume_mounts: Some(main_mounts()),
             security_context: Some(container_security()),
             ..Default::default()
         }],
@@ -145,8 +149,9 @@ pub fn workflow_patch(opts: &Options) -> String {
     serde_json::to_string(&patch).expect("pod specs serialise")
 }
 
+/// The spec volume and the shim-and-work volume, mounted by every container that runs the shim.
 fn main_mounts() -> Vec<VolumeMount> {
-    vec![mount(SPEC_VOLUME, SPEC_DIR, true), mount(BIN_VOLUME, BIN_DIR, true), mount(WORK_VOLUME, WORK_DIR, false)]
+    vec![mount(SPEC_VOLUME, SPEC_DIR, true), mount(RUN_VOLUME, RUN_DIR, false)]
 }
 
 /// `PIPE_RUN` (the workflow's name) and `PIPE_WORK`: the same for every step of a run.
@@ -167,6 +172,7 @@ pub fn shim_step(args: Vec<String>, spec_file: &str, params: &[String], opts: &O
         image: Some(opts.shim_image.clone()),
         command: Some([vec![SHIM_IN_IMAGE.to_owned()], shim_globals(spec_file), args].concat()),
         env: (!params.is_empty()).then(|| param_env(params)),
+        volume_mounts: Some(main_mounts()),
         resources: Some(small_resources()),
         ..Default::default()
     }
@@ -231,7 +237,7 @@ pub fn stage_container(
         command: Some(argv),
         env: (!vars.is_empty()).then_some(vars),
         env_from: inline.then(|| store_env(opts)),
-        volume_mounts: inline.then(main_mounts),
+        volume_mounts: Some(main_mounts()),
         resources: Some(resources(stage)),
         security_context: inline.then(container_security),
         ..Default::default()

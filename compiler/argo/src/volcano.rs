@@ -8,7 +8,7 @@
 
 use crate::Options;
 use crate::names::fit;
-use crate::pod::{self, BIN_VOLUME, SPEC_VOLUME, WORK_VOLUME};
+use crate::pod::{self, RUN_VOLUME, SPEC_VOLUME};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, ContainerPort, EmptyDirVolumeSource, EnvVar, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
@@ -192,8 +192,7 @@ fn replica(
                     config_map: Some(ConfigMapVolumeSource { name: config_map.to_owned(), ..Default::default() }),
                     ..Default::default()
                 },
-                empty(BIN_VOLUME, None),
-                empty(WORK_VOLUME, None),
+                empty(RUN_VOLUME, None),
                 empty("dshm", Some("Memory")),
             ]),
             ..Default::default()

@@ -95,6 +95,35 @@ fn examples_and_emit_fixtures_compile_to_argo_that_third_party_validators_accept
     validate(&files);
 }
 
+/// Every pod the compiled workflows would make, built the way Argo's controller builds it and
+/// checked the way the API server checks it (`pipe_tests::argo_pod`, which cites the sources).
+#[test]
+fn every_pod_argo_would_create_passes_the_api_servers_checks() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut pods = 0;
+    for (name, file) in compile_cases() {
+        let files = compile(&file, &tmp.path().join(&name), &["--unpinned"]);
+        let template = yaml(&files["workflow-template.yaml"]);
+        for t in template["spec"]["templates"].as_array().expect("templates") {
+            let tname = t["name"].as_str().expect("name");
+            match pipe_tests::argo_pod::build(&template["spec"], tname) {
+                Ok(Some(pod)) => {
+                    pods += 1;
+                    let mounts = pod["containers"][0]["volumeMounts"].as_array().map_or(0, Vec::len);
+                    assert_eq!(
+                        mounts, 2,
+                        "{name}/{tname}: the spec volume and the shim-and-work volume are mounted: {pod}"
+                    );
+                    assert_eq!(pod["initContainers"][0]["name"], "pipe-shim", "{name}/{tname}: the shim is installed");
+                }
+                Ok(None) => {}
+                Err(problems) => panic!("{name}: template `{tname}` makes a pod the cluster refuses: {problems:?}"),
+            }
+        }
+    }
+    assert!(pods > 20, "only {pods} pods checked");
+}
+
 #[test]
 fn the_validators_reject_a_manifest_with_an_unknown_field() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -124,7 +153,7 @@ fn manifests_inject_the_shim_and_keep_secrets_and_params_out_of_literals() {
     // Every pod gets the shim's init container and the restrictive defaults from the patch.
     let patch: Value =
         serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("podSpecPatch")).expect("patch JSON");
-    assert_eq!(patch["initContainers"][0]["command"], serde_json::json!(["/pipe-shim", "install", "/pipe/bin"]));
+    assert_eq!(patch["initContainers"][0]["command"], serde_json::json!(["/pipe-shim", "install", "/pipe/run/bin"]));
     assert_eq!(patch["containers"][0]["name"], "main");
     assert_eq!(patch["containers"][0]["securityContext"]["allowPrivilegeEscalation"], false);
     assert_eq!(patch["containers"][0]["envFrom"][0]["secretRef"]["name"], "pipe-store");
@@ -132,7 +161,7 @@ fn manifests_inject_the_shim_and_keep_secrets_and_params_out_of_literals() {
     let pre = by_name("stage-preprocess");
     let command: Vec<&str> =
         pre["container"]["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
-    assert_eq!(&command[..3], ["/pipe/bin/pipe-shim", "--spec", "/pipe/spec/preprocess.json"]);
+    assert_eq!(&command[..3], ["/pipe/run/bin/pipe-shim", "--spec", "/pipe/spec/preprocess.json"]);
     assert!(command.contains(&"run"));
     assert_eq!(&command[command.len() - 3..], ["--", "python", "prep.py"]);
     // The secret is a reference in the pod and never a value anywhere.
@@ -235,8 +264,8 @@ impl Cluster {
         }
         assert!(!out.contains("{{"), "an Argo variable was left unfilled: {out}");
         let shim = shim_binary().to_string_lossy().into_owned();
-        let out = if out == "/pipe-shim" || out == "/pipe/bin/pipe-shim" { shim } else { out };
-        out.replace("/pipe/spec", &self.specs.to_string_lossy()).replace("/pipe/work", &self.work.to_string_lossy())
+        let out = if out == "/pipe-shim" || out == "/pipe/run/bin/pipe-shim" { shim } else { out };
+        out.replace("/pipe/spec", &self.specs.to_string_lossy()).replace("/pipe/run/work", &self.work.to_string_lossy())
     }
 
     fn submit(&self, workflow: &str, template: &Value) -> BTreeMap<String, usize> {
