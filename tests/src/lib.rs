@@ -186,6 +186,16 @@ pub fn succeeded(out: std::process::Output) -> std::process::Output {
     out
 }
 
+/// `pipe-shim` (beside the `pipe` binary at `pipe`) run in `dir` for run `run`, the way a pod runs
+/// it: the store is `dir/.pipe`, work folders go under `dir/work`.
+pub fn shim_command(pipe: &Path, dir: &Path, run: &str) -> std::process::Command {
+    let shim = pipe.with_file_name("pipe-shim");
+    assert!(shim.exists(), "{} is missing: build it with `cargo build -p pipe-shim`", shim.display());
+    let mut c = std::process::Command::new(shim);
+    c.current_dir(dir).env("PIPE_STORE", dir.join(".pipe")).env("PIPE_RUN", run).env("PIPE_WORK", dir.join("work"));
+    c
+}
+
 /// Runs `pipe compile FILE --target TARGET -o OUT EXTRA…` with the `pipe` binary at `pipe`
 /// (a test's `env!("CARGO_BIN_EXE_pipe")`), which must succeed; gives each emitted file's name and
 /// text.

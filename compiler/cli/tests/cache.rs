@@ -124,29 +124,31 @@ stage s: torchx.shell {
     assert_eq!(incremental, from_scratch(&dir, "pipeline.s"));
 }
 
-#[test]
-fn a_runner_killed_by_sigkill_takes_its_commands_with_it() {
-    // An OOM kill of `pipe run` used to leave the datum's command (and what it started) running;
-    // the orphan then wrote into the next attempt's `out/` through its absolute $PIPE_OUT.
+/// A one-stage project over `raw/a` whose shell stage runs `script` (`MARKS` replaced by a folder
+/// outside the project, where the command leaves marks that outlive any run) with `extra` fields;
+/// gives the temp folder, the project and the marks folder.
+fn marked_project(script: &str, extra: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let marks = tmp.path().join("marks");
     std::fs::create_dir_all(&marks).expect("mkdir");
-    let m = marks.display();
+    let script = script.replace("MARKS", &marks.display().to_string());
     let pipeline = format!(
-        r#"use torchx
-
-input raw = dir("raw")
-
-stage slow: torchx.shell {{
-  image  = "busybox"
-  script = "touch {m}/started; (sleep 2; echo orphan > $PIPE_OUT/orphan; touch {m}/grandchild-lived) & sleep 2; touch {m}/command-lived; cp $PIPE_IN_RAW/* $PIPE_OUT/; wait"
-  datums = glob(raw, "/*")
-}}
-"#
+        "use torchx\n\ninput raw = dir(\"raw\")\n\nstage slow: torchx.shell {{\n  image  = \"busybox\"\n  script = \"{script}\"\n  datums = glob(raw, \"/*\")\n{extra}}}\n"
     );
     let dir = tmp.path().join("p");
     write_file(&dir, "pipeline.pipe", pipeline.as_bytes());
     write_file(&dir, "raw/a", b"A");
+    (tmp, dir, marks)
+}
+
+#[test]
+fn a_runner_killed_by_sigkill_takes_its_commands_with_it() {
+    // An OOM kill of `pipe run` used to leave the datum's command (and what it started) running;
+    // the orphan then wrote into the next attempt's `out/` through its absolute $PIPE_OUT.
+    let (_tmp, dir, marks) = marked_project(
+        "touch MARKS/started; (sleep 2; echo orphan > $PIPE_OUT/orphan; touch MARKS/grandchild-lived) & sleep 2; touch MARKS/command-lived; cp $PIPE_IN_RAW/* $PIPE_OUT/; wait",
+        "",
+    );
     let mut runner = Command::new(env!("CARGO_BIN_EXE_pipe"))
         .args(["run", "pipeline.pipe"])
         .current_dir(&dir)
@@ -174,26 +176,7 @@ stage slow: torchx.shell {{
 
 #[test]
 fn a_timeout_kills_what_the_command_started() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let marks = tmp.path().join("marks");
-    std::fs::create_dir_all(&marks).expect("mkdir");
-    let pipeline = format!(
-        r#"use torchx
-
-input raw = dir("raw")
-
-stage slow: torchx.shell {{
-  image   = "busybox"
-  script  = "(sleep 3; touch {}/survived) & sleep 30"
-  datums  = glob(raw, "/*")
-  timeout = 1s
-}}
-"#,
-        marks.display()
-    );
-    let dir = tmp.path().join("p");
-    write_file(&dir, "pipeline.pipe", pipeline.as_bytes());
-    write_file(&dir, "raw/a", b"A");
+    let (_tmp, dir, marks) = marked_project("(sleep 3; touch MARKS/survived) & sleep 30", "  timeout = 1s\n");
     let started = Instant::now();
     let out = pipe(&dir, &["run", "pipeline.pipe"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

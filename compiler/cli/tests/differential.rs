@@ -395,12 +395,6 @@ fn kill_midway(dir: &Path, salt: u32, after_ms: u64) {
     std::thread::sleep(Duration::from_millis(450));
 }
 
-fn shim_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_pipe")).with_file_name("pipe-shim");
-    assert!(path.exists(), "{} is missing: build it with `cargo build -p pipe-shim`", path.display());
-    path
-}
-
 fn succeeded(out: std::io::Result<std::process::Output>, what: &str) -> Result<String, String> {
     let out = out.map_err(|e| format!("{what}: {e}"))?;
     if !out.status.success() {
@@ -427,15 +421,8 @@ fn shim_run(dir: &Path, m: &Model, run: &str) -> Result<(), String> {
             .output(),
         "pipe compile --target spec",
     )?;
-    let shim = |args: &[&str]| {
-        Command::new(shim_binary())
-            .args(args)
-            .current_dir(dir)
-            .env("PIPE_STORE", dir.join(".pipe"))
-            .env("PIPE_RUN", run)
-            .env("PIPE_WORK", dir.join("work"))
-            .output()
-    };
+    let shim =
+        |args: &[&str]| pipe_tests::shim_command(Path::new(env!("CARGO_BIN_EXE_pipe")), dir, run).args(args).output();
     for s in &m.stages {
         let spec = format!("spec/{}.json", s.name);
         let items: Value = serde_json::from_str(&succeeded(shim(&["plan", "--spec", &spec]), "pipe-shim plan")?)

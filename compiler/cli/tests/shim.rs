@@ -35,12 +35,8 @@ fn pipe(dir: &Path, args: &[&str]) -> String {
 }
 
 fn shim(dir: &Path, run: &str, args: &[&str]) -> Output {
-    Command::new(shim_binary())
+    pipe_tests::shim_command(Path::new(env!("CARGO_BIN_EXE_pipe")), dir, run)
         .args(args)
-        .current_dir(dir)
-        .env("PIPE_STORE", dir.join(".pipe"))
-        .env("PIPE_RUN", run)
-        .env("PIPE_WORK", dir.join("work"))
         .env("HF_TOKEN", "x")
         .output()
         .expect("pipe-shim")
