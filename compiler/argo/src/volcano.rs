@@ -56,10 +56,20 @@ pub struct Policy {
     pub action: &'static str,
 }
 
+/// How long the Job's `generateName` base and a role (task name stem) may be. Volcano names each
+/// pod `<job>-<task>-<index>` (`MakePodName`, `pkg/controllers/job/helpers`), its webhook refuses a
+/// pod name longer than 63 characters (`validateK8sPodNameLength`,
+/// `pkg/webhooks/admission/jobs/validate/admit_job.go`), and its `svc` plugin makes that name the
+/// pod's hostname, a DNS label. With the API server's 5 random characters after `<base>-`, tasks
+/// `<role>-<rank>` and index 0: 20 + 1 + 5 + 1 + 20 + 1 + digits + 2 ≤ 63 for any rank below
+/// 10^12.
+pub const JOB_BASE_MAX: usize = 20;
+pub const ROLE_MAX: usize = 20;
+
 /// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`.
 pub fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
     let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
-    let role = fit(&stage.name, 40);
+    let role = fit(&stage.name, ROLE_MAX);
     let retries = i32::try_from(spec.retries).unwrap_or(0);
     let tasks = (0..nnodes)
         .map(|i| Task {
@@ -82,7 +92,7 @@ pub fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, conf
         api_version: "batch.volcano.sh/v1alpha1",
         kind: "Job",
         metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", fit(&format!("{pipeline}-{}", stage.name), 40))),
+            generate_name: Some(format!("{}-", fit(&format!("{pipeline}-{}", stage.name), JOB_BASE_MAX))),
             labels: Some(labels(pipeline, stage, None)),
             ..Default::default()
         },

@@ -389,3 +389,37 @@ stage total {
         "ALPHA!\nBETA!\nGAMMA RAY!\nDELTA!\n"
     );
 }
+
+/// Volcano names a Job's pods `<job>-<task>-<index>` and refuses names over 63 characters
+/// (`MakePodName` and `validateK8sPodNameLength` in volcano-sh/volcano); its `svc` plugin makes
+/// them hostnames. Long pipeline and stage names used to give 90-character pod names.
+#[test]
+fn ddp_pod_names_fit_volcanos_limit_whatever_the_names() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let stage = "a_rather_long_stage_name_for_distributed_training_of_the_model";
+    let text = format!(
+        "use torchx\n\nstage {stage}: torchx.ddp {{\n  image  = \"pytorch/pytorch\"\n  script = \"train.py\"\n  nnodes = 12\n}}\n"
+    );
+    let file = tmp.path().join("a_pipeline_whose_name_is_also_quite_long_indeed.pipe");
+    std::fs::write(&file, text).expect("write");
+    let files = compile(&file, &tmp.path().join("out"), &["--unpinned"]);
+    let template = yaml(&files["workflow-template.yaml"]);
+    let ddp = template["spec"]["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find_map(|t| t["resource"]["manifest"].as_str())
+        .expect("a resource template");
+    let job: Value = serde_json::from_str(ddp).expect("the manifest is JSON");
+    // The API server appends 5 random characters to `generateName`.
+    let job_name = format!("{}abcde", job["metadata"]["generateName"].as_str().expect("generateName"));
+    let tasks = job["spec"]["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 12);
+    for task in tasks {
+        let task_name = task["name"].as_str().expect("name");
+        let pod = format!("{job_name}-{task_name}-0");
+        assert!(pipe_tests::argo_pod::is_dns1123_label(&pod), "pod name `{pod}` ({} characters)", pod.len());
+        let var = format!("VC_{}_HOSTS", task_name.to_uppercase().replace('-', "_"));
+        assert!(var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{var}");
+    }
+}
