@@ -77,7 +77,6 @@ pub fn compile(
     opts: &Options,
 ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
     limits::check_text(p, specs)?;
-    let config_map_name = names::fit(&format!("{}-specs", p.name), 63);
     let labels = labels(p);
     let meta = |name: Option<String>, generate: Option<String>| ObjectMeta {
         name,
@@ -93,6 +92,7 @@ pub fn compile(
         json.push('\n');
         data.insert(pod::spec_file(&spec.stage), json);
     }
+    let config_map_name = config_map_name(&p.name, &data);
     let config_map =
         ConfigMap { metadata: meta(Some(config_map_name.clone()), None), data: Some(data), ..Default::default() };
 
@@ -161,6 +161,23 @@ pub fn compile(
     let sizes: Vec<(&str, usize)> = out.iter().map(|(f, _, object)| (*f, limits::json_size(object))).collect();
     limits::check_sizes(p, specs, sizes.into_iter())?;
     Ok(out.into_iter().map(|(file, text, object)| Manifest { file: file.into(), text, object }).collect())
+}
+
+/// `<pipeline>-specs-<8 hex of the specs>`: named by content, so deploying new specs while a run
+/// is in flight (an overlapping cron tick) never changes what that run's later pods read. A
+/// Workflow keeps the template spec it started with (`status.storedWorkflowSpec`, set once by
+/// `setExecWorkflow` in Argo's `workflow/controller/operator.go`), and with it the name of its
+/// ConfigMap; deploys add ConfigMaps and never rewrite one.
+fn config_map_name(pipeline: &str, data: &BTreeMap<String, String>) -> String {
+    let mut h = blake3::Hasher::new();
+    for (file, text) in data {
+        for part in [file, text] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    let hash = h.finalize().to_hex();
+    format!("{}-{}", names::fit(&format!("{pipeline}-specs"), 54), &hash[..8])
 }
 
 fn to_value<T: serde::Serialize>(object: &T) -> serde_json::Value {

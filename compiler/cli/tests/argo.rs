@@ -423,3 +423,29 @@ fn ddp_pod_names_fit_volcanos_limit_whatever_the_names() {
         assert!(var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{var}");
     }
 }
+
+/// Deploying new specs while a run is in flight must not change what that run's later pods read:
+/// a Workflow keeps the template spec it started with (`status.storedWorkflowSpec`, Argo's
+/// `operator.go`), so the ConfigMap it names must keep its content. It is named by it.
+#[test]
+fn the_specs_config_map_is_named_by_its_content() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mnist = std::fs::read_to_string(repo_root().join("examples/mnist/pipeline.pipe")).expect("read");
+    let compiled = |name: &str, text: &str| {
+        let dir = tmp.path().join(name);
+        copy_dir(&repo_root().join("examples/mnist"), &dir);
+        std::fs::write(dir.join("pipeline.pipe"), text).expect("write");
+        let files = compile(&dir.join("pipeline.pipe"), &dir.join("out"), &["--unpinned"]);
+        let config = yaml(&files["configmap.yaml"]);
+        let name = config["metadata"]["name"].as_str().expect("name").to_owned();
+        let template = yaml(&files["workflow-template.yaml"]);
+        let volumes = template["spec"]["volumes"].as_array().expect("volumes");
+        assert!(volumes.iter().any(|v| v["configMap"]["name"] == name.as_str()), "the template mounts {name}");
+        name
+    };
+    let (a, same) = (compiled("a", &mnist), compiled("b", &mnist));
+    let changed = compiled("c", &mnist.replacen("python:3.11-slim", "python:3.12-slim", 1));
+    assert_eq!(a, same, "equal specs, equal name");
+    assert_ne!(a, changed, "new specs, a new ConfigMap: runs in flight keep theirs");
+    assert!(a.starts_with("pipeline-specs-") && a.len() <= 63, "{a}");
+}

@@ -78,7 +78,13 @@ fn deploy_applies_submits_and_redeploying_changes_nothing() {
     let name = stdout.trim();
     assert!(name.starts_with("pipeline-"), "prints the workflow's name: {stdout}");
     let template = s.api.get("workflowtemplates", "team", "pipeline").expect("the template is applied");
-    let config = s.api.get("configmaps", "team", "pipeline-specs").expect("the specs are applied");
+    let specs_name = |s: &Setup| {
+        let names = s.api.names("configmaps");
+        assert_eq!(names.len(), 1, "one ConfigMap of specs: {names:?}");
+        assert!(names[0].starts_with("pipeline-specs-"), "named by content: {names:?}");
+        names[0].clone()
+    };
+    let config = s.api.get("configmaps", "team", &specs_name(&s)).expect("the specs are applied");
     assert!(config["data"]["train.json"].as_str().is_some_and(|t| t.contains("\"stage\":\"train\"")));
     assert_eq!(
         s.api.get("workflows", "team", name).expect("submitted")["spec"]["workflowTemplateRef"]["name"],
@@ -91,7 +97,7 @@ fn deploy_applies_submits_and_redeploying_changes_nothing() {
     assert!(second.status.success(), "{}", text(&second).1);
     let again = s.api.get("workflowtemplates", "team", "pipeline").expect("template");
     assert_eq!(again["metadata"]["resourceVersion"], template["metadata"]["resourceVersion"], "unchanged apply");
-    let config_again = s.api.get("configmaps", "team", "pipeline-specs").expect("specs");
+    let config_again = s.api.get("configmaps", "team", &specs_name(&s)).expect("specs");
     assert_eq!(config_again["metadata"]["resourceVersion"], config["metadata"]["resourceVersion"]);
     assert_eq!(s.api.names("workflows").len(), 2, "each deploy submits a workflow");
 
@@ -269,14 +275,20 @@ fn status_without_a_kubeconfig_says_where_to_find_one() {
 #[test]
 fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success() {
     let k = pipe_tests::servers::Kmock::start();
-    // A namespace where the pipeline was deployed before: its objects exist, stale.
+    // A namespace where the pipeline was deployed before: its objects exist, stale. (kmock applies
+    // only to objects that exist, so the seed has the name of the ConfigMap this deploy applies.)
     let json = "application/json";
-    let (code, body) = k.request(
-        "POST",
-        "/api/v1/namespaces/team/configmaps",
-        json,
-        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"pipeline-specs","namespace":"team"},"data":{"old.json":"{}"}}"#,
+    let compiled = tempfile::tempdir().expect("tmp");
+    let files = pipe_tests::compile_to(
+        Path::new(env!("CARGO_BIN_EXE_pipe")),
+        "argo",
+        &pipeline(),
+        compiled.path(),
+        &["--unpinned"],
     );
+    let specs: serde_json::Value = serde_saphyr::from_str(&files["configmap.yaml"]).expect("YAML");
+    let seed = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": specs["metadata"]["name"], "namespace": "team"}, "data": {"old.json": "{}"}});
+    let (code, body) = k.request("POST", "/api/v1/namespaces/team/configmaps", json, &seed.to_string());
     assert!(code < 300, "kmock refused the seed ConfigMap ({code}): {body}");
     let (code, body) = k.request(
         "POST",
@@ -310,8 +322,13 @@ fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.starts_with(&name) && stdout.contains("Succeeded"), "{stdout}");
-    let (_, config) = k.request("GET", "/api/v1/namespaces/team/configmaps/pipeline-specs", json, "");
-    assert!(config.contains("train.json"), "the ConfigMap was applied: {config}");
+    let (_, configs) = k.request("GET", "/api/v1/namespaces/team/configmaps", json, "");
+    let configs: serde_json::Value = serde_json::from_str(&configs).expect("JSON");
+    let applied = configs["items"].as_array().expect("items").iter().any(|c| {
+        c["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("pipeline-specs-"))
+            && c["data"]["train.json"].is_string()
+    });
+    assert!(applied, "the ConfigMap of specs was applied: {configs}");
     let (_, template) =
         k.request("GET", "/apis/argoproj.io/v1alpha1/namespaces/team/workflowtemplates/pipeline", json, "");
     let template: serde_json::Value = serde_json::from_str(&template).expect("JSON");
