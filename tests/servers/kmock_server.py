@@ -1,7 +1,8 @@
 """Serves kmock's Kubernetes emulator (PyPI `kmock`) on 127.0.0.1 for pipe's deploy tests.
 
 Usage: python3 kmock_server.py PORT_FILE
-Declares the resources `pipe deploy` uses (core v1 configmaps and namespaces; Argo's workflows,
+Declares the resources `pipe deploy` uses (core v1 configmaps, namespaces and serviceaccounts;
+rbac.authorization.k8s.io/v1 roles and rolebindings; Argo's workflows,
 workflowtemplates and cronworkflows in argoproj.io/v1alpha1), starts the emulator on a free
 port, writes the port to PORT_FILE and serves until killed. Everything else is kmock's own
 behaviour: discovery, create, get, patch, watch streams.
@@ -14,6 +15,9 @@ import kmock
 RESOURCES = {
     "v1/configmaps": ("ConfigMap", True),
     "v1/namespaces": ("Namespace", False),
+    "v1/serviceaccounts": ("ServiceAccount", True),
+    "rbac.authorization.k8s.io/v1/roles": ("Role", True),
+    "rbac.authorization.k8s.io/v1/rolebindings": ("RoleBinding", True),
     "argoproj.io/v1alpha1/workflows": ("Workflow", True),
     "argoproj.io/v1alpha1/workflowtemplates": ("WorkflowTemplate", True),
     "argoproj.io/v1alpha1/cronworkflows": ("CronWorkflow", True),

@@ -2,7 +2,8 @@
 //!
 //! It follows the Kubernetes API conventions for the requests `pipe deploy` and `pipe status`
 //! make, where the third-party emulator does not model them: discovery (`/api`, `/apis`, the
-//! argoproj.io group, which can be absent), bearer-token authentication (401), per-verb
+//! argoproj.io group, which can be absent; rbac.authorization.k8s.io's roles and rolebindings and
+//! core serviceaccounts, which `pipe deploy` applies), bearer-token authentication (401), per-verb
 //! authorization (403), namespaces that must exist (404), server-side apply
 //! (`application/apply-patch+yaml` with a `fieldManager`) that creates or updates and keeps the
 //! `resourceVersion` when nothing changed, `generateName`, server-assigned `uid`s, one
@@ -104,7 +105,11 @@ impl KubeApi {
                 get(|| async {
                     axum::Json(resources(
                         "v1",
-                        &[("configmaps", "ConfigMap", true), ("namespaces", "Namespace", false)],
+                        &[
+                            ("configmaps", "ConfigMap", true),
+                            ("namespaces", "Namespace", false),
+                            ("serviceaccounts", "ServiceAccount", true),
+                        ],
                     ))
                 }),
             )
@@ -114,6 +119,16 @@ impl KubeApi {
             .route("/api/v1/namespaces/{ns}/{plural}/{name}", get(object).patch(object))
             .route("/apis/argoproj.io/v1alpha1/namespaces/{ns}/{plural}", get(collection).post(collection))
             .route("/apis/argoproj.io/v1alpha1/namespaces/{ns}/{plural}/{name}", get(object).patch(object))
+            .route(
+                "/apis/rbac.authorization.k8s.io/v1",
+                get(|| async {
+                    axum::Json(resources(
+                        "rbac.authorization.k8s.io/v1",
+                        &[("roles", "Role", true), ("rolebindings", "RoleBinding", true)],
+                    ))
+                }),
+            )
+            .route("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/{plural}/{name}", get(object).patch(object))
             .with_state(shared.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a port on 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
@@ -254,7 +269,11 @@ fn admit(
         return Some(status(401, "Unauthorized", "Unauthorized".into()));
     }
     if inner.rules.forbidden.as_ref().is_some_and(|(v, p)| v == verb && p == plural) {
-        let group = if plural == "configmaps" { "\"\"".to_owned() } else { "\"argoproj.io\"".to_owned() };
+        let group = match plural {
+            "configmaps" | "serviceaccounts" | "namespaces" => "\"\"",
+            "roles" | "rolebindings" => "\"rbac.authorization.k8s.io\"",
+            _ => "\"argoproj.io\"",
+        };
         return Some(status(
             403,
             "Forbidden",
@@ -271,12 +290,13 @@ async fn groups(State(shared): State<Shared>, headers: HeaderMap, method: Method
     if let Some(r) = admit(&mut inner, &headers, &method, "/apis", "get", "", "") {
         return r;
     }
-    let groups = if inner.rules.argo {
+    let rbac = json!({"groupVersion": "rbac.authorization.k8s.io/v1", "version": "v1"});
+    let mut groups =
+        vec![json!({"name": "rbac.authorization.k8s.io", "versions": [rbac.clone()], "preferredVersion": rbac})];
+    if inner.rules.argo {
         let gv = json!({"groupVersion": "argoproj.io/v1alpha1", "version": "v1alpha1"});
-        vec![json!({"name": "argoproj.io", "versions": [gv.clone()], "preferredVersion": gv})]
-    } else {
-        Vec::new()
-    };
+        groups.push(json!({"name": "argoproj.io", "versions": [gv.clone()], "preferredVersion": gv}));
+    }
     axum::Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})).into_response()
 }
 

@@ -122,7 +122,7 @@ def main():
             kind = obj.get("kind")
             name = obj["metadata"].get("name") or obj["metadata"].get("generateName")
             what = f"{kind} {name}"
-            if kind == "ConfigMap":
+            if kind in ("ConfigMap", "ServiceAccount", "Role", "RoleBinding"):
                 k8s(file, what, obj)
                 continue
             for e in errors_of(argo_by_kind[kind], obj)[:3]:

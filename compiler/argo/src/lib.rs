@@ -2,7 +2,8 @@
 //!
 //! Takes the IR of an error-free analysis, each stage's spec template
 //! ([`pipe_core::emit::spec::stage_spec_template`], repo inputs pinned or not) and the param values
-//! the run is submitted with; gives YAML files: a `ConfigMap` of stage specs, a
+//! the run is submitted with; gives YAML files: the `ServiceAccount` pods run as with the least
+//! `Role` they need and its `RoleBinding` ([`rbac`]), a `ConfigMap` of stage specs, a
 //! `WorkflowTemplate`, a `Workflow` that submits it and, for a pipeline with a `schedule`, a
 //! `CronWorkflow`. Output is byte-identical for equal input. Does no IO and talks to no cluster.
 //!
@@ -16,6 +17,7 @@ mod limits;
 pub mod model;
 pub mod names;
 mod pod;
+pub mod rbac;
 mod volcano;
 pub mod yaml;
 
@@ -41,7 +43,8 @@ pub struct Options {
     pub store_secret: String,
     /// The Volcano queue gang-scheduled stages go to.
     pub volcano_queue: String,
-    /// The service account pods run as (the pipeline's `service_account` when set).
+    /// The service account pods run as: the pipeline's `service_account`, or `<pipeline>-pipe`;
+    /// either way `pipe compile` emits it with the Role it needs ([`rbac`]).
     pub service_account: Option<String>,
 }
 
@@ -51,7 +54,7 @@ impl Options {
             shim_image: format!("ghcr.io/pipe-dev/pipe-shim:{}", env!("CARGO_PKG_VERSION")),
             store_secret: "pipe-store".into(),
             volcano_queue: "default".into(),
-            service_account: p.service_account.clone(),
+            service_account: Some(rbac::account_name(p)),
         }
     }
 }
@@ -139,8 +142,13 @@ pub fn compile(
         spec: submit(),
     };
 
+    let ddp = p.stages.iter().any(|s| s.kind == pipe_core::types::Kind::Ddp);
+    let (account, role, binding) = rbac::objects(p, opts, ddp, |name| meta(Some(name), None));
     let entry = |file: &'static str, object: serde_json::Value, text: String| (file, text, object);
     let mut out = vec![
+        entry("service-account.yaml", to_value(&account), yaml::to_yaml(&account)),
+        entry("role.yaml", to_value(&role), yaml::to_yaml(&role)),
+        entry("role-binding.yaml", to_value(&binding), yaml::to_yaml(&binding)),
         entry("configmap.yaml", to_value(&config_map), yaml::to_yaml(&config_map)),
         entry("workflow-template.yaml", to_value(&template), yaml::to_yaml(&template)),
         entry("workflow.yaml", to_value(&workflow), yaml::to_yaml(&workflow)),

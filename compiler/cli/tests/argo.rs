@@ -449,3 +449,35 @@ fn the_specs_config_map_is_named_by_its_content() {
     assert_ne!(a, changed, "new specs, a new ConfigMap: runs in flight keep theirs");
     assert!(a.starts_with("pipeline-specs-") && a.len() <= 63, "{a}");
 }
+
+/// The pods' service account exists and may do exactly what they do: report step outputs
+/// (`workflowtaskresults`, how a plan's result reaches `withParam`) and, with ddp stages, create,
+/// read and delete Volcano Jobs. Argo's `docs/workflow-rbac.md`; `resource.go` of its executor.
+#[test]
+fn every_pipeline_brings_the_least_role_its_pods_need() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (name, file) in compile_cases() {
+        let files = compile(&file, &tmp.path().join(&name), &["--unpinned"]);
+        let (account, role, binding, template) = (
+            yaml(&files["service-account.yaml"]),
+            yaml(&files["role.yaml"]),
+            yaml(&files["role-binding.yaml"]),
+            yaml(&files["workflow-template.yaml"]),
+        );
+        let sa = account["metadata"]["name"].as_str().expect("a name");
+        assert_eq!(template["spec"]["serviceAccountName"], sa, "{name}: the pods run as the emitted account");
+        assert_eq!(binding["subjects"][0]["name"], sa, "{name}");
+        assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"], "{name}");
+        let ddp =
+            template["spec"]["templates"].as_array().expect("templates").iter().any(|t| t.get("resource").is_some());
+        let mut expected = vec![
+            serde_json::json!({"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}),
+        ];
+        if ddp {
+            expected.push(serde_json::json!({"apiGroups": ["batch.volcano.sh"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]}));
+        }
+        assert_eq!(role["rules"].as_array().expect("rules"), &expected, "{name}");
+    }
+    let sweep = compile(&repo_root().join("examples/sweep/pipeline.pipe"), &tmp.path().join("sweep"), &["--unpinned"]);
+    assert_eq!(yaml(&sweep["service-account.yaml"])["metadata"]["name"], "pipelines", "the account the example names");
+}

@@ -235,6 +235,18 @@ fn forbidden_names_the_verb_and_resource() {
 }
 
 #[test]
+fn a_deployer_who_may_not_grant_the_pods_rights_is_told_which() {
+    // Creating the Role the pods need takes the right to manage roles in the namespace.
+    let s = setup(Rules { forbidden: Some(("patch".into(), "roles".into())), ..rules() }, TOKEN);
+    fails_with(
+        &s,
+        &s.deploy(&[]),
+        &["forbidden to patch roles in namespace `team` (403)", "kubectl auth can-i patch roles -n team"],
+    );
+    assert!(s.api.names("workflows").is_empty(), "nothing is submitted that could not run");
+}
+
+#[test]
 fn missing_namespace() {
     let s = setup(rules(), TOKEN);
     fails_with(
@@ -276,7 +288,7 @@ fn status_without_a_kubeconfig_says_where_to_find_one() {
 fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success() {
     let k = pipe_tests::servers::Kmock::start();
     // A namespace where the pipeline was deployed before: its objects exist, stale. (kmock applies
-    // only to objects that exist, so the seed has the name of the ConfigMap this deploy applies.)
+    // only to objects that exist, so the seeds have the names of the objects this deploy applies.)
     let json = "application/json";
     let compiled = tempfile::tempdir().expect("tmp");
     let files = pipe_tests::compile_to(
@@ -286,10 +298,20 @@ fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success
         compiled.path(),
         &["--unpinned"],
     );
-    let specs: serde_json::Value = serde_saphyr::from_str(&files["configmap.yaml"]).expect("YAML");
-    let seed = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": specs["metadata"]["name"], "namespace": "team"}, "data": {"old.json": "{}"}});
-    let (code, body) = k.request("POST", "/api/v1/namespaces/team/configmaps", json, &seed.to_string());
-    assert!(code < 300, "kmock refused the seed ConfigMap ({code}): {body}");
+    for (file, collection) in [
+        ("service-account.yaml", "/api/v1/namespaces/team/serviceaccounts"),
+        ("role.yaml", "/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles"),
+        ("role-binding.yaml", "/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings"),
+        ("configmap.yaml", "/api/v1/namespaces/team/configmaps"),
+    ] {
+        let mut seed: serde_json::Value = serde_saphyr::from_str(&files[file]).expect("YAML");
+        seed["metadata"] = json!({"name": seed["metadata"]["name"], "namespace": "team"});
+        for stale in ["data", "rules", "subjects"] {
+            seed.as_object_mut().expect("an object").remove(stale);
+        }
+        let (code, body) = k.request("POST", collection, json, &seed.to_string());
+        assert!(code < 300, "kmock refused the seed {file} ({code}): {body}");
+    }
     let (code, body) = k.request(
         "POST",
         "/apis/argoproj.io/v1alpha1/namespaces/team/workflowtemplates",
@@ -333,6 +355,9 @@ fn against_kmock_deploy_updates_a_previous_deploy_submits_and_watches_to_success
         k.request("GET", "/apis/argoproj.io/v1alpha1/namespaces/team/workflowtemplates/pipeline", json, "");
     let template: serde_json::Value = serde_json::from_str(&template).expect("JSON");
     assert_eq!(template["spec"]["entrypoint"], "main", "the WorkflowTemplate was applied");
+    let (_, role) =
+        k.request("GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles/pipeline-pipe", json, "");
+    assert!(role.contains("workflowtaskresults"), "the Role was applied: {role}");
 }
 
 #[test]

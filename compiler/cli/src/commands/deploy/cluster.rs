@@ -3,7 +3,7 @@
 //! field manager `pipe`, creation, and every failure turned into one [`DeployError`] that says
 //! what to do.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -175,9 +175,9 @@ impl Cluster {
         }
     }
 
-    /// The ConfigMap resource.
-    pub fn config_maps(&self) -> ApiResource {
-        ApiResource::erase::<ConfigMap>(&())
+    /// The resource of a built-in kind (`ConfigMap`, `ServiceAccount`, `Role`, `RoleBinding`).
+    pub fn builtin<K: kube::Resource<DynamicType = ()>>(&self) -> ApiResource {
+        ApiResource::erase::<K>(&())
     }
 
     fn api(&self, resource: &ApiResource) -> Api<DynamicObject> {

@@ -2,8 +2,9 @@
 //! and a Workflow submitted, then (with `--watch`) followed to the end.
 //!
 //! Takes the same inputs as `pipe compile --target argo` plus where to deploy (`--context`,
-//! `--namespace`); checks by discovery that Argo's CRDs are there, applies the ConfigMap of stage
-//! specs and the WorkflowTemplate by server-side apply (field manager `pipe`, so deploying an
+//! `--namespace`); checks by discovery that Argo's CRDs are there, applies the ServiceAccount,
+//! Role and RoleBinding the pods need, the ConfigMap of stage specs and the WorkflowTemplate by
+//! server-side apply (field manager `pipe`, so deploying an
 //! unchanged pipeline changes nothing), creates a Workflow and prints its name. Exit codes: 0 done
 //! (or, watching, succeeded), 1 failed, 2 usage.
 
@@ -57,36 +58,49 @@ pub fn run(args: DeployArgs) -> u8 {
         Err(code) => return code,
     };
     let object = |file: &str| built.iter().find(|b| b.file == file).and_then(|b| b.object.clone());
-    let (Some(config_map), Some(template), Some(workflow)) =
-        (object("configmap.yaml"), object("workflow-template.yaml"), object("workflow.yaml"))
+    let files = ["service-account.yaml", "role.yaml", "role-binding.yaml", "configmap.yaml", "workflow-template.yaml"];
+    let (Some(applied), Some(workflow)) =
+        (files.iter().map(|f| object(f)).collect::<Option<Vec<_>>>(), object("workflow.yaml"))
     else {
-        return failed(&DeployError::Other("the Argo target gave no ConfigMap, WorkflowTemplate or Workflow".into()));
+        return failed(&DeployError::Other(format!("the Argo target did not give all of {files:?} and workflow.yaml")));
     };
+    let template = &applied[4];
     let namespace = args.namespace.clone().or_else(|| template["metadata"]["namespace"].as_str().map(str::to_owned));
     runtime().block_on(async {
         let cluster = match cluster::connect(args.context.as_deref(), namespace.as_deref()).await {
             Ok(c) => c,
             Err(e) => return failed(&e),
         };
-        match deploy(&cluster, &config_map, &template, &workflow, &args).await {
+        match deploy(&cluster, &applied, &workflow, &args).await {
             Ok(code) => code,
             Err(e) => failed(&e),
         }
     })
 }
 
+/// Applies `applied` (the ServiceAccount, Role, RoleBinding, ConfigMap and WorkflowTemplate, in
+/// that order: the account and its rights exist before anything runs as it), then submits
+/// `workflow`.
 async fn deploy(
     cluster: &Cluster,
-    config_map: &serde_json::Value,
-    template: &serde_json::Value,
+    applied: &[serde_json::Value],
     workflow: &serde_json::Value,
     args: &DeployArgs,
 ) -> Result<u8, DeployError> {
+    use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
     let (templates, workflows) = cluster.argo().await?;
     cluster.check_namespace().await?;
     let dry = if args.dry_run { " (dry run)" } else { "" };
-    for (resource, object) in [(cluster.config_maps(), config_map), (templates, template)] {
-        let stored = cluster.apply(&resource, object, args.dry_run).await?;
+    let resources = [
+        cluster.builtin::<ServiceAccount>(),
+        cluster.builtin::<Role>(),
+        cluster.builtin::<RoleBinding>(),
+        cluster.builtin::<ConfigMap>(),
+        templates,
+    ];
+    for (resource, object) in resources.iter().zip(applied) {
+        let stored = cluster.apply(resource, object, args.dry_run).await?;
         eprintln!(
             "applied {} {}/{} at version {}{dry}",
             resource.kind,
