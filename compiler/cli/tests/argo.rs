@@ -237,6 +237,43 @@ fn compiling_pins_repo_inputs_and_snapshots_dir_inputs_into_the_store() {
     assert!(!log.stdout.is_empty());
 }
 
+/// A nightly CronWorkflow must read each night's data: a scheduled pipeline's branches are
+/// resolved when each run plans, not when it was compiled; a tag stays the pin the user chose.
+#[test]
+fn a_scheduled_pipeline_resolves_its_branches_at_each_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path();
+    let store = root.join("store").to_string_lossy().into_owned();
+    for repo in ["models", "golden"] {
+        succeeded(pipe(root, &["data", "init", repo, "--store", &store]));
+        write_file(root, &format!("{repo}/a.txt"), b"v1\n");
+        succeeded(pipe(root, &["data", "put", repo, repo, "--store", &store]));
+    }
+    succeeded(pipe(root, &["data", "tag", "golden", "v1", "--store", &store]));
+    let text = |schedule: &str| {
+        format!(
+            "pipeline {{\n  name = \"nightly\"\n{schedule}}}\n\ninput models = repo(\"models\") @ \"main\"\ninput golden = repo(\"golden\") @ \"v1\"\n\nstage validate {{\n  image   = \"busybox\"\n  datums  = cross(glob(models, \"/*\"), glob(golden, \"/*\"))\n  command = [\"sh\", \"-c\", \"cat $PIPE_IN_MODELS/* > $PIPE_OUT/$PIPE_DATUM\"]\n}}\n"
+        )
+    };
+    let sources = |name: &str, schedule: &str| -> BTreeMap<String, Value> {
+        write_file(root, &format!("{name}.pipe"), text(schedule).as_bytes());
+        let files = compile(&root.join(format!("{name}.pipe")), &root.join(name), &["--store", &store]);
+        let config = yaml(&files["configmap.yaml"]);
+        let spec: Value = serde_json::from_str(config["data"]["validate.json"].as_str().expect("spec")).expect("JSON");
+        spec["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|i| (i["name"].as_str().expect("name").to_owned(), i["source"]["repo"].clone()))
+            .collect()
+    };
+    let scheduled = sources("scheduled", "  schedule = \"0 3 * * *\"\n");
+    assert!(scheduled["models"]["commit"].is_null(), "the branch is read when each run plans: {scheduled:?}");
+    assert!(scheduled["golden"]["commit"].as_str().is_some_and(|c| c.len() == 64), "a tag stays pinned");
+    let once = sources("once", "");
+    assert!(once["models"]["commit"].as_str().is_some(), "without a schedule, compiling pins: {once:?}");
+}
+
 /// Runs a compiled workflow here the way Argo would: the `main` DAG's tasks in order, each
 /// container's command with Argo's variables filled in, `withParam` fanning out over the plan's
 /// stdout. The shim binary stands in for both images. Gives the pods started per template.

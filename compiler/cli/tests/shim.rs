@@ -146,6 +146,66 @@ fn a_failed_shard_fails_the_commit_naming_a_missing_datum() {
     assert_eq!(usage.status.code(), Some(2), "no spec is a usage error");
 }
 
+/// Regression: `run` and `commit` resolved their inputs again instead of reading the commits the
+/// plan recorded, so with an unpinned ref that moved during the run (a scheduled pipeline, a new
+/// put) a changed datum's new key was in no shard and `commit` failed, or worse, mixed data.
+#[test]
+fn shards_and_commit_read_the_commits_their_plan_recorded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = example(tmp.path(), "p");
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec", "--unpinned"]);
+    let spec = "spec/preprocess.json";
+    let planned = shard_numbers(&check(shim(&dir, "r", &["plan", "--spec", spec]), "plan"));
+    assert_eq!(planned.len(), 3);
+    let planned_data = files_of(&dir, "mnist");
+    // The branch moves after the plan: one shard's file changes.
+    let shard = dir.join("data/train/shard-2.csv");
+    let text = std::fs::read_to_string(&shard).expect("read");
+    std::fs::write(&shard, text.replacen(",0,", ",1,", 1)).expect("write");
+    pipe(&dir, &["data", "--store", ".pipe", "put", "mnist", "data"]);
+    assert_ne!(files_of(&dir, "mnist"), planned_data, "the head moved");
+    for k in &planned {
+        check(shim(&dir, "r", &["run", "--spec", spec, "--shard", k]), "run");
+    }
+    check(shim(&dir, "r", &["commit", "--spec", spec]), "commit of what was planned");
+
+    // The same outputs as a run over the data the plan saw.
+    let local = example(tmp.path(), "local");
+    pipe(&local, &["run", "pipeline.pipe"]);
+    assert_eq!(files_of(&dir, "pipeline.preprocess"), files_of(&local, "pipeline.preprocess"));
+}
+
+#[test]
+fn a_plan_that_cannot_be_read_or_belongs_to_another_spec_is_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = example(tmp.path(), "p");
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let spec = "spec/preprocess.json";
+    check(shim(&dir, "r", &["plan", "--spec", spec]), "plan");
+    let stored = dir.join(".pipe/plans/r/preprocess");
+    assert!(stored.is_file(), "the plan is stored at {}", stored.display());
+    let original = std::fs::read(&stored).expect("plan");
+
+    std::fs::write(&stored, b"{\"format\": 1, \"run\": 3}").expect("damage");
+    for args in [vec!["run", "--spec", spec, "--shard", "0"], vec!["commit", "--spec", spec]] {
+        let out = shim(&dir, "r", &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("the plan of run `r` cannot be read"), "{stderr}");
+    }
+    let rank1 = shim(&dir, "r", &["stage", "--spec", spec, "--rank", "1", "--wait", "10m"]);
+    let stderr = String::from_utf8_lossy(&rank1.stderr);
+    assert_eq!(rank1.status.code(), Some(1), "a follower fails at once instead of waiting:\n{stderr}");
+    assert!(stderr.contains("cannot be read"), "{stderr}");
+
+    std::fs::write(&stored, original).expect("restore");
+    let text = std::fs::read_to_string(dir.join(spec)).expect("spec");
+    std::fs::write(dir.join("other.json"), text.replace("prep.py", "prep2.py")).expect("write");
+    let out = shim(&dir, "r", &["run", "--spec", "other.json", "--shard", "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("planned with another stage spec"), "{stderr}");
+}
+
 #[test]
 fn a_follower_replica_runs_the_command_but_records_nothing_and_install_copies_the_shim() {
     let tmp = tempfile::tempdir().expect("tempdir");

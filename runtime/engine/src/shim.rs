@@ -10,7 +10,9 @@
 //!
 //! Inputs are repos only (a `dir(…)` lives on one machine): repo inputs at their pinned or
 //! resolved commit, upstream stages at the head of their output repo, which their own `commit`
-//! step moved before this stage started.
+//! step moved before this stage started. `plan` resolves them once and records the commits; `run`
+//! and `commit` read exactly those, so a ref that moves during the run (an unpinned branch, a new
+//! put) never gives a shard data its plan did not see.
 
 use crate::datums::Datum;
 use crate::exec::{DatumOutcome, ExecContext, run_datum};
@@ -18,7 +20,7 @@ use crate::run::{RunError, StageReport, list_datums, merge_outputs, new_report, 
 use pipe_spec::{CommitId, FileEntry, InputSource, ResolvedInput, StageSpec};
 use pipe_store::Store;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Shards of a stage that sets no `parallelism`.
 pub const DEFAULT_SHARDS: usize = 32;
@@ -82,6 +84,55 @@ pub async fn inputs(
     Ok((resolved, files))
 }
 
+/// The plan `plan` stored for `spec` in `run`: an error that says so when there is none, and what
+/// is wrong when it does not decode (a plan from another pipe version, a damaged object).
+pub async fn stored_plan(store: &Store, spec: &StageSpec, run: &str) -> Result<Option<Plan>, RunError> {
+    let Some(value) = store.plan_get(run, &spec.stage).await? else { return Ok(None) };
+    let plan: Plan = serde_json::from_value(value).map_err(|e| RunError::Stage {
+        stage: spec.stage.clone(),
+        message: format!(
+            "the plan of run `{run}` cannot be read ({e}): plan it again with the same pipe-shim version as this one"
+        ),
+    })?;
+    if plan.format != PLAN_FORMAT {
+        return Err(RunError::Stage {
+            stage: spec.stage.clone(),
+            message: format!(
+                "the plan of run `{run}` has format {}, this pipe-shim reads {PLAN_FORMAT}: use one pipe-shim version for a whole run",
+                plan.format
+            ),
+        });
+    }
+    Ok(Some(plan))
+}
+
+/// [`stored_plan`], which must exist and be a plan of this very spec (its keys mean nothing under
+/// another fingerprint).
+async fn required_plan(store: &Store, spec: &StageSpec, run: &str) -> Result<Plan, RunError> {
+    let fail = |message: String| RunError::Stage { stage: spec.stage.clone(), message };
+    let plan = stored_plan(store, spec, run)
+        .await?
+        .ok_or_else(|| fail(format!("no plan for run `{run}`: run `pipe-shim plan` first")))?;
+    if plan.fingerprint != spec.fingerprint().to_hex() {
+        return Err(fail(format!(
+            "run `{run}` was planned with another stage spec (its image, command, env or params changed since): run the stage again from its plan step"
+        )));
+    }
+    Ok(plan)
+}
+
+/// Each input's files at the commit the plan recorded for it.
+async fn planned_inputs(store: &Store, plan: &Plan) -> Result<HashMap<String, Vec<FileEntry>>, RunError> {
+    let mut files = HashMap::new();
+    for input in &plan.inputs {
+        files.insert(input.name.clone(), store.manifest(&input.repo, input.commit).await?.files);
+    }
+    Ok(files)
+}
+
+/// The format number of [`Plan`].
+pub const PLAN_FORMAT: u32 = 1;
+
 /// Plans `spec` for run `run`; gives the plan (stored too).
 pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize) -> Result<Plan, RunError> {
     let fingerprint = spec.fingerprint();
@@ -105,7 +156,7 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
         shards[i % count.max(1)].push(key.clone());
     }
     let plan = Plan {
-        format: 1,
+        format: PLAN_FORMAT,
         run: run.to_owned(),
         stage: spec.stage.clone(),
         fingerprint: fingerprint.to_hex(),
@@ -152,12 +203,7 @@ pub async fn run_shard(
     command: Vec<String>,
     exec: &ExecContext,
 ) -> Result<StageReport, RunError> {
-    let missing = || RunError::Stage {
-        stage: spec.stage.clone(),
-        message: format!("no plan for run `{run}`: run `pipe-shim plan` first"),
-    };
-    let plan: Plan =
-        store.plan_get(run, &spec.stage).await?.and_then(|v| serde_json::from_value(v).ok()).ok_or_else(missing)?;
+    let plan = required_plan(store, spec, run).await?;
     let Some(keys) = plan.shards.get(shard) else {
         return Err(RunError::Stage {
             stage: spec.stage.clone(),
@@ -169,14 +215,15 @@ pub async fn run_shard(
     if !command.is_empty() {
         effective.command = command;
     }
-    let (_, files) = inputs(store, spec).await?;
+    let keys: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let files = planned_inputs(store, &plan).await?;
     let mine: Vec<(Datum, pipe_spec::Hash)> = list_datums(spec, &files)?
         .into_iter()
         .map(|d| {
             let key = d.key(&fingerprint);
             (d, key)
         })
-        .filter(|(_, key)| keys.contains(&key.to_hex()))
+        .filter(|(_, key)| keys.contains(key.to_hex().as_str()))
         .collect();
     let mut report = new_report(spec, &fingerprint);
     report.datums = mine.len();
@@ -195,7 +242,7 @@ pub async fn run_shard(
 /// Merges every datum's cached outputs and commits them to `<pipeline>.<stage>@main`.
 pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(CommitId, StageReport), RunError> {
     let fingerprint = spec.fingerprint();
-    let (_, files) = inputs(store, spec).await?;
+    let files = planned_inputs(store, &required_plan(store, spec, run).await?).await?;
     let mut report = new_report(spec, &fingerprint);
     let mut outcomes = Vec::new();
     let mut missing = Vec::new();
@@ -243,9 +290,8 @@ pub async fn whole_stage(
     } else {
         let started = std::time::Instant::now();
         loop {
-            if let Some(p) =
-                store.plan_get(run, &spec.stage).await?.and_then(|v| serde_json::from_value::<Plan>(v).ok())
-            {
+            // A plan that cannot be read fails at once, with the reason; only a missing one waits.
+            if let Some(p) = stored_plan(store, spec, run).await? {
                 break p;
             }
             if started.elapsed() > wait {

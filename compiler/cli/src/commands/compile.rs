@@ -87,7 +87,7 @@ pub fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
     if !args.unpinned {
         let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
         let dir = args.file.parent().unwrap_or(Path::new("."));
-        if let Err(e) = pin(&mut specs, &url, dir) {
+        if let Err(e) = pin(&mut specs, &url, dir, pipeline.schedule.is_some()) {
             eprintln!(
                 "error: {e}\n  help: {}; or compile with `--unpinned` to resolve refs when the pipeline runs",
                 e.help()
@@ -161,8 +161,10 @@ pub fn run(args: CompileArgs) -> u8 {
 }
 
 /// Resolves every repo input's ref to its commit now, and snapshots every `dir(…)` input (read
-/// relative to `dir`) into the store as a pinned repo input.
-fn pin(specs: &mut [StageSpec], url: &str, dir: &Path) -> Result<(), pipe_store::StoreError> {
+/// relative to `dir`) into the store as a pinned repo input. A `scheduled` pipeline's branches stay
+/// unpinned (checked to exist): each scheduled run reads the branch as it is when that run plans,
+/// so a nightly run sees the night's data; a tag or a commit id is a pin the user chose and stays.
+fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool) -> Result<(), pipe_store::StoreError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -176,7 +178,9 @@ fn pin(specs: &mut [StageSpec], url: &str, dir: &Path) -> Result<(), pipe_store:
             for input in &mut spec.inputs {
                 match &mut input.source {
                     InputSource::Repo { repo, reference, commit } => {
-                        *commit = Some(store.resolve(repo, reference).await?);
+                        let resolved = store.resolve(repo, reference).await?;
+                        let branch = scheduled && store.head(repo, reference).await?.is_some();
+                        *commit = (!branch).then_some(resolved);
                     }
                     InputSource::Dir { path } => {
                         let repo = pipe_runtime::run::input_repo(&spec.pipeline, &input.name);
