@@ -16,8 +16,9 @@ apt_install() {
 }
 
 step "tools"
-# neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli.
-apt_install neovim libclang-dev
+# neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli; bubblewrap: running the
+# shim image's root as a sandbox (compiler/cli/tests/image.rs).
+apt_install neovim libclang-dev bubblewrap
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet

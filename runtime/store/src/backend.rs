@@ -41,6 +41,14 @@ impl Backend {
     /// `aws_allow_http`, `google_service_account`, …) on top of those from the environment.
     pub fn open_with(url: &str, create: bool, options: &[(String, String)]) -> Result<Backend> {
         let bad = |reason: String| StoreError::BadUrl { url: url.to_owned(), reason };
+        // A builder fails for a good URL when this machine cannot make an HTTP client at all.
+        let built = |reason: String| {
+            if reason.contains("CA certificates") {
+                StoreError::NoCertificates { url: url.to_owned(), reason }
+            } else {
+                bad(reason)
+            }
+        };
         let mut remote = true;
         let inner: Arc<dyn ObjectStore> = match url.split_once("://") {
             None => {
@@ -72,7 +80,7 @@ impl Backend {
                         for (k, v) in options {
                             b = b.with_config(k.parse().map_err(|e| bad(cause(&e)))?, v);
                         }
-                        wrap(Arc::new(b.build().map_err(|e| bad(cause(&e)))?))
+                        wrap(Arc::new(b.build().map_err(|e| built(cause(&e)))?))
                     }
                     "gs" => {
                         let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry());
@@ -82,7 +90,7 @@ impl Backend {
                         for (k, v) in options {
                             b = b.with_config(k.parse().map_err(|e| bad(cause(&e)))?, v);
                         }
-                        wrap(Arc::new(b.build().map_err(|e| bad(cause(&e)))?))
+                        wrap(Arc::new(b.build().map_err(|e| built(cause(&e)))?))
                     }
                     "az" | "azure" | "abfs" | "abfss" => {
                         let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry());
@@ -92,7 +100,7 @@ impl Backend {
                         for (k, v) in options {
                             b = b.with_config(k.parse().map_err(|e| bad(cause(&e)))?, v);
                         }
-                        wrap(Arc::new(b.build().map_err(|e| bad(cause(&e)))?))
+                        wrap(Arc::new(b.build().map_err(|e| built(cause(&e)))?))
                     }
                     other => return Err(bad(format!("`{other}://` is not a supported scheme"))),
                 }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub enum StoreError {
     #[error("`{url}` is not a store location: {reason}")]
     BadUrl { url: String, reason: String },
+    #[error("cannot make an HTTP client for the store at `{url}`: {reason}")]
+    NoCertificates { url: String, reason: String },
     #[error("cannot reach the store at `{url}`: {cause}")]
     Unreachable { url: String, cause: String },
     #[error("the store at `{url}` failed to {op} `{key}`: {cause}")]
@@ -51,6 +53,7 @@ impl StoreError {
             StoreError::BadUrl { .. } => {
                 "use a local path, `file:///abs/path`, `memory://`, `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`".into()
             }
+            StoreError::NoCertificates { .. } => "this machine (or image) has no CA certificates: install them (Debian: `apt-get install ca-certificates`; an image built `FROM scratch` needs /etc/ssl/certs/ca-certificates.crt copied in), or point SSL_CERT_FILE at a bundle".into(),
             StoreError::Unreachable { .. } => "check the URL, the network and the credentials (for S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION); `--store` or PIPE_STORE choose the store".into(),
             StoreError::Backend { .. } => "the store answered with an error; check its permissions and try again".into(),
             StoreError::NoStore { .. } => {
