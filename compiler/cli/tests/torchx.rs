@@ -117,3 +117,40 @@ fn torchx_local_cwd_runs_the_shim_and_a_second_run_skips_every_datum() {
     let second = run();
     assert!(second.contains("3 datums, 0 processed, 3 reused, 0 failed"), "{second}");
 }
+
+/// TorchX's Kubernetes dry run (the Volcano Job it would submit) of a ddp stage whose name has a
+/// `_`, `memory = 2Gi` and a store: replicas above 0 must point at the variable Volcano's `svc`
+/// plugin sets for task 0 (`VC_<task, - as _>_HOSTS`, `pkg/controllers/job/plugins/svc/svc.go`),
+/// the pod must request at least 2 GiB although TorchX takes 1,024 MB off `memMB`
+/// (`RESERVED_MEMMB`), and the pods must know the store (they have no `PIPE_STORE` of their own).
+#[test]
+fn a_ddp_role_rendezvouses_requests_its_memory_and_knows_its_store_on_kubernetes() {
+    need_torchx();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let text = "use torchx\n\nstage train_big: torchx.ddp {\n  image  = \"pytorch/pytorch\"\n  script = \"train.py\"\n  nnodes = 2\n  memory = 2Gi\n}\n";
+    std::fs::write(tmp.path().join("p.pipe"), text).expect("write");
+    compile(&tmp.path().join("p.pipe"), tmp.path(), &["--unpinned", "--store", "s3://team-bucket/pipe"]);
+    let out = succeeded(
+        Command::new("torchx")
+            .args(["run", "--workspace", "", "--dryrun", "-s", "kubernetes", "./p.py:train_big"])
+            .current_dir(tmp.path())
+            .output()
+            .expect("torchx runs"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let yaml_start = stdout.find("apiVersion").expect("the Job's YAML");
+    let job: serde_json::Value = serde_saphyr::from_str(&stdout[yaml_start..]).expect("YAML");
+    let tasks = job["spec"]["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 2);
+    let volcano_var = format!("VC_{}_HOSTS", tasks[0]["name"].as_str().expect("name").replace('-', "_").to_uppercase());
+    let rank1 = serde_json::to_string(&tasks[1]["template"]["spec"]["containers"][0]["command"]).expect("command");
+    assert!(rank1.contains(&format!("${{{volcano_var}:=localhost}}")), "rank 1 waits on {volcano_var}: {rank1}");
+
+    let container = &tasks[0]["template"]["spec"]["containers"][0];
+    let request = container["resources"]["requests"]["memory"].as_str().expect("a memory request");
+    let megabytes: u64 = request.trim_end_matches('M').parse().expect("TorchX writes M");
+    assert!(megabytes * 1_000_000 >= 2 << 30, "requests {request}, less than 2Gi");
+    let env = container["env"].as_array().expect("env");
+    let store = env.iter().find(|e| e["name"] == "PIPE_STORE").expect("PIPE_STORE reaches the pod");
+    assert_eq!(store["value"], "s3://team-bucket/pipe");
+}

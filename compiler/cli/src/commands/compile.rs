@@ -125,10 +125,16 @@ pub fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
                 }
             }
         }
-        Target::Torchx => pipe_torchx::compile(pipeline, &specs, &args.volcano_queue)
-            .into_iter()
-            .map(|o| plain(o.file, o.text))
-            .collect(),
+        Target::Torchx => {
+            // Pods can reach a remote store, not a folder on this machine.
+            let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
+            let remote =
+                ["s3://", "gs://", "az://", "abfs://", "http://", "https://"].iter().any(|s| url.starts_with(s));
+            pipe_torchx::compile(pipeline, &specs, &args.volcano_queue, remote.then_some(url.as_str()))
+                .into_iter()
+                .map(|o| plain(o.file, o.text))
+                .collect()
+        }
     })
 }
 
