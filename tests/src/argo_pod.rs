@@ -44,6 +44,12 @@ pub fn build(spec: &Value, name: &str) -> Result<Option<Value>, Vec<String>> {
     if let Some(sidecars) = tmpl["sidecars"].as_array() {
         pod["containers"].as_array_mut().expect("a list").extend(sidecars.iter().cloned());
     }
+    for field in ["nodeSelector", "tolerations", "securityContext", "serviceAccountName"] {
+        let value = [&tmpl[field], &spec[field]].into_iter().find(|v| !v.is_null() && *v != &Value::Array(vec![]));
+        if let Some(value) = value {
+            pod.insert(field.into(), value.clone());
+        }
+    }
     let mut pod = Value::Object(pod);
     add_volume_references(&mut pod, spec, tmpl).map_err(|e| vec![e])?;
     for patch in [&spec["podSpecPatch"], &tmpl["podSpecPatch"]] {

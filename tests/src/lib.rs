@@ -3,6 +3,7 @@
 
 pub mod argo_pod;
 pub mod kube_api;
+pub mod sandbox;
 pub mod servers;
 
 use pipe_core::diag::render;

@@ -17,12 +17,6 @@ fn pipe(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).current_dir(dir).output().expect("pipe runs")
 }
 
-fn shim_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_pipe")).with_file_name("pipe-shim");
-    assert!(path.exists(), "{} is missing: build it with `cargo build -p pipe-shim`", path.display());
-    path
-}
-
 fn compile(file: &Path, out: &Path, extra: &[&str]) -> BTreeMap<String, String> {
     compile_to(Path::new(env!("CARGO_BIN_EXE_pipe")), "argo", file, out, extra)
 }
@@ -274,66 +268,93 @@ fn a_scheduled_pipeline_resolves_its_branches_at_each_run() {
     assert!(once["models"]["commit"].as_str().is_some(), "without a schedule, compiling pins: {once:?}");
 }
 
-/// Runs a compiled workflow here the way Argo would: the `main` DAG's tasks in order, each
-/// container's command with Argo's variables filled in, `withParam` fanning out over the plan's
-/// stdout. The shim binary stands in for both images. Gives the pods started per template.
+/// Runs a compiled workflow here as a cluster would: the `main` DAG's tasks in order as Argo's
+/// controller walks them (`depends`, `withParam` over the plan's result, `when`), each task's
+/// template with Argo's variables filled in (`{{workflow.*}}`, `{{inputs.parameters.*}}`,
+/// `{{item.*}}`, `{{tasks.*.outputs.result}}`), its pod built in Argo's order and checked as the API
+/// server checks it (`pipe_tests::argo_pod`), and run as a kubelet would (`pipe_tests::sandbox`):
+/// the shim image's root from its Dockerfile, user images on this host's system, volumes, the
+/// store Secret, uid 65532. A pod's stdout is its task's `outputs.result`. Gives the pods run per
+/// template.
 struct Cluster {
-    specs: PathBuf,
-    work: PathBuf,
-    store: String,
-    cwd: PathBuf,
+    spec: Value,
+    node: pipe_tests::sandbox::Node,
+}
+
+/// `value` as it goes inside a JSON string.
+fn json_escaped(value: &str) -> String {
+    let quoted = serde_json::to_string(value).expect("a string serialises");
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 impl Cluster {
-    fn new(root: &Path, files: &BTreeMap<String, String>, store: &str, cwd: &Path) -> Cluster {
-        let specs = root.join("spec");
-        std::fs::create_dir_all(&specs).expect("spec dir");
-        for (name, text) in yaml(&files["configmap.yaml"])["data"].as_object().expect("data") {
-            std::fs::write(specs.join(name), text.as_str().expect("text")).expect("write spec");
-        }
-        Cluster { specs, work: root.join("work"), store: store.to_owned(), cwd: cwd.to_owned() }
+    fn new(root: &Path, files: &BTreeMap<String, String>, store_secret: Vec<(String, String)>) -> Cluster {
+        use pipe_tests::sandbox::{Node, Root, shim_image_root};
+        let template = yaml(&files["workflow-template.yaml"]);
+        let config = yaml(&files["configmap.yaml"]);
+        let mut node = Node::new(&root.join("node"));
+        let shim_root = shim_image_root(&root.join("shim-image"), Path::new(env!("CARGO_BIN_EXE_pipe")), None);
+        let patch: Value =
+            serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("patch")).expect("JSON");
+        let shim_image = patch["initContainers"][0]["image"].as_str().expect("the shim image").to_owned();
+        node.images.insert(shim_image, Root::Image(shim_root));
+        let data = config["data"].as_object().expect("data");
+        node.config_maps.insert(
+            config["metadata"]["name"].as_str().expect("name").to_owned(),
+            data.iter().map(|(k, v)| (k.clone(), v.as_str().expect("text").to_owned())).collect(),
+        );
+        node.secrets.insert("pipe-store".into(), store_secret.into_iter().collect());
+        Cluster { spec: template["spec"].clone(), node }
     }
 
-    fn fill(&self, text: &str, vars: &BTreeMap<String, String>) -> String {
+    /// `text` with Argo's `{{…}}` variables from `vars`, each escaped for a JSON string when `json`.
+    fn fill(text: &str, vars: &BTreeMap<String, String>, json: bool) -> String {
         let mut out = text.to_owned();
         for (name, value) in vars {
-            out = out.replace(&format!("{{{{{name}}}}}"), value);
+            let value = if json { json_escaped(value) } else { value.clone() };
+            out = out.replace(&format!("{{{{{name}}}}}"), &value);
         }
         assert!(!out.contains("{{"), "an Argo variable was left unfilled: {out}");
-        let shim = shim_binary().to_string_lossy().into_owned();
-        let out = if out == "/pipe-shim" || out == "/pipe/run/bin/pipe-shim" { shim } else { out };
-        out.replace("/pipe/spec", &self.specs.to_string_lossy()).replace("/pipe/run/work", &self.work.to_string_lossy())
+        out
     }
 
-    fn submit(&self, workflow: &str, template: &Value) -> BTreeMap<String, usize> {
-        let templates: BTreeMap<&str, &Value> = template["spec"]["templates"]
+    fn submit(&mut self, workflow: &str) -> BTreeMap<String, usize> {
+        let templates: BTreeMap<String, Value> = self.spec["templates"]
             .as_array()
             .expect("templates")
             .iter()
-            .map(|t| (t["name"].as_str().expect("name"), t))
+            .map(|t| (t["name"].as_str().expect("name").to_owned(), t.clone()))
             .collect();
-        let mut global = BTreeMap::from([("workflow.name".to_owned(), workflow.to_owned())]);
-        for p in template["spec"]["arguments"]["parameters"].as_array().into_iter().flatten() {
+        let mut global = BTreeMap::from([
+            ("workflow.name".to_owned(), workflow.to_owned()),
+            ("workflow.uid".to_owned(), format!("uid-{workflow}")),
+        ]);
+        for p in self.spec["arguments"]["parameters"].as_array().into_iter().flatten() {
             global.insert(
                 format!("workflow.parameters.{}", p["name"].as_str().expect("name")),
                 p["value"].as_str().expect("value").to_owned(),
             );
         }
-        // Argo merges the workflow's podSpecPatch into every pod: its `main` container's env.
-        let patch: Value =
-            serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("podSpecPatch")).expect("patch JSON");
-        let shared_env = patch["containers"][0]["env"].as_array().cloned().unwrap_or_default();
         let mut pods = BTreeMap::new();
         for task in templates["main"]["dag"]["tasks"].as_array().expect("tasks") {
+            if let Some(when) = task["when"].as_str() {
+                let (left, right) = Cluster::fill(when, &global, false)
+                    .split_once(" != ")
+                    .map(|(l, r)| (l.to_owned(), r.to_owned()))
+                    .expect("`A != B`");
+                if left == right {
+                    continue;
+                }
+            }
             let items: Vec<Option<Value>> = match task["withParam"].as_str() {
                 Some(expr) => {
                     let list: Vec<Value> =
-                        serde_json::from_str(&self.fill(expr, &global)).expect("withParam is a JSON list");
+                        serde_json::from_str(&Cluster::fill(expr, &global, false)).expect("withParam is a JSON list");
                     list.into_iter().map(Some).collect()
                 }
                 None => vec![None],
             };
-            let template = templates[task["template"].as_str().expect("template")];
+            let name = task["template"].as_str().expect("template");
             for item in items {
                 let mut vars = global.clone();
                 // `{{item.KEY}}` for each key of an object item, as Argo does.
@@ -341,28 +362,24 @@ impl Cluster {
                     vars.insert(format!("item.{k}"), v.as_str().expect("item values are strings").to_owned());
                 }
                 for a in task["arguments"]["parameters"].as_array().into_iter().flatten() {
-                    let value = self.fill(a["value"].as_str().expect("value"), &vars);
+                    let value = Cluster::fill(a["value"].as_str().expect("value"), &vars, false);
                     vars.insert(format!("inputs.parameters.{}", a["name"].as_str().expect("name")), value);
                 }
-                let container = &template["container"];
-                let argv: Vec<String> = container["command"]
-                    .as_array()
-                    .expect("command")
-                    .iter()
-                    .map(|a| self.fill(a.as_str().expect("arg"), &vars))
-                    .collect();
-                let mut command = Command::new(&argv[0]);
-                command.args(&argv[1..]).current_dir(&self.cwd).env("PIPE_STORE", &self.store);
-                for e in shared_env.iter().chain(container["env"].as_array().into_iter().flatten()) {
-                    if let Some(v) = e["value"].as_str() {
-                        command.env(e["name"].as_str().expect("name"), self.fill(v, &vars));
-                    }
-                }
-                let out = succeeded(command.output().expect("step runs"));
-                *pods.entry(task["template"].as_str().expect("template").to_owned()).or_insert(0) += 1;
+                let filled = Cluster::fill(&templates[name].to_string(), &vars, true);
+                let mut spec = self.spec.clone();
+                spec["templates"] = Value::Array(vec![serde_json::from_str(&filled).expect("JSON")]);
+                let patch = Cluster::fill(self.spec["podSpecPatch"].as_str().expect("patch"), &vars, false);
+                spec["podSpecPatch"] = Value::String(patch);
+                let pod = match pipe_tests::argo_pod::build(&spec, name) {
+                    Ok(Some(pod)) => pod,
+                    Ok(None) => panic!("template `{name}` makes no pod; resource templates are not run here"),
+                    Err(problems) => panic!("the API server refuses the pod of `{name}`: {problems:?}"),
+                };
+                let stdout = self.node.run_pod(&pod).unwrap_or_else(|e| panic!("pod of `{name}` failed: {e}"));
+                *pods.entry(name.to_owned()).or_insert(0) += 1;
                 global.insert(
                     format!("tasks.{}.outputs.result", task["name"].as_str().expect("name")),
-                    String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+                    stdout.trim().to_owned(),
                 );
             }
         }
@@ -396,31 +413,36 @@ stage total {
     for (name, body) in [("a.txt", "alpha\n"), ("b.txt", "beta\n"), ("c.txt", "gamma\n"), ("d.txt", "delta\n")] {
         write_file(root, &format!("data/{name}"), body.as_bytes());
     }
-    let store = root.join("store").to_string_lossy().into_owned();
-    let put = || succeeded(pipe(root, &["data", "put", "letters", "data", "--store", &store]));
-    succeeded(pipe(root, &["data", "init", "letters", "--store", &store]));
+    // The store is an S3 bucket on loopback, as pods reach a store over the network.
+    let moto = pipe_tests::servers::Moto::start("cluster");
+    let store = moto.url("team");
+    let pipe = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).current_dir(root).envs(moto.env()).output().expect("pipe")
+    };
+    let put = || succeeded(pipe(&["data", "put", "letters", "data", "--store", &store]));
+    succeeded(pipe(&["data", "init", "letters", "--store", &store]));
     put();
     let files = compile(&root.join("pipeline.pipe"), &root.join("out"), &["--unpinned"]);
-    let template = yaml(&files["workflow-template.yaml"]);
-    let cluster = Cluster::new(root, &files, &store, root);
+    let mut secret = moto.env();
+    secret.push(("PIPE_STORE".into(), store.clone()));
+    let mut cluster = Cluster::new(root, &files, secret);
 
-    let first = cluster.submit("run-1", &template);
+    let first = cluster.submit("run-1");
     assert_eq!(first.get("stage-upper"), Some(&4), "one shard per datum at first: {first:?}");
     assert_eq!(first.get("stage-total"), Some(&1));
-    let got = succeeded(pipe(root, &["data", "get", "pipeline.total", "got1", "--store", &store]));
-    drop(got);
+    succeeded(pipe(&["data", "get", "pipeline.total", "got1", "--store", &store]));
     assert_eq!(std::fs::read_to_string(root.join("got1/all.txt")).expect("output"), "ALPHA!\nBETA!\nGAMMA!\nDELTA!\n");
 
-    let again = cluster.submit("run-2", &template);
+    let again = cluster.submit("run-2");
     assert_eq!(again.get("stage-upper"), None, "nothing changed, no shard pods: {again:?}");
     assert_eq!(again.get("stage-total"), None);
 
     write_file(root, "data/c.txt", b"gamma ray\n");
     put();
-    let third = cluster.submit("run-3", &template);
+    let third = cluster.submit("run-3");
     assert_eq!(third.get("stage-upper"), Some(&1), "one datum changed, one shard: {third:?}");
     assert_eq!(third.get("stage-total"), Some(&1));
-    succeeded(pipe(root, &["data", "get", "pipeline.total", "got3", "--store", &store]));
+    succeeded(pipe(&["data", "get", "pipeline.total", "got3", "--store", &store]));
     assert_eq!(
         std::fs::read_to_string(root.join("got3/all.txt")).expect("output"),
         "ALPHA!\nBETA!\nGAMMA RAY!\nDELTA!\n"

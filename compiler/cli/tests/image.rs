@@ -8,56 +8,19 @@
 //! Needs `bwrap` (Debian's bubblewrap) and the static shim, both of which scripts/test.sh
 //! provides; a missing one fails the test with what to do.
 
+use pipe_tests::sandbox::{final_stage, shim_image_root};
 use pipe_tests::servers::Moto;
 use pipe_tests::{repo_root, succeeded, write_file};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `COPY --from=… SRC DST` lines of the Dockerfile's last stage, and its `USER`.
-fn final_stage(dockerfile: &str) -> (Vec<(String, String)>, Option<String>) {
-    let last = dockerfile.rsplit_once("\nFROM ").map_or(dockerfile, |(_, l)| l);
-    let mut copies = Vec::new();
-    let mut user = None;
-    for line in last.lines().map(str::trim) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["COPY", from, src, dst] if from.starts_with("--from=") => copies.push(((*src).into(), (*dst).into())),
-            ["USER", u] => user = Some((*u).into()),
-            _ => {}
-        }
-    }
-    (copies, user)
-}
-
-fn static_shim() -> PathBuf {
-    let target = Path::new(env!("CARGO_BIN_EXE_pipe")).parent().and_then(Path::parent).expect("target dir");
-    let shim = target.join("x86_64-unknown-linux-gnu/release/pipe-shim");
-    assert!(
-        shim.is_file(),
-        "{} is missing: build it with `RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p pipe-shim --target x86_64-unknown-linux-gnu` (scripts/test.sh does)",
-        shim.display()
-    );
-    shim
-}
-
-/// The image's root filesystem, laid out from the Dockerfile's final stage; `skip` leaves out the
-/// copies whose destination contains it (to show what each one is for).
+/// The image's root, from its Dockerfile, plus the mount points a container runtime would make.
 fn image_root(dir: &Path, skip: Option<&str>) -> PathBuf {
     let dockerfile = std::fs::read_to_string(repo_root().join("runtime/shim/Dockerfile")).expect("Dockerfile");
     let (copies, user) = final_stage(&dockerfile);
     assert_eq!(user.as_deref(), Some("65532:65532"), "the image runs as the non-root user pods use");
     assert!(copies.iter().any(|(_, dst)| dst == "/pipe-shim"), "the image holds the shim at /pipe-shim: {copies:?}");
-    let root = dir.join("rootfs");
-    for (src, dst) in copies {
-        if skip.is_some_and(|s| dst.contains(s)) {
-            continue;
-        }
-        let from = if dst == "/pipe-shim" { static_shim() } else { PathBuf::from(&src) };
-        let to = root.join(dst.trim_start_matches('/'));
-        std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
-        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("cannot copy {} for the image: {e}", from.display()));
-    }
-    // Mount points, as a container runtime makes them in the container's root.
+    let root = shim_image_root(dir, Path::new(env!("CARGO_BIN_EXE_pipe")), skip);
     for dir in ["tmp", "proc", "dev"] {
         std::fs::create_dir_all(root.join(dir)).expect("mkdir");
     }
