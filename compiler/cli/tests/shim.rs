@@ -175,6 +175,52 @@ fn shards_and_commit_read_the_commits_their_plan_recorded() {
     assert_eq!(files_of(&dir, "pipeline.preprocess"), files_of(&local, "pipeline.preprocess"));
 }
 
+/// The scripts a command names are code everywhere: `pipe compile` stores them with the spec, the
+/// shim runs the command beside its own copy (a stock image does not hold `prep.py`), and a datum
+/// has one key on a laptop and on a cluster, so what `pipe run` computed is not computed again.
+#[test]
+fn scripts_travel_with_the_spec_and_keys_are_the_same_locally_and_on_the_cluster() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = example(tmp.path(), "p");
+    pipe(&dir, &["run", "pipeline.pipe"]);
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("spec/preprocess.json")).expect("spec")).expect("JSON");
+    assert_eq!(spec["code"][0]["arg"], "prep.py", "the script goes with the spec: {spec}");
+    let planned = shard_numbers(&check(shim(&dir, "r1", &["plan", "--spec", "spec/preprocess.json"]), "plan"));
+    assert!(planned.is_empty(), "every datum `pipe run` computed has the same key on the cluster: {planned:?}");
+
+    // A changed datum runs in a pod whose folder has no script: the shim brings its own copy.
+    let shard = dir.join("data/train/shard-2.csv");
+    let text = std::fs::read_to_string(&shard).expect("read");
+    std::fs::write(&shard, text.replacen(",0,", ",1,", 1)).expect("write");
+    pipe(&dir, &["data", "--store", ".pipe", "put", "mnist", "data"]);
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let elsewhere = tmp.path().join("pod");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let in_pod = |args: &[&str]| {
+        Command::new(Path::new(env!("CARGO_BIN_EXE_pipe")).with_file_name("pipe-shim"))
+            .args(args)
+            .current_dir(&elsewhere)
+            .env("PIPE_STORE", dir.join(".pipe"))
+            .env("PIPE_RUN", "r2")
+            .env("PIPE_WORK", elsewhere.join("work"))
+            .output()
+            .expect("pipe-shim")
+    };
+    let spec_file = dir.join("spec/preprocess.json");
+    let spec_arg = spec_file.to_str().expect("utf-8");
+    let planned = shard_numbers(&check(in_pod(&["plan", "--spec", spec_arg]), "plan"));
+    assert_eq!(planned.len(), 1);
+    check(in_pod(&["run", "--spec", spec_arg, "--shard", &planned[0]]), "a shard with no script in its folder");
+    check(in_pod(&["commit", "--spec", spec_arg]), "commit");
+    let again = shard_numbers(&check(shim(&dir, "r3", &["plan", "--spec", "spec/preprocess.json"]), "plan"));
+    assert!(again.is_empty());
+    let local: Value = serde_json::from_str(&pipe(&dir, &["run", "pipeline.pipe", "--json"])).expect("JSON");
+    assert_eq!(local["stages"][0]["name"], "preprocess");
+    assert_eq!(local["stages"][0]["processed"], 0, "`pipe run` reuses what the cluster computed: {local}");
+}
+
 #[test]
 fn a_plan_that_cannot_be_read_or_belongs_to_another_spec_is_refused_with_the_reason() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -5,6 +5,7 @@
 //! the compiler's stage spec is the whole contract. `pipe run` drives it on one machine;
 //! `pipe-shim` drives the same steps inside containers.
 
+pub mod code;
 pub mod datums;
 pub mod exec;
 pub mod glob;

@@ -266,7 +266,8 @@ async fn run_stage(
     run_id: &str,
 ) -> StageResult {
     let started = Instant::now();
-    let fingerprint = local_fingerprint(spec, &opts.exec.cwd);
+    let spec = &crate::code::with_code(store, spec, &opts.exec.cwd).await?;
+    let fingerprint = spec.fingerprint();
     let mut report = new_report(spec, &fingerprint);
     let blocked = spec.inputs.iter().any(|i| match &i.source {
         InputSource::Stage { stage } => done.get(stage).is_none_or(|r| r.status != "done"),
@@ -412,28 +413,6 @@ pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
         failures: Vec::new(),
         datum_log: Vec::new(),
     }
-}
-
-/// The stage's fingerprint on this machine: the spec's, plus the content of every file its
-/// command names that exists in the working folder (`prep.py` in `python prep.py`). In a container
-/// the image reference stands for the code; here the scripts are files beside the pipeline, and
-/// editing one must invalidate what it computed.
-pub fn local_fingerprint(spec: &StageSpec, cwd: &std::path::Path) -> Hash {
-    let mut h = blake3::Hasher::new();
-    h.update(b"pipe-local-code-v1\0");
-    h.update(&spec.fingerprint().0);
-    for arg in &spec.command {
-        let path = cwd.join(arg);
-        if !arg.is_empty()
-            && path.is_file()
-            && let Ok(bytes) = std::fs::read(&path)
-        {
-            h.update(&(arg.len() as u64).to_le_bytes());
-            h.update(arg.as_bytes());
-            h.update(blake3::hash(&bytes).as_bytes());
-        }
-    }
-    h.finalize().into()
 }
 
 /// Where work folders go by default: `<state dir>/work`.

@@ -215,6 +215,12 @@ pub async fn run_shard(
     if !command.is_empty() {
         effective.command = command;
     }
+    // The stage's scripts come with its spec: the command runs where they are.
+    let mut exec = exec.clone();
+    if let Some(dir) = crate::code::materialize(store, spec, &exec.work_root).await? {
+        exec.cwd = dir;
+    }
+    let exec = &exec;
     let keys: HashSet<&str> = keys.iter().map(String::as_str).collect();
     let files = planned_inputs(store, &plan).await?;
     let mine: Vec<(Datum, pipe_spec::Hash)> = list_datums(spec, &files)?

@@ -134,6 +134,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         timeout_seconds: None,
         parallelism: None,
         params: Vec::new(),
+        code: Vec::new(),
     };
     let data = names.iter().map(|n| (n.clone(), random_files(rng))).collect();
     World { spec, data }

@@ -19,6 +19,6 @@ pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, Man
 pub use path::{PathError, check_path};
 pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};
 pub use stage::{
-    CACHE_FORMAT, CacheEntry, DatumSpec, EnvValue, EnvVar, InputSource, RUNTIME_RULES_VERSION, STAGE_SPEC_FORMAT,
-    StageInput, StageSpec,
+    CACHE_FORMAT, CacheEntry, CodeFile, DatumSpec, EnvValue, EnvVar, InputSource, RUNTIME_RULES_VERSION,
+    STAGE_SPEC_FORMAT, StageInput, StageSpec,
 };

@@ -46,6 +46,22 @@ pub struct StageSpec {
     /// Empty when the compiler substituted every param.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<String>,
+    /// The scripts the command names (`prep.py` in `python prep.py`), by the argument that names
+    /// them, with their content: code, like the image. `pipe run` reads them beside the pipeline;
+    /// `pipe compile` stores them in the store, and `pipe-shim` puts them in a folder of the work
+    /// area and runs the command there, so the same script gives the same datum keys on a laptop
+    /// and on a cluster, and a stock image runs a script it does not hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code: Vec<CodeFile>,
+}
+
+/// A script of the stage: the command argument that names it, and its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeFile {
+    /// The argument as written, a relative path (`prep.py`, `scripts/train.py`).
+    pub arg: String,
+    /// Its content; `path` is `arg`.
+    pub file: FileEntry,
 }
 
 impl StageSpec {
@@ -72,7 +88,8 @@ impl StageSpec {
     }
 
     /// blake3 of everything that decides what the stage computes: image, command, env (secret
-    /// references by name, never values), kind, the runtime's rules, and the names of the stage's
+    /// references by name, never values), kind, the runtime's rules, the scripts the command names
+    /// (by argument and content hash, [`StageSpec::code`]), and the names of the stage's
     /// inputs (every datum's command sees an `in/<input>` folder and a `PIPE_IN_<INPUT>` variable
     /// for each). Not the stage's name, where its inputs come from, or its datums: renaming a stage
     /// or regrouping its inputs keeps results whose inputs are the same.
@@ -85,6 +102,8 @@ impl StageSpec {
             command: &'a [String],
             env: &'a [EnvVar],
             inputs: Vec<&'a str>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            code: Vec<(&'a str, String)>,
         }
         let mut inputs: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
         inputs.sort_unstable();
@@ -96,6 +115,7 @@ impl StageSpec {
             command: &self.command,
             env: &self.env,
             inputs,
+            code: self.code.iter().map(|c| (c.arg.as_str(), c.file.hash.to_hex())).collect(),
         };
         Hash::of(&serde_json::to_vec(&f).expect("fingerprints serialise"))
     }
@@ -208,6 +228,7 @@ mod bind_tests {
             timeout_seconds: None,
             parallelism: None,
             params: params.iter().map(|s| s.to_string()).collect(),
+            code: Vec::new(),
         }
     }
 

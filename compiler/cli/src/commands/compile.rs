@@ -167,7 +167,8 @@ pub fn run(args: CompileArgs) -> u8 {
 }
 
 /// Resolves every repo input's ref to its commit now, and snapshots every `dir(…)` input (read
-/// relative to `dir`) into the store as a pinned repo input. A `scheduled` pipeline's branches stay
+/// relative to `dir`) into the store as a pinned repo input; stores the scripts each command names
+/// (found in `dir`) and lists them in the spec. A `scheduled` pipeline's branches stay
 /// unpinned (checked to exist): each scheduled run reads the branch as it is when that run plans,
 /// so a nightly run sees the night's data; a tag or a commit id is a pin the user chose and stays.
 fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool) -> Result<(), pipe_store::StoreError> {
@@ -181,6 +182,8 @@ fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool) -> Resul
         let store = Store::open(url, snapshots_dirs)?;
         let mut snapshots = std::collections::HashMap::new();
         for spec in specs.iter_mut() {
+            // The scripts the command names go with the spec, for the cluster to run them.
+            *spec = pipe_runtime::code::with_code(&store, spec, dir).await?;
             for input in &mut spec.inputs {
                 match &mut input.source {
                     InputSource::Repo { repo, reference, commit } => {

@@ -133,6 +133,7 @@ fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> Stag
         },
         parallelism: stage.int("parallelism").and_then(|n| u32::try_from(n).ok()),
         params: Vec::new(),
+        code: Vec::new(),
     }
 }
 

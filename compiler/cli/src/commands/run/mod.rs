@@ -168,7 +168,7 @@ async fn explain(
         })?;
         datasets.insert(input.name.clone(), store.manifest(&repo, commit).await?.files);
     }
-    let fingerprint = pipe_runtime::run::local_fingerprint(spec, cwd);
+    let fingerprint = pipe_runtime::code::with_code(store, spec, cwd).await?.fingerprint();
     for d in pipe_runtime::run::list_datums(spec, &datasets)? {
         let cached = store.cache_get(&fingerprint, &d.key(&fingerprint)).await?.is_some();
         let files: Vec<String> = d.files.iter().map(|f| format!("{}:{}", f.input, f.entry.path)).collect();
