@@ -75,6 +75,19 @@ pub fn argo_diagnostics(a: &Analysis) -> Vec<pipe_core::diag::Diagnostic> {
     pipe_argo::compile(p, &specs, &Default::default(), &pipe_argo::Options::new(p)).err().unwrap_or_default()
 }
 
+/// What `pipe compile --target torchx` adds to an error-free analysis: its warnings.
+pub fn torchx_diagnostics(a: &Analysis) -> Vec<pipe_core::diag::Diagnostic> {
+    if a.diagnostics.iter().any(|d| d.is_error()) {
+        return Vec::new();
+    }
+    pipe_torchx::warnings(a.pipeline())
+}
+
+/// [`torchx_diagnostics`] rendered like [`rendered`].
+pub fn rendered_torchx(a: &Analysis) -> String {
+    render::graphical_all(&torchx_diagnostics(a), a.sources(), 80)
+}
+
 /// [`argo_diagnostics`] rendered like [`rendered`].
 pub fn rendered_argo(a: &Analysis) -> String {
     render::graphical_all(&argo_diagnostics(a), a.sources(), 80)

@@ -1,7 +1,7 @@
 //! Every diagnostic code has a doc, its example raises it, and its fix does not.
 
 use pipe_core::diag::Code;
-use pipe_tests::{analyze_files, argo_diagnostics};
+use pipe_tests::{analyze_files, argo_diagnostics, torchx_diagnostics};
 use std::collections::BTreeMap;
 
 /// (info string, body) of every fenced block in a markdown section.
@@ -53,7 +53,8 @@ fn every_code_has_a_doc_whose_example_raises_it() {
             continue;
         }
         let a = analyze_files("main.pipe", example.clone());
-        let codes: Vec<Code> = a.diagnostics.iter().chain(&argo_diagnostics(&a)).map(|d| d.code).collect();
+        let codes: Vec<Code> =
+            a.diagnostics.iter().chain(&argo_diagnostics(&a)).chain(&torchx_diagnostics(&a)).map(|d| d.code).collect();
         if !codes.contains(&code) {
             failures.push(format!("{code}: the example raises {codes:?}, not {code}"));
         }
@@ -61,10 +62,12 @@ fn every_code_has_a_doc_whose_example_raises_it() {
         if fixed != example {
             let a = analyze_files("main.pipe", fixed);
             let argo = argo_diagnostics(&a);
+            let torchx = torchx_diagnostics(&a);
             let bad: Vec<String> = a
                 .diagnostics
                 .iter()
                 .chain(&argo)
+                .chain(&torchx)
                 .filter(|d| d.code == code || d.is_error())
                 .map(|d| format!("{} {}", d.code, d.message))
                 .collect();

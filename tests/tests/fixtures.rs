@@ -2,14 +2,15 @@
 //!
 //! Error phases (`syntax`, `names`, `types`, `graph`, `target`) must raise an error of their own
 //! phase; `argo` cases must check cleanly and then fail `pipe compile --target argo` with a
-//! target (E5xxx) error; `lint` cases must raise warnings and no error; `emit` cases must raise
+//! target (E5xxx) error; `torchx` cases must check cleanly and draw a target warning (W5xxx) from
+//! `pipe compile --target torchx`; `lint` cases must raise warnings and no error; `emit` cases must raise
 //! nothing, on any target. Every diagnostic code must appear in some case, except those whose
 //! example is too large to be a fixture (each has its own test).
 
 use pipe_core::diag::{Code, Severity};
 use pipe_core::graph::render;
 use pipe_core::syntax;
-use pipe_tests::{analyze_dir, argo_diagnostics, rendered, rendered_argo};
+use pipe_tests::{analyze_dir, argo_diagnostics, rendered, rendered_argo, rendered_torchx, torchx_diagnostics};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -39,7 +40,8 @@ fn cases() {
         let errors: Vec<Code> = a.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
         let warnings = a.diagnostics.iter().filter(|d| d.severity() == Severity::Warning).count();
         let argo = argo_diagnostics(&a);
-        SEEN.lock().expect("lock").extend(a.diagnostics.iter().chain(&argo).map(|d| d.code.as_str()));
+        let torchx = torchx_diagnostics(&a);
+        SEEN.lock().expect("lock").extend(a.diagnostics.iter().chain(&argo).chain(&torchx).map(|d| d.code.as_str()));
         match (phase, phase_digit(phase)) {
             (_, Some(digit)) => assert!(
                 errors.iter().any(|c| c.as_str().chars().nth(1) == Some(digit)),
@@ -61,12 +63,23 @@ fn cases() {
                     dir.display()
                 );
             }
+            ("torchx", None) => {
+                assert!(errors.is_empty(), "{}: torchx cases check cleanly, but raise {errors:?}", dir.display());
+                assert!(
+                    torchx.iter().any(|d| d.code.as_str().starts_with("W5")),
+                    "{}: torchx cases draw a W5xxx warning from `pipe compile --target torchx`",
+                    dir.display()
+                );
+            }
             (other, None) => panic!("unknown phase folder `{other}`"),
         }
         let source = &a.sources().get(pipe_core::source::FileId(0)).text;
         let mut snap = format!("--- source\n{source}--- diagnostics\n{}", rendered(&a));
         if phase == "argo" {
             snap.push_str(&format!("--- argo\n{}", rendered_argo(&a)));
+        }
+        if phase == "torchx" {
+            snap.push_str(&format!("--- torchx\n{}", rendered_torchx(&a)));
         }
         if phase == "syntax" {
             let (module, _) = syntax::parse(pipe_core::source::FileId(0), source);

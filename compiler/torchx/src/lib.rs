@@ -31,12 +31,53 @@ pub struct Output {
 ///
 /// `store` is the default of every component's `store` argument: the store the pipeline was
 /// compiled against, when pods can reach it (a remote URL); a pod has no `PIPE_STORE` of its own.
+/// The components are written whatever [`warnings`] says.
 pub fn compile(p: &Pipeline, specs: &[StageSpec], queue: &str, store: Option<&str>) -> Vec<Output> {
     let module = format!("{}.py", p.name.replace('-', "_"));
     vec![
         Output { file: module, text: module_text(p, specs, store.unwrap_or_default()) },
         Output { file: ".torchxconfig".into(), text: config(p, queue) },
     ]
+}
+
+/// The node label TorchX's Kubernetes scheduler turns into a node selector (`LABEL_INSTANCE_TYPE`
+/// in `torchx/schedulers/kubernetes_scheduler.py`, `role_to_pod`); every other capability it drops.
+pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
+
+/// W5001 for each stage whose placement TorchX's Kubernetes scheduler cannot express: a
+/// `gpu_type`, a `node_selector` label other than [`INSTANCE_TYPE_LABEL`], or `tolerations`.
+pub fn warnings(p: &Pipeline) -> Vec<pipe_core::diag::Diagnostic> {
+    use pipe_core::diag::{Code, Diagnostic};
+    p.stages
+        .iter()
+        .filter_map(|stage| {
+            let mut dropped: Vec<String> = Vec::new();
+            if stage.field("gpu_type").is_some() {
+                dropped.push("`gpu_type`".into());
+            }
+            if let Some(Value::Map(labels)) = stage.field("node_selector") {
+                dropped.extend(labels.keys().filter(|k| *k != INSTANCE_TYPE_LABEL).map(|k| format!("node label `{k}`")));
+            }
+            if matches!(stage.field("tolerations"), Some(Value::List(items)) if !items.is_empty()) {
+                dropped.push("`tolerations`".into());
+            }
+            (!dropped.is_empty()).then(|| {
+                Diagnostic::new(
+                    Code::W5001,
+                    stage.span,
+                    format!(
+                        "stage `{}`: TorchX's Kubernetes scheduler drops its {}",
+                        stage.name,
+                        dropped.join(", ")
+                    ),
+                )
+                .label("placed without these on Kubernetes")
+                .help(format!(
+                    "Select nodes with `node_selector = {{ \"{INSTANCE_TYPE_LABEL}\" = \"…\" }}`, which TorchX passes on, or compile with `--target argo`, which keeps node selectors and tolerations."
+                ))
+            })
+        })
+        .collect()
 }
 
 fn config(p: &Pipeline, queue: &str) -> String {

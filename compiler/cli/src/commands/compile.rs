@@ -126,6 +126,7 @@ pub fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
             }
         }
         Target::Torchx => {
+            report::print(&pipe_torchx::warnings(pipeline), analysis.sources());
             // Pods can reach a remote store, not a folder on this machine.
             let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
             let remote =

@@ -87,6 +87,7 @@ codes! {
     E5006 => "invalid pipeline name",
     E5007 => "manifest too large for Kubernetes",
     E5008 => "text Argo would substitute",
+    W5001 => "placement TorchX's Kubernetes scheduler drops",
 }
 
 /// How bad a diagnostic is; derived from the code's first letter.
