@@ -11,7 +11,8 @@
 //! the main container; `env` values and `valueFrom.secretKeyRef`, `envFrom.secretRef` (a missing
 //! Secret not marked optional fails the pod, as `CreateContainerConfigError` does); the pod's
 //! `runAsUser`/`runAsGroup` (a container's own overriding), and `runAsNonRoot` refusing uid 0;
-//! `workingDir`. Shares loopback with the host, so servers the tests start on 127.0.0.1 answer.
+//! `workingDir`; the image's own `PATH`. Shares loopback with the host, so servers the tests start
+//! on 127.0.0.1 answer.
 //!
 //! Does not: pull images, schedule, limit resources, isolate pods' networks from each other, apply
 //! seccomp or capabilities (bubblewrap drops them all anyway), or run Argo's `wait` sidecar.
@@ -76,6 +77,21 @@ pub enum Root {
     /// This host's system, read-only: what a stock user image (`busybox`, `python:3.11-slim`)
     /// stands for here.
     Host,
+    /// This host's system with these executables added to `/usr/local/bin`: an image built
+    /// `FROM` a stock one with, say, `pipe-shim` copied in (as TorchX needs, having no init
+    /// containers).
+    HostWith(Vec<PathBuf>),
+}
+
+/// The environment an image sets itself (`ENV` in its Dockerfile): a Debian-based image's `PATH`.
+/// The shim image, built `FROM scratch`, sets none.
+fn image_env(root: &Root) -> Vec<(String, String)> {
+    match root {
+        Root::Image(_) => Vec::new(),
+        Root::Host | Root::HostWith(_) => {
+            vec![("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())]
+        }
+    }
 }
 
 /// The arguments that make a sandbox's root: a tmpfs (so mount points can be made), then the
@@ -89,11 +105,18 @@ fn root_args(root: &Root) -> Vec<String> {
                 args.extend(["--ro-bind".into(), entry.path().display().to_string(), format!("/{name}")]);
             }
         }
-        Root::Host => {
+        Root::Host | Root::HostWith(_) => {
             args.extend(["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"].map(String::from));
             for link in ["bin", "sbin", "lib", "lib64"] {
                 if Path::new(&format!("/usr/{link}")).exists() {
                     args.extend(["--symlink".into(), format!("usr/{link}"), format!("/{link}")]);
+                }
+            }
+            if let Root::HostWith(extra) = root {
+                args.extend(["--tmpfs", "/usr/local/bin"].map(String::from));
+                for file in extra {
+                    let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+                    args.extend(["--ro-bind".into(), file.display().to_string(), format!("/usr/local/bin/{name}")]);
                 }
             }
         }
@@ -108,6 +131,9 @@ pub struct Node {
     pub dir: PathBuf,
     /// Image name → root; any other image runs on [`Root::Host`].
     pub images: BTreeMap<String, Root>,
+    /// Image name → what its `ENV` lines set beyond `PATH` (credentials baked into an image, or
+    /// put there by the cluster's workload identity).
+    pub image_env: BTreeMap<String, Vec<(String, String)>>,
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
     pods: usize,
@@ -118,14 +144,16 @@ impl Node {
         Node {
             dir: dir.to_owned(),
             images: BTreeMap::new(),
+            image_env: BTreeMap::new(),
             config_maps: BTreeMap::new(),
             secrets: BTreeMap::new(),
             pods: 0,
         }
     }
 
-    /// Runs `pod` (a pod spec); gives the main container's stdout, or why the pod failed.
-    pub fn run_pod(&mut self, pod: &Value) -> Result<String, String> {
+    /// Runs `pod` (a pod spec); gives the main container's stdout and stderr, or why the pod
+    /// failed.
+    pub fn run_pod(&mut self, pod: &Value) -> Result<(String, String), String> {
         self.pods += 1;
         let volumes_dir = self.dir.join(format!("pod-{}", self.pods));
         let mut volumes: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -153,7 +181,12 @@ impl Node {
         self.run_container(pod, &pod["containers"][0], &volumes)
     }
 
-    fn run_container(&self, pod: &Value, c: &Value, volumes: &BTreeMap<String, PathBuf>) -> Result<String, String> {
+    fn run_container(
+        &self,
+        pod: &Value,
+        c: &Value,
+        volumes: &BTreeMap<String, PathBuf>,
+    ) -> Result<(String, String), String> {
         let name = c["name"].as_str().unwrap_or_default();
         let image = c["image"].as_str().unwrap_or_default();
         let root = self.images.get(image).cloned().unwrap_or(Root::Host);
@@ -165,7 +198,8 @@ impl Node {
         if non_root == Some(true) && uid == 0 {
             return Err(format!("container {name}: runAsNonRoot and the user is root"));
         }
-        let mut env: Vec<(String, String)> = Vec::new();
+        let mut env: Vec<(String, String)> = image_env(&root);
+        env.extend(self.image_env.get(image).into_iter().flatten().cloned());
         for from in c["envFrom"].as_array().into_iter().flatten() {
             let secret = from["secretRef"]["name"].as_str().unwrap_or_default();
             match self.secrets.get(secret) {
@@ -223,6 +257,6 @@ impl Node {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok((String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
     }
 }

@@ -375,7 +375,7 @@ impl Cluster {
                     Ok(None) => panic!("template `{name}` makes no pod; resource templates are not run here"),
                     Err(problems) => panic!("the API server refuses the pod of `{name}`: {problems:?}"),
                 };
-                let stdout = self.node.run_pod(&pod).unwrap_or_else(|e| panic!("pod of `{name}` failed: {e}"));
+                let (stdout, _) = self.node.run_pod(&pod).unwrap_or_else(|e| panic!("pod of `{name}` failed: {e}"));
                 *pods.entry(name.to_owned()).or_insert(0) += 1;
                 global.insert(
                     format!("tasks.{}.outputs.result", task["name"].as_str().expect("name")),

@@ -154,3 +154,67 @@ fn a_ddp_role_rendezvouses_requests_its_memory_and_knows_its_store_on_kubernetes
     let store = env.iter().find(|e| e["name"] == "PIPE_STORE").expect("PIPE_STORE reaches the pod");
     assert_eq!(store["value"], "s3://team-bucket/pipe");
 }
+
+/// TorchX on Kubernetes, as far as this machine allows: the Volcano Job TorchX's own scheduler
+/// would submit (its dry run), each pod run as a kubelet would (`pipe_tests::sandbox`, in
+/// bubblewrap) in an image that holds `pipe-shim` on its `PATH` (TorchX has no init containers),
+/// against an S3 store on loopback. A first run commits the stage; a second processes nothing.
+#[test]
+fn torchx_kubernetes_pods_run_the_stage_against_s3_and_skip_it_the_second_time() {
+    need_torchx();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path();
+    let moto = pipe_tests::servers::Moto::start("torchx");
+    let store = moto.url("team");
+    let pipe = |args: &[&str]| {
+        succeeded(
+            Command::new(env!("CARGO_BIN_EXE_pipe"))
+                .args(args)
+                .current_dir(root)
+                .envs(moto.env())
+                .output()
+                .expect("pipe"),
+        )
+    };
+    for (name, body) in [("a.txt", "alpha\n"), ("b.txt", "beta\n")] {
+        pipe_tests::write_file(root, &format!("data/{name}"), body.as_bytes());
+    }
+    pipe(&["data", "init", "letters", "--store", &store]);
+    pipe(&["data", "put", "letters", "data", "--store", &store]);
+    let text = "input letters = repo(\"letters\")\n\nstage upper {\n  image   = \"debian:bookworm-slim\"\n  datums  = glob(letters, \"/*\")\n  command = [\"sh\", \"-c\", \"cat $PIPE_IN_LETTERS/* | tr a-z A-Z > $PIPE_OUT/$(basename $PIPE_DATUM_LABEL)\"]\n}\n";
+    pipe_tests::write_file(root, "p.pipe", text.as_bytes());
+    pipe(&["compile", "p.pipe", "--target", "torchx", "-o", ".", "--store", &store]);
+
+    let mut node = pipe_tests::sandbox::Node::new(&root.join("node"));
+    let shim = pipe_tests::sandbox::static_shim(Path::new(env!("CARGO_BIN_EXE_pipe")));
+    node.images.insert("debian:bookworm-slim".into(), pipe_tests::sandbox::Root::HostWith(vec![shim]));
+    node.image_env.insert("debian:bookworm-slim".into(), moto.env());
+    let mut run = |label: &str| -> String {
+        let out = succeeded(
+            Command::new("torchx")
+                .args(["run", "--workspace", "", "--dryrun", "-s", "kubernetes", "./p.py:upper"])
+                .current_dir(root)
+                .output()
+                .expect("torchx runs"),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let job: serde_json::Value =
+            serde_saphyr::from_str(&stdout[stdout.find("apiVersion").expect("the Job")..]).expect("YAML");
+        let mut logs = String::new();
+        for task in job["spec"]["tasks"].as_array().expect("tasks") {
+            let pod = &task["template"]["spec"];
+            match node.run_pod(pod) {
+                Ok((_, stderr)) => logs.push_str(&stderr),
+                Err(e) => panic!("{label}: the pod of task {} failed: {e}", task["name"]),
+            }
+        }
+        logs
+    };
+    let first = run("first run");
+    assert!(first.contains("2 datums, 2 processed, 0 reused"), "{first}");
+    let got = root.join("got");
+    pipe(&["data", "get", "p.upper", got.to_str().expect("utf-8"), "--store", &store]);
+    assert_eq!(std::fs::read_to_string(got.join("a.txt")).expect("output"), "ALPHA\n");
+    let second = run("second run");
+    assert!(second.contains("2 datums, 0 processed, 2 reused"), "nothing changed, nothing runs: {second}");
+}
