@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,12 @@ impl Moto {
     /// The store URL of the bucket, under `prefix`.
     pub fn url(&self, prefix: &str) -> String {
         format!("s3://{}/{prefix}", self.bucket)
+    }
+
+    /// Runs `pipe ARGS` (the binary at `pipe`) in `dir` with this server's settings in its
+    /// environment; it must succeed.
+    pub fn pipe(&self, pipe: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
+        crate::succeeded(Command::new(pipe).args(args).current_dir(dir).envs(self.env()).output().expect("pipe runs"))
     }
 
     /// The `object_store` settings that point an S3 client at this server.

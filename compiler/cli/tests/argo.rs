@@ -416,11 +416,9 @@ stage total {
     // The store is an S3 bucket on loopback, as pods reach a store over the network.
     let moto = pipe_tests::servers::Moto::start("cluster");
     let store = moto.url("team");
-    let pipe = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).current_dir(root).envs(moto.env()).output().expect("pipe")
-    };
-    let put = || succeeded(pipe(&["data", "put", "letters", "data", "--store", &store]));
-    succeeded(pipe(&["data", "init", "letters", "--store", &store]));
+    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), root, args);
+    let put = || pipe(&["data", "put", "letters", "data", "--store", &store]);
+    pipe(&["data", "init", "letters", "--store", &store]);
     put();
     let files = compile(&root.join("pipeline.pipe"), &root.join("out"), &["--unpinned"]);
     let mut secret = moto.env();
@@ -430,7 +428,7 @@ stage total {
     let first = cluster.submit("run-1");
     assert_eq!(first.get("stage-upper"), Some(&4), "one shard per datum at first: {first:?}");
     assert_eq!(first.get("stage-total"), Some(&1));
-    succeeded(pipe(&["data", "get", "pipeline.total", "got1", "--store", &store]));
+    pipe(&["data", "get", "pipeline.total", "got1", "--store", &store]);
     assert_eq!(std::fs::read_to_string(root.join("got1/all.txt")).expect("output"), "ALPHA!\nBETA!\nGAMMA!\nDELTA!\n");
 
     let again = cluster.submit("run-2");
@@ -442,7 +440,7 @@ stage total {
     let third = cluster.submit("run-3");
     assert_eq!(third.get("stage-upper"), Some(&1), "one datum changed, one shard: {third:?}");
     assert_eq!(third.get("stage-total"), Some(&1));
-    succeeded(pipe(&["data", "get", "pipeline.total", "got3", "--store", &store]));
+    pipe(&["data", "get", "pipeline.total", "got3", "--store", &store]);
     assert_eq!(
         std::fs::read_to_string(root.join("got3/all.txt")).expect("output"),
         "ALPHA!\nBETA!\nGAMMA RAY!\nDELTA!\n"

@@ -10,7 +10,7 @@
 
 use pipe_tests::sandbox::{final_stage, shim_image_root};
 use pipe_tests::servers::Moto;
-use pipe_tests::{repo_root, succeeded, write_file};
+use pipe_tests::{repo_root, write_file};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -50,16 +50,7 @@ fn the_shim_image_reaches_an_s3_store_as_its_dockerfile_builds_it() {
     let root_dir = tmp.path();
     let moto = Moto::start("image");
     let store = moto.url("team");
-    let pipe = |args: &[&str]| {
-        succeeded(
-            Command::new(env!("CARGO_BIN_EXE_pipe"))
-                .args(args)
-                .current_dir(root_dir)
-                .envs(moto.env())
-                .output()
-                .expect("pipe"),
-        )
-    };
+    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), root_dir, args);
     write_file(root_dir, "data/a.txt", b"alpha\n");
     write_file(root_dir, "data/b.txt", b"beta\n");
     pipe(&["data", "init", "letters", "--store", &store]);

@@ -166,16 +166,7 @@ fn torchx_kubernetes_pods_run_the_stage_against_s3_and_skip_it_the_second_time()
     let root = tmp.path();
     let moto = pipe_tests::servers::Moto::start("torchx");
     let store = moto.url("team");
-    let pipe = |args: &[&str]| {
-        succeeded(
-            Command::new(env!("CARGO_BIN_EXE_pipe"))
-                .args(args)
-                .current_dir(root)
-                .envs(moto.env())
-                .output()
-                .expect("pipe"),
-        )
-    };
+    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), root, args);
     for (name, body) in [("a.txt", "alpha\n"), ("b.txt", "beta\n")] {
         pipe_tests::write_file(root, &format!("data/{name}"), body.as_bytes());
     }
