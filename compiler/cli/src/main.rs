@@ -81,6 +81,9 @@ enum GraphFormat {
 fn main() -> ExitCode {
     // `pipe run` starts each command under a copy of this executable acting as its guard.
     pipe_runtime::guard::serve_if_asked();
+    // `pipe data ls | head`: a reader that stops early ends `pipe` quietly, as it ends `ls`,
+    // instead of a panic on the next print.
+    sigpipe::reset();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { files, format } => commands::check::run(&files, matches!(format, Format::Json)),

@@ -146,3 +146,31 @@ fn explain_codes() {
     assert_eq!(code(&unknown), 2);
     assert!(stderr(&unknown).contains("did you mean"), "{}", stderr(&unknown));
 }
+
+/// `pipe data ls | head`: the reader stops early. `pipe` used to panic on its next print ("failed
+/// printing to stdout: Broken pipe"); it ends as `ls` does, by SIGPIPE, quietly.
+#[test]
+fn a_reader_that_stops_early_ends_pipe_quietly() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    for i in 0..4000 {
+        pipe_tests::write_file(tmp.path(), &format!("d/f{i:04}"), b"x");
+    }
+    assert_eq!(code(&pipe(&["data", "init", "r"], tmp.path())), 0);
+    assert_eq!(code(&pipe(&["data", "put", "r", "d"], tmp.path())), 0);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["data", "ls", "r"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pipe runs");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a line");
+    assert!(first.contains("f0000"), "{first}");
+    let out = child.wait_with_output().expect("pipe ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success() || out.status.signal() == Some(13), "{:?}: {err}", out.status);
+}
