@@ -54,12 +54,40 @@ impl std::fmt::Debug for RunOptions {
     }
 }
 
+/// How a stage ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    Done,
+    Failed,
+    /// An upstream stage failed, so this one did not run.
+    Blocked,
+}
+
+impl std::fmt::Display for StageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            StageStatus::Done => "done",
+            StageStatus::Failed => "failed",
+            StageStatus::Blocked => "blocked",
+        })
+    }
+}
+
+/// What became of one datum in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatumStatus {
+    Processed,
+    Reused,
+    Failed,
+}
+
 /// How one stage went.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageReport {
     pub name: String,
-    /// `done`, `failed`, or `blocked` (an upstream stage failed).
-    pub status: &'static str,
+    pub status: StageStatus,
     pub datums: usize,
     pub processed: usize,
     pub skipped: usize,
@@ -77,7 +105,7 @@ pub struct StageReport {
 pub struct DatumRecord {
     pub key: String,
     pub datum: String,
-    pub status: &'static str,
+    pub status: DatumStatus,
 }
 
 /// How the run went.
@@ -91,7 +119,7 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn succeeded(&self) -> bool {
-        self.stages.iter().all(|s| s.status == "done")
+        self.stages.iter().all(|s| s.status == StageStatus::Done)
     }
 }
 
@@ -270,11 +298,11 @@ async fn run_stage(
     let fingerprint = spec.fingerprint();
     let mut report = new_report(spec, &fingerprint);
     let blocked = spec.inputs.iter().any(|i| match &i.source {
-        InputSource::Stage { stage } => done.get(stage).is_none_or(|r| r.status != "done"),
+        InputSource::Stage { stage } => done.get(stage).is_none_or(|r| r.status != StageStatus::Done),
         _ => false,
     });
     if blocked {
-        report.status = "blocked";
+        report.status = StageStatus::Blocked;
         return Ok((report, None));
     }
     let list = list_datums(spec, datasets)?;
@@ -328,7 +356,7 @@ async fn run_stage(
     let files = merge_outputs(spec, outcomes, &mut report)?;
     report.seconds = started.elapsed().as_secs_f64();
     if report.failed > 0 {
-        report.status = "failed";
+        report.status = StageStatus::Failed;
         return Ok((report, None));
     }
     let repo = output_repo(&spec.pipeline, &spec.stage);
@@ -368,16 +396,16 @@ pub fn merge_outputs(
         let (status, outputs) = match outcome {
             DatumOutcome::Reused { outputs } => {
                 report.skipped += 1;
-                ("reused", outputs)
+                (DatumStatus::Reused, outputs)
             }
             DatumOutcome::Processed { outputs, .. } => {
                 report.processed += 1;
-                ("processed", outputs)
+                (DatumStatus::Processed, outputs)
             }
             DatumOutcome::Failed(f) => {
                 report.failed += 1;
                 report.failures.push(f);
-                ("failed", Vec::new())
+                (DatumStatus::Failed, Vec::new())
             }
         };
         let writer = report.datum_log.len();
@@ -402,7 +430,7 @@ pub fn merge_outputs(
 pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
     StageReport {
         name: spec.stage.clone(),
-        status: "done",
+        status: StageStatus::Done,
         datums: 0,
         processed: 0,
         skipped: 0,

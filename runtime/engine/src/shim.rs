@@ -145,7 +145,7 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
             pending.push(key.to_hex());
         }
     }
-    let limit = if spec.kind == "ddp" {
+    let limit = if spec.kind == pipe_spec::StageKind::Ddp {
         1
     } else {
         spec.parallelism.map_or(DEFAULT_SHARDS, |p| p as usize).min(max_shards).max(1)
@@ -240,7 +240,7 @@ pub async fn run_shard(
     }
     merge_outputs(spec, outcomes, &mut report)?;
     if report.failed > 0 {
-        report.status = "failed";
+        report.status = crate::run::StageStatus::Failed;
     }
     Ok(report)
 }
@@ -322,7 +322,7 @@ pub async fn whole_stage(
         report.failures.extend(part.failures);
     }
     if report.failed > 0 {
-        report.status = "failed";
+        report.status = crate::run::StageStatus::Failed;
     } else if rank == 0 {
         let (commit, _) = commit(store, spec, run).await?;
         report.output = Some(commit);

@@ -14,14 +14,16 @@
 //! `PIPE_KEYS_SEQUENCES` (default 10,000) and `PIPE_KEYS_SEED` replay or soak.
 
 use pipe_runtime::datums::{Datum, expand};
-use pipe_spec::{DatumSpec, EnvValue, EnvVar, FileEntry, Hash, InputSource, STAGE_SPEC_FORMAT, StageInput, StageSpec};
+use pipe_spec::{
+    DatumSpec, EnvValue, EnvVar, FileEntry, Hash, InputSource, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
+};
 use std::collections::HashMap;
 
 /// What the command of a datum can see, spelled out without the key function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct View {
     image: String,
-    kind: String,
+    kind: StageKind,
     command: Vec<String>,
     env: Vec<(String, String)>,
     input_names: Vec<String>,
@@ -36,7 +38,7 @@ fn view(spec: &StageSpec, d: &Datum) -> View {
     input_names.dedup();
     View {
         image: spec.image.clone(),
-        kind: spec.kind.clone(),
+        kind: spec.kind,
         command: spec.command.clone(),
         env: spec
             .env
@@ -124,7 +126,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         format: STAGE_SPEC_FORMAT,
         pipeline: "p".into(),
         stage: "s".into(),
-        kind: "shell".into(),
+        kind: StageKind::Shell,
         image: "busybox".into(),
         command: vec!["sh".into(), "-c".into(), "cat in/*/* > $PIPE_OUT/x".into()],
         env: Vec::new(),
@@ -177,7 +179,7 @@ fn edit(rng: &mut fastrand::Rng, w: &mut World) {
         5 => w.spec.command[2] = format!("cat in/*/* | head -n {} > $PIPE_OUT/x", rng.u8(..3)),
         6 => w.spec.env = vec![EnvVar { name: "LR".into(), value: EnvValue::Literal(rng.u8(..3).to_string()) }],
         7 => w.spec.image = format!("busybox:1.{}", rng.u8(..3)),
-        _ => w.spec.kind = if rng.bool() { "shell".into() } else { "container".into() },
+        _ => w.spec.kind = if rng.bool() { StageKind::Shell } else { StageKind::Container },
     }
 }
 

@@ -20,5 +20,5 @@ pub use path::{PathError, check_path};
 pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};
 pub use stage::{
     CACHE_FORMAT, CacheEntry, CodeFile, DatumSpec, EnvValue, EnvVar, InputSource, RUNTIME_RULES_VERSION,
-    STAGE_SPEC_FORMAT, StageInput, StageSpec,
+    STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
 };

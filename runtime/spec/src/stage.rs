@@ -26,9 +26,8 @@ pub struct StageSpec {
     pub format: u32,
     pub pipeline: String,
     pub stage: String,
-    /// `container`, `python`, `shell` or `ddp`: how the command was built (and, for `ddp`, that
-    /// targets launch it as a gang).
-    pub kind: String,
+    /// How the command was built (and, for `ddp`, that targets launch it as a gang).
+    pub kind: StageKind,
     pub image: String,
     /// The full argv, params substituted.
     pub command: Vec<String>,
@@ -97,7 +96,7 @@ impl StageSpec {
         #[derive(Serialize)]
         struct Fingerprinted<'a> {
             rules: &'a str,
-            kind: &'a str,
+            kind: StageKind,
             image: &'a str,
             command: &'a [String],
             env: &'a [EnvVar],
@@ -110,7 +109,7 @@ impl StageSpec {
         inputs.dedup();
         let f = Fingerprinted {
             rules: RUNTIME_RULES_VERSION,
-            kind: &self.kind,
+            kind: self.kind,
             image: &self.image,
             command: &self.command,
             env: &self.env,
@@ -119,6 +118,25 @@ impl StageSpec {
         };
         Hash::of(&serde_json::to_vec(&f).expect("fingerprints serialise"))
     }
+}
+
+/// How a stage's command was built, from the standard template at the root of its chain. Each
+/// variant's name on the wire is spelled out, since it is part of every fingerprint: renaming a
+/// variant must not change a cache key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StageKind {
+    /// `command` and `args` in `image`.
+    #[serde(rename = "container")]
+    Container,
+    /// `torchx.python`: `python SCRIPT ARGS…`.
+    #[serde(rename = "python")]
+    Python,
+    /// `torchx.shell`: `sh -c SCRIPT`.
+    #[serde(rename = "shell")]
+    Shell,
+    /// `torchx.ddp`: `torchrun` on `nnodes` gang-scheduled nodes.
+    #[serde(rename = "ddp")]
+    Ddp,
 }
 
 /// An environment variable of the stage's command.
@@ -218,7 +236,7 @@ mod bind_tests {
             format: STAGE_SPEC_FORMAT,
             pipeline: "p".into(),
             stage: "s".into(),
-            kind: "container".into(),
+            kind: StageKind::Container,
             image: "img:${tag}".into(),
             command: command.iter().map(|s| s.to_string()).collect(),
             env: vec![EnvVar { name: "LR".into(), value: EnvValue::Literal("${lr}".into()) }],
@@ -242,6 +260,15 @@ mod bind_tests {
         assert_eq!(bound.env[0].value, EnvValue::Literal("0.1".into()));
         assert!(bound.params.is_empty());
         assert_eq!(bound.fingerprint(), bound.bind(&BTreeMap::new()).expect("binds").fingerprint());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_across_releases() {
+        // A change here throws away every cache entry users have: make it on purpose, with the
+        // rules version, never as a side effect (of renaming an enum variant, say).
+        let spec = spec(&["python", "prep.py"], &[]);
+        assert_eq!(serde_json::to_string(&StageKind::Ddp).expect("kind"), "\"ddp\"");
+        assert_eq!(spec.fingerprint().to_hex(), "fb15e05bdca633f233ae57e08deb0d8825faf9d74dac9e3b6a57a300f663044f");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::params::render;
 use crate::ir::{Pipeline, Source, Stage};
 use crate::types::{Datums, Kind, Piece, Value};
 use indexmap::IndexMap;
-use pipe_spec::{DatumSpec, EnvValue, EnvVar, InputSource, STAGE_SPEC_FORMAT, StageInput, StageSpec};
+use pipe_spec::{DatumSpec, EnvValue, EnvVar, InputSource, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec};
 
 /// The spec of every stage, in topological order.
 pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<StageSpec> {
@@ -120,7 +120,12 @@ fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> Stag
         format: STAGE_SPEC_FORMAT,
         pipeline: p.name.clone(),
         stage: stage.name.clone(),
-        kind: format!("{:?}", stage.kind).to_lowercase(),
+        kind: match stage.kind {
+            Kind::Container => StageKind::Container,
+            Kind::Python => StageKind::Python,
+            Kind::Shell => StageKind::Shell,
+            Kind::Ddp => StageKind::Ddp,
+        },
         image: text("image").unwrap_or_default(),
         command,
         env,
