@@ -29,7 +29,7 @@ stage train: torchx.ddp {
   datums  = glob(preprocess, "/")
   args    = ["--epochs", "${epochs}", "--lr", "${lr}"]
   nnodes  = 2
-  retries = epochs
+  gpu     = epochs
 }
 "#;
 
@@ -96,7 +96,7 @@ fn hover_shows_types_and_docs() {
     let (t, o) = at("${epochs}", 0, 3);
     let h = hover_at(&t, o);
     assert!(h.contains("param epochs: int = 10") && h.contains("Passes over the training set."), "{h}");
-    let (t, o) = at("retries = epochs", 0, 12);
+    let (t, o) = at("gpu     = epochs", 0, 12);
     assert!(hover_at(&t, o).contains("param of type `int`"));
 
     let (t, o) = at("nnodes", 0, 2);
@@ -135,7 +135,7 @@ fn definition_and_references() {
 
     let epochs = MNIST.find("param epochs").expect("param") + 7;
     let refs = navigate::references(a, FileId(0), epochs, true);
-    assert_eq!(refs.len(), 3, "the declaration, `${{epochs}}` and `retries = epochs`");
+    assert_eq!(refs.len(), 3, "the declaration, `${{epochs}}` and `gpu     = epochs`");
     assert_eq!(navigate::references(a, FileId(0), epochs, false).len(), 2);
 
     let digits = MNIST.find("input digits").expect("input") + 7;
@@ -168,7 +168,7 @@ fn definition_follows_used_files() {
 fn completion_offers_what_fits_the_place() {
     let (t, o) = cursor(&MNIST.replace("  nnodes  = 2\n", "  nnodes  = 2\n  ‸\n"));
     let fields = labels(&t, o);
-    assert!(fields.contains(&"nproc_per_node".to_string()) && fields.contains(&"gpu".to_string()), "{fields:?}");
+    assert!(fields.contains(&"nproc_per_node".to_string()) && fields.contains(&"retries".to_string()), "{fields:?}");
     assert!(!fields.contains(&"nnodes".to_string()), "fields already set are not offered");
 
     let (t, o) = cursor(&MNIST.replace("glob(preprocess, \"/\")", "glob(‸"));
@@ -201,7 +201,7 @@ fn completion_offers_what_fits_the_place() {
     let (t, o) = cursor(&MNIST.replace("\"${lr}\"", "\"${‸\""));
     assert_eq!(labels(&t, o), ["epochs", "lr"]);
 
-    let (t, o) = cursor(&MNIST.replace("retries = epochs", "retries = ‸"));
+    let (t, o) = cursor(&MNIST.replace("gpu     = epochs", "gpu     = ‸"));
     assert_eq!(labels(&t, o), ["epochs"], "only params whose type fits");
 
     let (t, o) = cursor(&MNIST.replace("param lr: float", "param lr: fl‸"));
@@ -241,7 +241,7 @@ fn rename_edits_every_occurrence_and_refuses_bad_names() {
     assert!(
         renamed.contains("param num_epochs: int")
             && renamed.contains("${num_epochs}")
-            && renamed.contains("retries = num_epochs")
+            && renamed.contains("gpu     = num_epochs")
     );
     let after = open(&renamed);
     assert!(after.get("/virtual/main.pipe").expect("open").analysis.diagnostics.is_empty());

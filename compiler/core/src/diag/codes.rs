@@ -73,6 +73,7 @@ codes! {
     E3014 => "secret outside `env`",
     E3015 => "template field declared twice",
     E3016 => "invalid image reference",
+    E3017 => "param in a structural field",
     W3001 => "`gpu_type` without a GPU",
     W3002 => "more processes than GPUs",
     E4001 => "cycle between stages",

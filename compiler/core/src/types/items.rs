@@ -3,7 +3,7 @@
 //! Takes the root module; gives the [`ir::Pipeline`]: params (types and defaults), inputs (their
 //! sources), stages (fields against their template's schema, defaults applied, required fields
 //! present, values in range) and the `pipeline` block. Raises E2002, E2006, E3002, E3003, E3010,
-//! E3012, E3013, E3016, W3001, W3002 and, through [`crate::target`], E5001–E5006.
+//! E3012, E3013, E3016, E3017, W3001, W3002 and, through [`crate::target`], E5001–E5006.
 
 use super::schema::{Kind, Schema, pipeline_schema, stage_schema};
 use super::{Checker, Place, Ty, Value};
@@ -15,6 +15,14 @@ use crate::syntax::ast::{Block, Expr, ExprKind, Input, Item, ItemKind, Stage};
 use crate::target;
 use indexmap::IndexMap;
 use std::sync::Arc;
+
+/// Fields that decide how a stage is laid out before it runs — retries, deadlines, shard counts,
+/// gang sizes, rendezvous settings — and so must be literals: a target builds Volcano tasks,
+/// TorchX replicas and Argo retry strategies from them when the pipeline is compiled, before any
+/// param has a value. (Resources, images, commands and env may be params: every target carries
+/// those to run time.)
+const STRUCTURAL: [&str; 8] =
+    ["retries", "timeout", "parallelism", "nnodes", "nproc_per_node", "rdzv_port", "rdzv_backend", "max_restarts"];
 
 /// Int fields with their allowed range.
 const INT_RANGES: [(&str, i64, i64); 7] = [
@@ -308,6 +316,29 @@ impl Checker<'_> {
 
     fn validate(&mut self, s: &Stage, kind: Kind, fields: &IndexMap<String, Value>, spans: &IndexMap<String, Span>) {
         let span_of = |name: &str| spans.get(name).copied().unwrap_or(s.name.span);
+        for name in STRUCTURAL {
+            let param = match fields.get(name) {
+                Some(Value::Param(p)) => Some(p.clone()),
+                Some(Value::Str(pieces)) => pieces.iter().find_map(|piece| match piece {
+                    super::Piece::Param(p) => Some(p.clone()),
+                    super::Piece::Text(_) => None,
+                }),
+                _ => None,
+            };
+            if let Some(param) = param {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E3017,
+                        span_of(name),
+                        format!("`{name}` is param `{param}`, but it must be known when the pipeline is compiled"),
+                    )
+                    .label("a param here")
+                    .help(format!(
+                        "Write `{name}` as a literal: targets lay the stage out from it before params have values (it would silently become the default)."
+                    )),
+                );
+            }
+        }
         for (name, lo, hi) in INT_RANGES {
             if let Some(n) = fields.get(name).and_then(Value::as_int).filter(|n| *n < lo || *n > hi) {
                 self.diags.push(
