@@ -4,7 +4,7 @@
 //! ([`pipe_core::emit::spec::stage_spec_template`], repo inputs pinned or not); gives the text of
 //! a Python module with one component function per stage, `def <stage>(…) -> specs.AppDef`, that
 //! `torchx run -s SCHEDULER FILE:STAGE` accepts, and a `.torchxconfig`. Output is byte-identical
-//! for equal input. Does no IO.
+//! for equal input. Does no IO. Raises W5001 (placement TorchX's Kubernetes scheduler drops).
 //!
 //! Each role's entrypoint is `pipe-shim stage … -- COMMAND`: the shim plans, runs the datums that
 //! are not cached and commits, so caching works under every TorchX scheduler. The stage spec

@@ -2,7 +2,7 @@
 //!
 //! Takes a parsed module; gives its [`Scope`]: every top-level name with what it is and where it
 //! is defined. Items share one namespace (a stage and a param cannot both be `train`). Raises
-//! E2002 for duplicates; `load` raises the loading codes. Looking names up in expressions, with
+//! E2002 for duplicates; `load` raises the loading codes (E2003, E2004, E2009, E4004). Looking names up in expressions, with
 //! "did you mean", is the checker's job since it knows what kind of name each place wants.
 
 mod load;

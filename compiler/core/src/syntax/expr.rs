@@ -2,6 +2,7 @@
 //!
 //! Takes input positioned at an expression; gives an [`Expr`]. Records share the block parser
 //! with stage bodies, so a bad entry inside a record is reported and skipped like a bad field.
+//! Raises E1005.
 
 use super::ast::{Arg, Call, Expr, ExprKind, Ident, Path};
 use super::items::{block, field};

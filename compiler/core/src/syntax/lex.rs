@@ -3,8 +3,8 @@
 //! Takes the remaining input (always a suffix of the file's text, so an offset is
 //! `text.len() - rest.len()`); gives identifiers, punctuation, literals. Whitespace and `#` comments
 //! are skipped by [`ws`]; the comments themselves are collected once, up front, by
-//! [`scan_comments`] for the formatter and for doc comments. Raises E1001, E1002, E1006, E1007,
-//! E1008 (the last two are reported without stopping the string).
+//! [`scan_comments`] for the formatter and for doc comments. Raises E1001, E1002, E1004, E1006,
+//! E1007, E1008 (the last two are reported without stopping the string).
 
 use super::ast::{Comment, Ident, StrLit, StrPart};
 use crate::diag::{Code, Diagnostic};

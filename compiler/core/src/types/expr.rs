@@ -3,7 +3,7 @@
 //! Takes an expression and the expected [`Ty`]; gives a [`Value`] (or `Value::Error` once the
 //! problem is reported). Unit literals take their meaning from the expected type; names resolve to
 //! params (by value) and, through `glob`, to datasets. Raises E2001, E2007, E2008, E2011, E3001,
-//! E3004, E3011 and E3014.
+//! E3002, E3004, E3005, E3011, E3013 and E3014.
 
 use super::schema::TOLERATION_FIELDS;
 use super::templates::duplicate_field;

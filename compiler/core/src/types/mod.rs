@@ -3,8 +3,9 @@
 //! Takes a loaded [`Program`]; gives an [`ir::Pipeline`] plus the references it resolved (for
 //! go-to-definition) and the schema of each stage (for hover and completion). Reports into the
 //! sink and goes on with `Value::Error`, so every problem of a file shows at once. Raises E2001,
-//! E2005–E2008, E2010, E2011, W2001–W2003 and every E3xxx/W3xxx. Does not order stages or find
-//! cycles (that is `graph`), nor check Kubernetes limits (that is `target`).
+//! E2002, E2005–E2008, E2010, E2011, W2001–W2003, E3001–E3017, W3001, W3002, E4003 (a template
+//! inheriting from itself) and, applying `target`'s rules, E5001–E5006. Does not order stages or
+//! find cycles between stages (that is `graph`).
 
 mod datums;
 mod expr;
