@@ -60,11 +60,5 @@ pub fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
 
 /// `--param NAME=VALUE` arguments as pairs, or a message for exit code 2.
 pub fn param_overrides(params: &[String]) -> Result<Vec<(String, String)>, String> {
-    params
-        .iter()
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => Ok((k.trim().to_owned(), v.to_owned())),
-            None => Err(format!("`--param {p}` needs the form NAME=VALUE")),
-        })
-        .collect()
+    params.iter().map(|p| pipe_spec::parse_param(p)).collect()
 }

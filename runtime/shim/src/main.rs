@@ -120,10 +120,10 @@ fn main() -> ExitCode {
     }
     let mut values = BTreeMap::new();
     for given in &cli.params {
-        let Some((name, value)) = given.split_once('=') else {
-            return usage(&format!("`--param {given}` is not NAME=VALUE"));
+        match pipe_spec::parse_param(given) {
+            Ok((name, value)) => values.insert(name, value),
+            Err(e) => return usage(&e),
         };
-        values.insert(name.to_owned(), value.to_owned());
     }
     for name in &template.params {
         if let (false, Ok(value)) = (values.contains_key(name), std::env::var(format!("PIPE_PARAM_{name}"))) {
