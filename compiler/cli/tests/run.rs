@@ -338,3 +338,24 @@ fn every_example_runs_end_to_end_and_then_reuses_everything() {
         assert!(second.iter().all(|(_, processed, _)| *processed == 0), "{example}: {second:?}");
     }
 }
+
+#[test]
+fn pipe_log_names_a_record_it_cannot_read_instead_of_showing_blanks() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage s: torchx.shell {\n  image  = \"busybox\"\n  script = \"cp $PIPE_IN_RAW/* $PIPE_OUT/\"\n  datums = glob(raw, \"/*\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1")]);
+    let doc: Value = serde_json::from_str(&ok(&dir, &["run", "pipeline.pipe", "--json"])).expect("JSON");
+    let id = doc["run_id"].as_str().expect("a run id").to_owned();
+    let detail = ok(&dir, &["log", "pipeline.pipe", &id]);
+    assert!(detail.contains("stage  s") && detail.contains("processed 1"), "{detail}");
+    // A record from a newer pipe (or damaged): said so, with the run's id.
+    let path = dir.join(".pipe/runs").join(&id);
+    let mut record: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("record")).expect("JSON");
+    record["format"] = 9.into();
+    std::fs::write(&path, record.to_string()).expect("write");
+    let out = pipe(&dir, &["log", "pipeline.pipe", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("the record of run `{id}` cannot be read: it has format 9")), "{stderr}");
+    let listed = pipe(&dir, &["log", "pipeline.pipe"]);
+    assert!(String::from_utf8_lossy(&listed.stderr).contains("skipping run"), "the list goes on without it");
+}

@@ -10,5 +10,6 @@ pub mod datums;
 pub mod exec;
 pub mod glob;
 pub mod guard;
+pub mod record;
 pub mod run;
 pub mod shim;

@@ -12,8 +12,7 @@ use crate::exec::{DatumFailure, DatumOutcome, ExecContext, run_datum};
 use futures::StreamExt;
 use pipe_spec::{CommitId, FileEntry, Hash, InputSource, ResolvedInput, StageSpec};
 use pipe_store::{Store, StoreError};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +54,7 @@ impl std::fmt::Debug for RunOptions {
 }
 
 /// How a stage ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StageStatus {
     Done,
@@ -75,12 +74,22 @@ impl std::fmt::Display for StageStatus {
 }
 
 /// What became of one datum in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatumStatus {
     Processed,
     Reused,
     Failed,
+}
+
+impl std::fmt::Display for DatumStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            DatumStatus::Processed => "processed",
+            DatumStatus::Reused => "reused",
+            DatumStatus::Failed => "failed",
+        })
+    }
 }
 
 /// How one stage went.
@@ -101,7 +110,7 @@ pub struct StageReport {
 }
 
 /// One datum of a stage in the run record: its key, its label and what became of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatumRecord {
     pub key: String,
     pub datum: String,
@@ -190,20 +199,8 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
     }
     let stages: Vec<StageReport> = specs.iter().filter_map(|s| reports.remove(&s.stage)).collect();
     let report = RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages };
-    let record = json!({
-        "format": 1,
-        "run_id": id,
-        "pipeline": pipeline,
-        "started": started,
-        "finished": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        "params": opts.params,
-        "inputs": report.inputs,
-        "stages": report.stages.iter().map(|s| json!({
-            "name": s.name, "status": s.status, "fingerprint": s.fingerprint, "output": s.output,
-            "processed": s.processed, "skipped": s.skipped, "failed": s.failed, "datums": s.datum_log,
-        })).collect::<Vec<_>>(),
-    });
-    store.run_put(&id, &record).await?;
+    let record = crate::record::RunRecord::of(&report, started, opts.params.clone());
+    store.run_put(&id, &serde_json::to_value(&record).expect("records serialise")).await?;
     Ok(report)
 }
 

@@ -4,8 +4,8 @@
 
 use crate::files::checked;
 use crate::{inputs, report};
+use pipe_runtime::record::RunRecord;
 use pipe_store::Store;
-use serde_json::Value;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -42,19 +42,25 @@ pub fn run(args: LogArgs) -> u8 {
         };
         let mut out = Vec::new();
         for id in ids {
-            if let Some(r) = store.run_get(&id).await?
-                && r["pipeline"] == pipeline.name.as_str()
-            {
-                out.push(r);
-                if out.len() == args.limit {
-                    break;
+            let Some(value) = store.run_get(&id).await? else { continue };
+            match RunRecord::decode(value) {
+                Ok(r) if r.pipeline == pipeline.name => out.push(r),
+                Ok(_) => continue,
+                Err(why) if args.run.is_some() => {
+                    eprintln!("error: the record of run `{id}` cannot be read: {why}");
+                    return Ok(None);
                 }
+                Err(why) => eprintln!("warning: skipping run `{id}`, whose record cannot be read: {why}"),
+            }
+            if out.len() == args.limit {
+                break;
             }
         }
-        Ok::<_, pipe_store::StoreError>(out)
+        Ok::<_, pipe_store::StoreError>(Some(out))
     });
     let records = match records {
-        Ok(r) => r,
+        Ok(Some(r)) => r,
+        Ok(None) => return 1,
         Err(e) => {
             eprintln!("error: {e}\n  help: {}", e.help());
             return 1;
@@ -80,45 +86,30 @@ pub fn run(args: LogArgs) -> u8 {
     0
 }
 
-fn line(r: &Value) {
-    let stages: Vec<String> = r["stages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| format!("{} {}/{}/{}", s["name"].as_str().unwrap_or(""), s["processed"], s["skipped"], s["failed"]))
-        .collect();
-    println!("{}  {}  {}", r["run_id"].as_str().unwrap_or(""), r["started"].as_str().unwrap_or(""), stages.join("  "));
+fn line(r: &RunRecord) {
+    let stages: Vec<String> =
+        r.stages.iter().map(|s| format!("{} {}/{}/{}", s.name, s.processed, s.skipped, s.failed)).collect();
+    println!("{}  {}  {}", r.run_id, r.started, stages.join("  "));
 }
 
-fn detail(r: &Value) {
-    println!(
-        "run {}  ({} → {})",
-        r["run_id"].as_str().unwrap_or(""),
-        r["started"].as_str().unwrap_or(""),
-        r["finished"].as_str().unwrap_or("")
-    );
-    for i in r["inputs"].as_array().into_iter().flatten() {
-        println!(
-            "input  {:<12} {}@{} = {}",
-            i["name"].as_str().unwrap_or(""),
-            i["repo"].as_str().unwrap_or(""),
-            i["reference"].as_str().unwrap_or(""),
-            i["commit"].as_str().unwrap_or("")
-        );
+fn detail(r: &RunRecord) {
+    println!("run {}  ({} → {})", r.run_id, r.started, r.finished);
+    for i in &r.inputs {
+        println!("input  {:<12} {}@{} = {}", i.name, i.repo, i.reference, i.commit);
     }
-    for s in r["stages"].as_array().into_iter().flatten() {
+    for s in &r.stages {
         println!(
             "stage  {:<12} {:<8} processed {} reused {} failed {}  fingerprint {}  output {}",
-            s["name"].as_str().unwrap_or(""),
-            s["status"].as_str().unwrap_or(""),
-            s["processed"],
-            s["skipped"],
-            s["failed"],
-            &s["fingerprint"].as_str().unwrap_or("")[..12.min(s["fingerprint"].as_str().unwrap_or("").len())],
-            s["output"].as_str().unwrap_or("-"),
+            s.name,
+            s.status,
+            s.processed,
+            s.skipped,
+            s.failed,
+            s.fingerprint.get(..12).unwrap_or(&s.fingerprint),
+            s.output.map_or("-".to_owned(), |c| c.to_string()),
         );
-        for d in s["datums"].as_array().into_iter().flatten() {
-            println!("         {:<9} {}", d["status"].as_str().unwrap_or(""), d["datum"].as_str().unwrap_or(""));
+        for d in &s.datums {
+            println!("         {:<9} {}", d.status, d.datum);
         }
     }
 }

@@ -1,0 +1,128 @@
+//! The provenance record of a run (`runs/<run-id>` in the store): what `pipe run` writes and
+//! `pipe log` reads, as one typed value.
+//!
+//! Takes a run's report and its params; gives the record, and decodes stored ones, checking the
+//! format number first so a record from another pipe version says so instead of reading as
+//! missing fields. A store is data anyone could have written: a record that does not decode is an
+//! error naming why, never a panic.
+
+use crate::run::{DatumRecord, RunReport, StageStatus};
+use pipe_spec::{CommitId, ResolvedInput};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The format number of [`RunRecord`].
+pub const RUN_RECORD_FORMAT: u32 = 1;
+
+/// One run of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub format: u32,
+    pub run_id: String,
+    pub pipeline: String,
+    /// RFC 3339, UTC, to the second.
+    pub started: String,
+    pub finished: String,
+    pub params: BTreeMap<String, String>,
+    pub inputs: Vec<ResolvedInput>,
+    pub stages: Vec<StageRecord>,
+}
+
+/// One stage of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub name: String,
+    pub status: StageStatus,
+    /// The stage's fingerprint (hex): which code, image, env and params it ran with.
+    pub fingerprint: String,
+    pub output: Option<CommitId>,
+    pub processed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub datums: Vec<DatumRecord>,
+}
+
+impl RunRecord {
+    /// The record of `report`, a run that started at `started` with `params`.
+    pub fn of(report: &RunReport, started: String, params: BTreeMap<String, String>) -> RunRecord {
+        RunRecord {
+            format: RUN_RECORD_FORMAT,
+            run_id: report.run_id.clone(),
+            pipeline: report.pipeline.clone(),
+            started,
+            finished: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            params,
+            inputs: report.inputs.clone(),
+            stages: report
+                .stages
+                .iter()
+                .map(|s| StageRecord {
+                    name: s.name.clone(),
+                    status: s.status,
+                    fingerprint: s.fingerprint.clone(),
+                    output: s.output,
+                    processed: s.processed,
+                    skipped: s.skipped,
+                    failed: s.failed,
+                    datums: s.datum_log.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A stored record, or why it cannot be read.
+    pub fn decode(value: serde_json::Value) -> Result<RunRecord, String> {
+        match value.get("format").and_then(serde_json::Value::as_u64) {
+            Some(f) if f == u64::from(RUN_RECORD_FORMAT) => {
+                serde_json::from_value(value).map_err(|e| format!("it is not a run record: {e}"))
+            }
+            Some(f) => Err(format!(
+                "it has format {f}, this pipe reads {RUN_RECORD_FORMAT}: read it with the pipe version that wrote it"
+            )),
+            None => Err("it has no format number: it is not a run record".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_and_a_foreign_one_says_why_it_cannot_be_read() {
+        let record = RunRecord {
+            format: RUN_RECORD_FORMAT,
+            run_id: "r".into(),
+            pipeline: "p".into(),
+            started: "2026-12-06T00:00:00Z".into(),
+            finished: "2026-12-06T00:00:01Z".into(),
+            params: BTreeMap::from([("lr".into(), "0.1".into())]),
+            inputs: Vec::new(),
+            stages: vec![StageRecord {
+                name: "s".into(),
+                status: StageStatus::Done,
+                fingerprint: "ab".into(),
+                output: None,
+                processed: 1,
+                skipped: 0,
+                failed: 0,
+                datums: vec![DatumRecord {
+                    key: "k".into(),
+                    datum: "raw:/a".into(),
+                    status: crate::run::DatumStatus::Processed,
+                }],
+            }],
+        };
+        let value = serde_json::to_value(&record).expect("serialises");
+        assert_eq!(value["stages"][0]["status"], "done");
+        assert_eq!(value["stages"][0]["datums"][0]["status"], "processed");
+        assert_eq!(RunRecord::decode(value.clone()), Ok(record));
+        let mut newer = value.clone();
+        newer["format"] = 2.into();
+        assert!(RunRecord::decode(newer).expect_err("newer").contains("format 2"));
+        let mut broken = value;
+        broken["stages"] = "many".into();
+        assert!(RunRecord::decode(broken).expect_err("broken").contains("not a run record"));
+        assert!(RunRecord::decode(serde_json::json!([1])).is_err());
+    }
+}
