@@ -17,7 +17,7 @@ use pipe_core::types::Kind;
 use pipe_spec::StageSpec;
 
 /// The entrypoint template's name.
-pub const MAIN: &str = "main";
+pub(crate) const MAIN: &str = "main";
 const PLAN: &str = "plan";
 const COMMIT: &str = "commit";
 
@@ -31,7 +31,7 @@ fn stage_template_name(stage: &str) -> String {
 }
 
 /// Every template: `main` (the DAG), the shared `plan` and `commit` steps, then one per stage.
-pub fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: &str) -> Vec<Template> {
+pub(crate) fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: &str) -> Vec<Template> {
     let params: Vec<String> = p.params.iter().map(|q| q.name.clone()).collect();
     let mut out = vec![main(p, specs), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
     for (stage, spec) in p.stages.iter().zip(specs) {

@@ -11,15 +11,15 @@ use serde::Serialize;
 
 /// The largest object pipe emits: etcd refuses requests over 1.5 MiB by default, and Argo's own
 /// guidance keeps workflow objects under 1 MiB so that their status fits beside the spec.
-pub const MAX_OBJECT_BYTES: usize = 1 << 20;
+pub(crate) const MAX_OBJECT_BYTES: usize = 1 << 20;
 
 /// The size of `value` as the API server stores it (compact JSON).
-pub fn json_size<T: Serialize>(value: &T) -> usize {
+pub(crate) fn json_size<T: Serialize>(value: &T) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
 
 /// E5007 for every object over [`MAX_OBJECT_BYTES`], on the stage with the largest spec.
-pub fn check_sizes<'a>(
+pub(crate) fn check_sizes<'a>(
     p: &Pipeline,
     specs: &[StageSpec],
     sizes: impl Iterator<Item = (&'a str, usize)>,
@@ -49,7 +49,7 @@ pub fn check_sizes<'a>(
 
 /// E5008 for each stage whose command, image or environment contains `{{`, which Argo would try
 /// to substitute (and fail on, or silently change).
-pub fn check_text(p: &Pipeline, specs: &[StageSpec]) -> Result<(), Vec<Diagnostic>> {
+pub(crate) fn check_text(p: &Pipeline, specs: &[StageSpec]) -> Result<(), Vec<Diagnostic>> {
     let errors: Vec<Diagnostic> = p
         .stages
         .iter()

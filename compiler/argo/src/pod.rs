@@ -18,33 +18,33 @@ use pipe_spec::{EnvValue, StageSpec};
 use std::collections::BTreeMap;
 
 /// The `emptyDir` every pipe container mounts: the shim binary and the work folders.
-pub const RUN_DIR: &str = "/pipe/run";
+pub(crate) const RUN_DIR: &str = "/pipe/run";
 /// Where the shim binary is shared between the init container and the stage's container.
-pub const BIN_DIR: &str = "/pipe/run/bin";
+pub(crate) const BIN_DIR: &str = "/pipe/run/bin";
 /// Where the stage specs (the ConfigMap) are mounted.
-pub const SPEC_DIR: &str = "/pipe/spec";
+pub(crate) const SPEC_DIR: &str = "/pipe/spec";
 /// Where datums' work folders go (in the `emptyDir`, so any user can write there).
-pub const WORK_DIR: &str = "/pipe/run/work";
+pub(crate) const WORK_DIR: &str = "/pipe/run/work";
 /// The shim's path inside its own image.
-pub const SHIM_IN_IMAGE: &str = "/pipe-shim";
+pub(crate) const SHIM_IN_IMAGE: &str = "/pipe-shim";
 /// Volume names, declared once on the workflow and mounted by each pod that needs them.
 /// Two volumes, not three: each template's container mounts them itself (see [`workflow_patch`]),
 /// so every mount is paid for once per stage in the WorkflowTemplate's size.
-pub const SPEC_VOLUME: &str = "pipe-spec";
-pub const RUN_VOLUME: &str = "pipe-run";
+pub(crate) const SPEC_VOLUME: &str = "pipe-spec";
+pub(crate) const RUN_VOLUME: &str = "pipe-run";
 /// The node label GPU feature discovery puts on each node: the GPU model.
-pub const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
-pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+pub(crate) const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
+pub(crate) const GPU_RESOURCE: &str = "nvidia.com/gpu";
 /// The user and group pods run as unless the image says otherwise (the distroless `nonroot`).
-pub const RUN_AS: i64 = 65_532;
+pub(crate) const RUN_AS: i64 = 65_532;
 
 /// The Argo expression for a param's value.
-pub fn param_ref(name: &str) -> String {
+pub(crate) fn param_ref(name: &str) -> String {
     format!("{{{{workflow.parameters.{name}}}}}")
 }
 
 /// A field's value as Argo text: literals as written, params as `{{workflow.parameters.…}}`.
-pub fn argo_text(v: &Value) -> String {
+pub(crate) fn argo_text(v: &Value) -> String {
     match v {
         Value::Param(name) => param_ref(name),
         Value::Str(pieces) => pieces
@@ -59,13 +59,13 @@ pub fn argo_text(v: &Value) -> String {
 }
 
 /// The stage spec with its params bound to Argo's expressions for them: what the container runs.
-pub fn argo_bound(spec: &StageSpec) -> StageSpec {
+pub(crate) fn argo_bound(spec: &StageSpec) -> StageSpec {
     let values = spec.params.iter().map(|p| (p.clone(), param_ref(p))).collect();
     spec.bind(&values).unwrap_or_else(|_| spec.clone())
 }
 
 /// The pod-level security context: non-root, the runtime's default seccomp profile.
-pub fn pod_security() -> PodSecurityContext {
+pub(crate) fn pod_security() -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(RUN_AS),
@@ -77,7 +77,7 @@ pub fn pod_security() -> PodSecurityContext {
 }
 
 /// The container-level security context: no privilege escalation, every capability dropped.
-pub fn container_security() -> SecurityContext {
+pub(crate) fn container_security() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         privileged: Some(false),
@@ -102,12 +102,12 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
 
 /// `PIPE_PARAM_<name>` for each param in `params`: how the shared `plan` and `commit` steps,
 /// which serve every stage, receive the values of the params the stage's spec leaves open.
-pub fn param_env(params: &[String]) -> Vec<EnvVar> {
+pub(crate) fn param_env(params: &[String]) -> Vec<EnvVar> {
     params.iter().map(|p| env(&format!("PIPE_PARAM_{p}"), param_ref(p))).collect()
 }
 
 /// The store's location and credentials: every key of the store Secret as a variable.
-pub fn store_env(opts: &Options) -> Vec<EnvFromSource> {
+pub(crate) fn store_env(opts: &Options) -> Vec<EnvFromSource> {
     vec![EnvFromSource {
         secret_ref: Some(SecretEnvSource { name: opts.store_secret.clone(), optional: Some(false) }),
         ..Default::default()
@@ -115,7 +115,7 @@ pub fn store_env(opts: &Options) -> Vec<EnvFromSource> {
 }
 
 /// The init container that copies the shim into the shared `emptyDir`, as Argo's executor does.
-pub fn install_container(opts: &Options) -> Container {
+pub(crate) fn install_container(opts: &Options) -> Container {
     Container {
         name: "pipe-shim".into(),
         image: Some(opts.shim_image.clone()),
@@ -134,7 +134,7 @@ pub fn install_container(opts: &Options) -> Container {
 /// be here: Argo copies a workflow volume into a pod only when the template's own containers
 /// mount it (`addVolumeReferences` in `workflow/controller/workflowpod.go`), before it applies
 /// any patch, so each template's container mounts them ([`main_mounts`]).
-pub fn workflow_patch(opts: &Options) -> String {
+pub(crate) fn workflow_patch(opts: &Options) -> String {
     let patch = PodSpec {
         init_containers: Some(vec![install_container(opts)]),
         containers: vec![Container {
@@ -166,7 +166,7 @@ fn shim_globals(spec_file: &str) -> Vec<String> {
 
 /// A container of the shim's own image running `pipe-shim --spec … ARGS…` for stage spec
 /// `spec_file`, with the values of `params` in its environment.
-pub fn shim_step(args: Vec<String>, spec_file: &str, params: &[String], opts: &Options) -> Container {
+pub(crate) fn shim_step(args: Vec<String>, spec_file: &str, params: &[String], opts: &Options) -> Container {
     Container {
         name: "main".into(),
         image: Some(opts.shim_image.clone()),
@@ -190,14 +190,14 @@ fn small_resources() -> ResourceRequirements {
 /// Whether a container carries what every pipe pod needs itself ([`Shared::Inline`], for pods
 /// Argo does not create, such as a Volcano Job's) or gets it from [`workflow_patch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shared {
+pub(crate) enum Shared {
     Inline,
     FromPatch,
 }
 
 /// The stage's container, in its own image: `pipe-shim --spec … [--param …] run ARGS… --
 /// COMMAND…`, its secrets as `secretKeyRef`s, its resources.
-pub fn stage_container(
+pub(crate) fn stage_container(
     opts: &Options,
     stage: &Stage,
     spec: &StageSpec,
@@ -245,14 +245,14 @@ pub fn stage_container(
 }
 
 /// The file of `stage`'s spec in the specs ConfigMap.
-pub fn spec_file(stage: &str) -> String {
+pub(crate) fn spec_file(stage: &str) -> String {
     format!("{stage}.json")
 }
 
 /// Requests and limits from `cpu`, `memory` and `gpu`: memory and GPUs limited to what is
 /// requested (GPUs cannot be overcommitted; memory overcommit ends in OOM kills), CPU not limited
 /// (throttling slows data loaders for nothing).
-pub fn resources(stage: &Stage) -> ResourceRequirements {
+pub(crate) fn resources(stage: &Stage) -> ResourceRequirements {
     let mut requests = BTreeMap::new();
     let mut limits = BTreeMap::new();
     if let Some(cpu) = stage.field("cpu") {
@@ -276,7 +276,7 @@ pub fn resources(stage: &Stage) -> ResourceRequirements {
 /// [`resources`] without the quantities that are params, and those as an Argo `podSpecPatch`:
 /// Argo's CRD checks each quantity's syntax when the template is stored, before any
 /// `{{workflow.parameters.…}}` is filled in, while the patch is text that Argo fills in first.
-pub fn split_resources(stage: &Stage) -> (ResourceRequirements, Option<String>) {
+pub(crate) fn split_resources(stage: &Stage) -> (ResourceRequirements, Option<String>) {
     let all = resources(stage);
     let split = |m: Option<BTreeMap<String, Quantity>>| {
         let (param, literal): (BTreeMap<_, _>, BTreeMap<_, _>) =
@@ -302,12 +302,12 @@ pub fn split_resources(stage: &Stage) -> (ResourceRequirements, Option<String>) 
 }
 
 /// Whether the stage asks for GPUs (a param counts: it may).
-pub fn wants_gpu(stage: &Stage) -> bool {
+pub(crate) fn wants_gpu(stage: &Stage) -> bool {
     stage.field("gpu").is_some_and(|g| !matches!(g, Value::Int(0)))
 }
 
 /// `node_selector`, plus the GPU model as `nvidia.com/gpu.product` when `gpu_type` is set.
-pub fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
+pub(crate) fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(Value::Map(labels)) = stage.field("node_selector") {
         out.extend(labels.iter().map(|(k, v)| (k.clone(), argo_text(v))));
@@ -319,7 +319,7 @@ pub fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
 }
 
 /// The stage's `tolerations`; a GPU stage without any tolerates the usual `nvidia.com/gpu` taint.
-pub fn tolerations(stage: &Stage) -> Vec<Toleration> {
+pub(crate) fn tolerations(stage: &Stage) -> Vec<Toleration> {
     let text = |b: &indexmap::IndexMap<String, Value>, k: &str| b.get(k).map(argo_text);
     match stage.field("tolerations") {
         Some(Value::List(items)) if !items.is_empty() => items

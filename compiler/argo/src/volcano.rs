@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Job {
+pub(crate) struct Job {
     pub api_version: &'static str,
     pub kind: &'static str,
     pub metadata: ObjectMeta,
@@ -29,7 +29,7 @@ pub struct Job {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JobSpec {
+pub(crate) struct JobSpec {
     pub scheduler_name: &'static str,
     pub queue: String,
     pub min_available: i32,
@@ -40,7 +40,7 @@ pub struct JobSpec {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Task {
+pub(crate) struct Task {
     pub name: String,
     pub replicas: i32,
     pub min_available: i32,
@@ -51,7 +51,7 @@ pub struct Task {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub event: &'static str,
     pub action: &'static str,
 }
@@ -63,11 +63,11 @@ pub struct Policy {
 /// pod's hostname, a DNS label. With the API server's 5 random characters after `<base>-`, tasks
 /// `<role>-<rank>` and index 0: 20 + 1 + 5 + 1 + 20 + 1 + digits + 2 ≤ 63 for any rank below
 /// 10^12.
-pub const JOB_BASE_MAX: usize = 20;
-pub const ROLE_MAX: usize = 20;
+pub(crate) const JOB_BASE_MAX: usize = 20;
+pub(crate) const ROLE_MAX: usize = 20;
 
 /// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`.
-pub fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
+pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
     let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
     let role = fit(&stage.name, ROLE_MAX);
     let retries = i32::try_from(spec.retries).unwrap_or(0);

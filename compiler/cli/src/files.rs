@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Reads `use`d files; their paths arrive already joined to the using file's folder.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct FsLoader;
+pub(crate) struct FsLoader;
 
 impl Loader for FsLoader {
     fn load(&self, path: &str) -> Result<String, String> {
@@ -17,7 +17,7 @@ impl Loader for FsLoader {
 }
 
 /// The files named, or every `*.pipe` in the current folder.
-pub fn pipeline_files(named: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn pipeline_files(named: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     if !named.is_empty() {
         return Ok(named.to_vec());
     }
@@ -35,19 +35,19 @@ pub fn pipeline_files(named: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 /// The file's text, or a message for exit code 2.
-pub fn read(path: &Path) -> Result<String, String> {
+pub(crate) fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
 }
 
 /// The name the core uses for a path: as the user wrote it, with `/` separators.
-pub fn display_name(path: &Path) -> String {
+pub(crate) fn display_name(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
 /// Reads and analyses the pipeline at `path`. When it has errors, prints them with "fix the errors
 /// above to {purpose}" and gives the exit code; unreadable files give 2.
-pub fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
+pub(crate) fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
     let text = read(path).map_err(|e| crate::report::usage_error(&e))?;
     let analysis = pipe_core::analyze(&FsLoader, &display_name(path), &text);
     if analysis.has_errors() {
@@ -59,6 +59,6 @@ pub fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
 }
 
 /// `--param NAME=VALUE` arguments as pairs, or a message for exit code 2.
-pub fn param_overrides(params: &[String]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn param_overrides(params: &[String]) -> Result<Vec<(String, String)>, String> {
     params.iter().map(|p| pipe_spec::parse_param(p)).collect()
 }

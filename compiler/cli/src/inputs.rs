@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// The store a pipeline uses: `--store`/`PIPE_STORE` if given, else the pipeline's own `store`
 /// setting, else the folder `.pipe` beside the pipeline file.
-pub fn store_url(flag: Option<&str>, pipeline: &Pipeline, file: &Path) -> String {
+pub(crate) fn store_url(flag: Option<&str>, pipeline: &Pipeline, file: &Path) -> String {
     if let Some(url) = flag {
         return url.to_owned();
     }
@@ -26,7 +26,7 @@ pub fn store_url(flag: Option<&str>, pipeline: &Pipeline, file: &Path) -> String
 }
 
 /// Every `repo(…) @ …` input of `pipeline`, resolved against `store`.
-pub async fn resolve(store: &Store, pipeline: &Pipeline) -> Result<Vec<ResolvedInput>, StoreError> {
+pub(crate) async fn resolve(store: &Store, pipeline: &Pipeline) -> Result<Vec<ResolvedInput>, StoreError> {
     let mut out = Vec::new();
     for input in &pipeline.inputs {
         if let Source::Repo { repo, reference } = &input.source {

@@ -7,7 +7,7 @@ use pipe_core::diag::{Diagnostic, render};
 use pipe_core::source::SourceMap;
 use std::io::IsTerminal;
 
-pub fn colour() -> bool {
+pub(crate) fn colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
@@ -15,7 +15,7 @@ fn width() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
 }
 
-pub fn print(diags: &[Diagnostic], sources: &SourceMap) {
+pub(crate) fn print(diags: &[Diagnostic], sources: &SourceMap) {
     let colour = colour();
     for d in diags {
         eprint!("{}", render::graphical(d, sources, width(), colour));
@@ -24,7 +24,7 @@ pub fn print(diags: &[Diagnostic], sources: &SourceMap) {
 }
 
 /// "2 errors and 1 warning", or `None` when there is nothing to say.
-pub fn counts(errors: usize, warnings: usize) -> Option<String> {
+pub(crate) fn counts(errors: usize, warnings: usize) -> Option<String> {
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     match (errors, warnings) {
         (0, 0) => None,
@@ -34,7 +34,7 @@ pub fn counts(errors: usize, warnings: usize) -> Option<String> {
     }
 }
 
-pub fn usage_error(message: &str) -> u8 {
+pub(crate) fn usage_error(message: &str) -> u8 {
     eprintln!("error: {message}");
     2
 }

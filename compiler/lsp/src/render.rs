@@ -3,7 +3,7 @@
 use pipe_core::types::{Datums, Piece, Schema, Value, units};
 
 /// A value as it would be written in a `.pipe` file.
-pub fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::Int(n) => n.to_string(),
         Value::Float(f) => format!("{f:?}"),
@@ -47,7 +47,7 @@ fn datums_text(d: &Datums) -> String {
 }
 
 /// A markdown table of a schema's fields; `own_only` leaves out the builtin stage fields.
-pub fn field_table(schema: &Schema, own_only: bool) -> String {
+pub(crate) fn field_table(schema: &Schema, own_only: bool) -> String {
     let builtin = pipe_core::types::schema::stage_schema();
     let mut rows = vec!["| field | type | default |".to_string(), "| --- | --- | --- |".to_string()];
     for (name, info) in &schema.fields {

@@ -2,23 +2,23 @@
 
 /// Python source built line by line.
 #[derive(Debug, Default)]
-pub struct Py {
+pub(crate) struct Py {
     text: String,
 }
 
 impl Py {
-    pub fn line(&mut self, line: &str) {
+    pub(crate) fn line(&mut self, line: &str) {
         self.text.push_str(line);
         self.text.push('\n');
     }
 
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         self.text
     }
 }
 
 /// A Python string literal for `s`. A JSON string literal is one: Python reads the same escapes.
-pub fn string(s: &str) -> String {
+pub(crate) fn string(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
@@ -66,7 +66,7 @@ const TORCHX_FINDER: [&str; 29] = [
 
 /// A pipe identifier as a Python one: unchanged unless it is reserved (a keyword, an import, a
 /// name TorchX's finder relies on) or starts with `_`, which get a trailing `_`.
-pub fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     let more = ["module_relname", "none_throws", "os", "pkgutil", "read_conf_file"];
     if RESERVED.contains(&name) || TORCHX_FINDER.contains(&name) || more.contains(&name) || name.starts_with('_') {
         format!("{name}_")

@@ -24,7 +24,7 @@ pub struct GetOutcome {
     pub bytes: u64,
 }
 
-pub async fn get_dir(
+pub(crate) async fn get_dir(
     backend: &Backend,
     manifest: &Manifest,
     dest: &Path,
@@ -37,7 +37,7 @@ pub async fn get_dir(
 }
 
 /// Writes `selected` into `dest`, each at its path.
-pub async fn get_files(
+pub(crate) async fn get_files(
     backend: &Backend,
     selected: Vec<FileEntry>,
     dest: &Path,

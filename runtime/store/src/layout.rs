@@ -20,73 +20,73 @@
 use object_store::path::Path as Key;
 use pipe_spec::{CommitId, Hash};
 
-pub fn repo(repo: &str) -> Key {
+pub(crate) fn repo(repo: &str) -> Key {
     Key::from(format!("repos/{repo}"))
 }
 
-pub fn repos() -> Key {
+pub(crate) fn repos() -> Key {
     Key::from("repos")
 }
 
-pub fn object(hash: &Hash) -> Key {
+pub(crate) fn object(hash: &Hash) -> Key {
     let hex = hash.to_hex();
     Key::from(format!("objects/{}/{hex}", &hex[..2]))
 }
 
-pub fn commit(repo: &str, id: &CommitId) -> Key {
+pub(crate) fn commit(repo: &str, id: &CommitId) -> Key {
     Key::from(format!("commits/{repo}/{id}"))
 }
 
-pub fn commits(repo: &str) -> Key {
+pub(crate) fn commits(repo: &str) -> Key {
     Key::from(format!("commits/{repo}"))
 }
 
-pub fn branches(repo: &str) -> Key {
+pub(crate) fn branches(repo: &str) -> Key {
     Key::from(format!("refs/{repo}/heads"))
 }
 
-pub fn branch(repo: &str, branch: &str) -> Key {
+pub(crate) fn branch(repo: &str, branch: &str) -> Key {
     Key::from(format!("refs/{repo}/heads/{branch}"))
 }
 
-pub fn branch_move(repo: &str, branch: &str, seq: u64) -> Key {
+pub(crate) fn branch_move(repo: &str, branch: &str, seq: u64) -> Key {
     Key::from(format!("refs/{repo}/heads/{branch}/{seq:020}"))
 }
 
-pub fn tags(repo: &str) -> Key {
+pub(crate) fn tags(repo: &str) -> Key {
     Key::from(format!("refs/{repo}/tags"))
 }
 
-pub fn tag(repo: &str, tag: &str) -> Key {
+pub(crate) fn tag(repo: &str, tag: &str) -> Key {
     Key::from(format!("refs/{repo}/tags/{tag}"))
 }
 
 /// The last part of a key.
-pub fn file_name(key: &Key) -> &str {
+pub(crate) fn file_name(key: &Key) -> &str {
     key.filename().unwrap_or_default()
 }
 
 /// The part of `key` after `prefix/`, split at `/`.
-pub fn rest(key: &Key, prefix: &Key) -> Vec<String> {
+pub(crate) fn rest(key: &Key, prefix: &Key) -> Vec<String> {
     key.prefix_match(prefix).map(|parts| parts.map(|p| p.as_ref().to_owned()).collect()).unwrap_or_default()
 }
 
-pub fn cache_entry(fingerprint: &Hash, datum: &Hash) -> Key {
+pub(crate) fn cache_entry(fingerprint: &Hash, datum: &Hash) -> Key {
     Key::from(format!("cache/{fingerprint}/{datum}"))
 }
 
-pub fn run(id: &str) -> Key {
+pub(crate) fn run(id: &str) -> Key {
     Key::from(format!("runs/{id}"))
 }
 
-pub fn runs() -> Key {
+pub(crate) fn runs() -> Key {
     Key::from("runs")
 }
 
-pub fn plan(run: &str, stage: &str) -> Key {
+pub(crate) fn plan(run: &str, stage: &str) -> Key {
     Key::from(format!("plans/{run}/{stage}"))
 }
 
-pub fn stage_index(fingerprint: &Hash) -> Key {
+pub(crate) fn stage_index(fingerprint: &Hash) -> Key {
     Key::from(format!("stages/{fingerprint}"))
 }

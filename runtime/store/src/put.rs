@@ -42,7 +42,7 @@ pub struct PutOutcome {
     pub warnings: Vec<String>,
 }
 
-pub async fn put_dir(
+pub(crate) async fn put_dir(
     backend: &Backend,
     repo: &str,
     dir: &Path,

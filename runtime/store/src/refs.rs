@@ -9,7 +9,7 @@ use pipe_spec::{CommitId, REF_FORMAT, RefKind, RefRecord, RepoRecord, check_name
 use std::collections::BTreeMap;
 
 /// The current time, RFC 3339, UTC, whole seconds.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
@@ -18,11 +18,11 @@ fn name(n: &str) -> Result<()> {
 }
 
 /// Checks a run id or other name that becomes part of a key.
-pub fn check_key_part(n: &str) -> Result<()> {
+pub(crate) fn check_key_part(n: &str) -> Result<()> {
     name(n)
 }
 
-pub async fn init(b: &Backend, repo: &str) -> Result<()> {
+pub(crate) async fn init(b: &Backend, repo: &str) -> Result<()> {
     name(repo)?;
     let record = RepoRecord { format: REF_FORMAT, name: repo.into(), created: now() };
     let bytes = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
@@ -34,7 +34,7 @@ pub async fn init(b: &Backend, repo: &str) -> Result<()> {
 }
 
 /// Fails with [`StoreError::NoRepo`] unless `repo` exists.
-pub async fn require(b: &Backend, repo: &str) -> Result<()> {
+pub(crate) async fn require(b: &Backend, repo: &str) -> Result<()> {
     name(repo)?;
     if b.exists(&layout::repo(repo)).await? {
         Ok(())
@@ -43,7 +43,7 @@ pub async fn require(b: &Backend, repo: &str) -> Result<()> {
     }
 }
 
-pub async fn repos(b: &Backend) -> Result<Vec<String>> {
+pub(crate) async fn repos(b: &Backend) -> Result<Vec<String>> {
     Ok(b.list(&layout::repos()).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
 }
 
@@ -67,7 +67,7 @@ async fn record(b: &Backend, key: &object_store::path::Path) -> Result<Option<Re
 }
 
 /// A branch's head: its latest sequence number and commit.
-pub async fn head(b: &Backend, repo: &str, branch: &str) -> Result<Option<(u64, CommitId)>> {
+pub(crate) async fn head(b: &Backend, repo: &str, branch: &str) -> Result<Option<(u64, CommitId)>> {
     name(branch)?;
     let moves = b.list(&layout::branch(repo, branch)).await?;
     let Some(last) = moves.iter().rev().find_map(|k| layout::file_name(k).parse::<u64>().ok().map(|s| (s, k))) else {
@@ -78,7 +78,13 @@ pub async fn head(b: &Backend, repo: &str, branch: &str) -> Result<Option<(u64, 
 
 /// Moves `branch` to `commit`, if its head is still `seen` (the sequence number read before the
 /// commit was built). Otherwise nothing changes and the error names the commit that won.
-pub async fn move_branch(b: &Backend, repo: &str, branch: &str, seen: Option<u64>, commit: CommitId) -> Result<()> {
+pub(crate) async fn move_branch(
+    b: &Backend,
+    repo: &str,
+    branch: &str,
+    seen: Option<u64>,
+    commit: CommitId,
+) -> Result<()> {
     name(branch)?;
     let seq = seen.map_or(0, |s| s + 1);
     let record = RefRecord { format: REF_FORMAT, kind: RefKind::Branch, commit, time: now() };
@@ -91,7 +97,7 @@ pub async fn move_branch(b: &Backend, repo: &str, branch: &str, seen: Option<u64
 }
 
 /// Every branch with its head, by name.
-pub async fn branches(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
+pub(crate) async fn branches(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
     let prefix = layout::branches(repo);
     let mut last: BTreeMap<String, object_store::path::Path> = BTreeMap::new();
     for key in b.list(&prefix).await? {
@@ -109,7 +115,7 @@ pub async fn branches(b: &Backend, repo: &str) -> Result<BTreeMap<String, Commit
 }
 
 /// Every tag with its commit, by name.
-pub async fn tags(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
+pub(crate) async fn tags(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
     let mut out = BTreeMap::new();
     for key in b.list(&layout::tags(repo)).await? {
         if let Some(r) = record(b, &key).await? {
@@ -120,7 +126,7 @@ pub async fn tags(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>>
 }
 
 /// Creates tag `tag` at `commit`. Tags never move.
-pub async fn tag(b: &Backend, repo: &str, tag: &str, commit: CommitId) -> Result<()> {
+pub(crate) async fn tag(b: &Backend, repo: &str, tag: &str, commit: CommitId) -> Result<()> {
     name(tag)?;
     let record = RefRecord { format: REF_FORMAT, kind: RefKind::Tag, commit, time: now() };
     let bytes = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
@@ -137,7 +143,7 @@ async fn record_of_tag(b: &Backend, repo: &str, tag: &str) -> Result<Option<Comm
 
 /// Resolves a branch name, then a tag name, then a commit id or a prefix of one (6 or more hex
 /// digits) to a commit id.
-pub async fn resolve(b: &Backend, repo: &str, reference: &str) -> Result<CommitId> {
+pub(crate) async fn resolve(b: &Backend, repo: &str, reference: &str) -> Result<CommitId> {
     require(b, repo).await?;
     if check_name(reference).is_ok() {
         if let Some((_, commit)) = head(b, repo, reference).await? {

@@ -52,7 +52,7 @@ struct Job {
 
 /// Stores every file under `dir` (objects only) and gives their entries. `known` holds hashes
 /// already in the store, which are neither checked nor written.
-pub async fn snapshot(
+pub(crate) async fn snapshot(
     backend: &Backend,
     dir: &Path,
     known: HashSet<Hash>,

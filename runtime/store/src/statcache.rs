@@ -83,7 +83,7 @@ struct OnDisk {
 
 /// The cache, loaded in memory.
 #[derive(Debug)]
-pub struct StatCache {
+pub(crate) struct StatCache {
     file: Option<PathBuf>,
     /// By the absolute path's bytes: hashing bytes is far cheaper than hashing a `Path`, which
     /// hashes component by component.
@@ -95,7 +95,7 @@ pub struct StatCache {
 
 impl StatCache {
     /// Loads the cache kept in `file`; `None` keeps nothing.
-    pub fn load(file: Option<PathBuf>) -> StatCache {
+    pub(crate) fn load(file: Option<PathBuf>) -> StatCache {
         let files = file
             .as_deref()
             .and_then(|f| std::fs::read(f).ok())
@@ -107,13 +107,13 @@ impl StatCache {
     }
 
     /// The chunks of the file at `path` (absolute), if it is unchanged since it was recorded.
-    pub fn lookup(&self, path: &Path, meta: &Metadata) -> Option<(Hash, Vec<ChunkRef>)> {
+    pub(crate) fn lookup(&self, path: &Path, meta: &Metadata) -> Option<(Hash, Vec<ChunkRef>)> {
         let e = self.files.get(path.as_os_str().as_encoded_bytes())?;
         (e.stat == Stat::of(meta)).then(|| (e.hash, e.chunks.clone()))
     }
 
     /// Records what the file at `path` held when it had `meta`.
-    pub fn record(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
+    pub(crate) fn record(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
         let stat = Stat::of(meta);
         let racy_after = self.started.checked_sub(self.racy).unwrap_or(UNIX_EPOCH);
         let racy_ns = racy_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
@@ -127,7 +127,7 @@ impl StatCache {
     }
 
     /// Writes the cache back (atomically: a temp file renamed over the old one), if it changed.
-    pub fn save(&self) -> std::io::Result<()> {
+    pub(crate) fn save(&self) -> std::io::Result<()> {
         let Some(file) = &self.file else { return Ok(()) };
         if !self.dirty {
             return Ok(());

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// One file to snapshot.
 #[derive(Debug)]
-pub struct Found {
+pub(crate) struct Found {
     /// The stored path: relative to the folder, `/`-separated.
     pub path: String,
     pub abs: PathBuf,
@@ -19,7 +19,7 @@ pub struct Found {
 }
 
 /// The files under `dir`, sorted by stored path.
-pub fn files(dir: &Path) -> Result<Vec<Found>> {
+pub(crate) fn files(dir: &Path) -> Result<Vec<Found>> {
     let root = std::path::absolute(dir).map_err(StoreError::io(dir))?;
     let meta = std::fs::metadata(&root).map_err(StoreError::io(dir))?;
     if !meta.is_dir() {

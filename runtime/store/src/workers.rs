@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// How a worker thread waits for the store.
-pub enum Waiter {
+pub(crate) enum Waiter {
     /// On the thread itself: local and in-memory stores need no runtime.
     Inline,
     /// Through the runtime, for stores reached over HTTP.
@@ -21,11 +21,11 @@ pub enum Waiter {
 
 impl Waiter {
     /// The way to wait for `backend`. Call it from the runtime when the store is remote.
-    pub fn for_backend(backend: &Backend) -> Waiter {
+    pub(crate) fn for_backend(backend: &Backend) -> Waiter {
         if backend.is_remote() { Waiter::Runtime(tokio::runtime::Handle::current()) } else { Waiter::Inline }
     }
 
-    pub fn wait<F: Future>(&self, work: F) -> F::Output {
+    pub(crate) fn wait<F: Future>(&self, work: F) -> F::Output {
         match self {
             Waiter::Inline => futures::executor::block_on(work),
             Waiter::Runtime(handle) => handle.block_on(work),
@@ -35,7 +35,7 @@ impl Waiter {
 
 /// `work` applied to every item by up to `jobs` threads, in item order. After an error no new item
 /// is started, and the first error found (in item order) is returned.
-pub fn map_in_threads<T: Sync, R: Send>(
+pub(crate) fn map_in_threads<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     work: impl Fn(&T) -> Result<R> + Sync,

@@ -5,7 +5,7 @@ use crate::report;
 use pipe_core::diag::render;
 use std::path::PathBuf;
 
-pub fn run(named: &[PathBuf], json: bool) -> u8 {
+pub(crate) fn run(named: &[PathBuf], json: bool) -> u8 {
     let files = match pipeline_files(named) {
         Ok(f) => f,
         Err(e) => return report::usage_error(&e),

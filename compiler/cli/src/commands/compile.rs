@@ -18,7 +18,7 @@ use pipe_store::Store;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Target {
+pub(crate) enum Target {
     /// One `pipe-spec` stage spec per stage, as JSON.
     Spec,
     /// Argo Workflows: WorkflowTemplate, Workflow, CronWorkflow, ConfigMap (YAML).
@@ -29,7 +29,7 @@ pub enum Target {
 
 /// What every target is built from.
 #[derive(Debug, clap::Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     pub file: PathBuf,
     /// The store that repo inputs are resolved in [default: as `pipe run`].
     #[arg(long, env = "PIPE_STORE")]
@@ -52,7 +52,7 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     #[command(flatten)]
     build: BuildArgs,
     #[arg(long, value_enum)]
@@ -63,7 +63,7 @@ pub struct CompileArgs {
 }
 
 /// One output file.
-pub struct Built {
+pub(crate) struct Built {
     pub file: String,
     pub text: String,
     /// The Kubernetes object, for Argo outputs.
@@ -72,7 +72,7 @@ pub struct Built {
 
 /// Checks, resolves params, pins inputs and compiles `args.file` for `target`; prints
 /// diagnostics and gives the exit code on failure.
-pub fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
+pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
     let analysis = checked(&args.file, "compile the pipeline")?;
     report::print(&analysis.diagnostics, analysis.sources());
     let pipeline = analysis.pipeline();
@@ -139,7 +139,7 @@ pub fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
     })
 }
 
-pub fn run(args: CompileArgs) -> u8 {
+pub(crate) fn run(args: CompileArgs) -> u8 {
     let files = match build(&args.build, args.target) {
         Ok(f) => f,
         Err(code) => return code,

@@ -3,7 +3,7 @@
 use crate::report;
 use pipe_core::diag::{Code, closest};
 
-pub fn run(code: &str) -> u8 {
+pub(crate) fn run(code: &str) -> u8 {
     match Code::parse(code) {
         Some(c) => {
             print!("{}", c.doc());

@@ -6,7 +6,7 @@ use pipe_core::source::SourceMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub fn run(named: &[PathBuf], check: bool) -> u8 {
+pub(crate) fn run(named: &[PathBuf], check: bool) -> u8 {
     if named.len() == 1 && named[0].as_os_str() == "-" {
         return stdin();
     }

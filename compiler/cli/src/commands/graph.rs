@@ -6,7 +6,7 @@ use crate::report;
 use pipe_core::graph::render;
 use std::path::Path;
 
-pub fn run(path: &Path, format: GraphFormat) -> u8 {
+pub(crate) fn run(path: &Path, format: GraphFormat) -> u8 {
     let text = match read(path) {
         Ok(t) => t,
         Err(e) => return report::usage_error(&e),

@@ -9,7 +9,7 @@ use pipe_store::Store;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct LogArgs {
+pub(crate) struct LogArgs {
     file: PathBuf,
     /// One run's whole record.
     run: Option<String>,
@@ -23,7 +23,7 @@ pub struct LogArgs {
     json: bool,
 }
 
-pub fn run(args: LogArgs) -> u8 {
+pub(crate) fn run(args: LogArgs) -> u8 {
     let analysis = match checked(&args.file, "read the pipeline's runs") {
         Ok(a) => a,
         Err(code) => return code,

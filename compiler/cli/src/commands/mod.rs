@@ -1,11 +1,11 @@
 //! One module per subcommand; each `run` returns the process exit code.
 
-pub mod check;
-pub mod compile;
-pub mod data;
-pub mod deploy;
-pub mod explain;
-pub mod fmt;
-pub mod graph;
-pub mod log;
-pub mod run;
+pub(crate) mod check;
+pub(crate) mod compile;
+pub(crate) mod data;
+pub(crate) mod deploy;
+pub(crate) mod explain;
+pub(crate) mod fmt;
+pub(crate) mod graph;
+pub(crate) mod log;
+pub(crate) mod run;

@@ -12,7 +12,7 @@ struct Row {
     multiline: bool,
 }
 
-pub struct Printer<'a> {
+pub(super) struct Printer<'a> {
     src: &'a str,
     comments: &'a [Comment],
     next: usize,
@@ -22,11 +22,11 @@ pub struct Printer<'a> {
 }
 
 impl<'a> Printer<'a> {
-    pub fn new(src: &'a str, comments: &'a [Comment]) -> Self {
+    pub(super) fn new(src: &'a str, comments: &'a [Comment]) -> Self {
         Printer { src, comments, next: 0, out: String::new(), last: 0 }
     }
 
-    pub fn module(mut self, m: &Module) -> String {
+    pub(super) fn module(mut self, m: &Module) -> String {
         let mut prev_block = false;
         for (k, item) in m.items.iter().enumerate() {
             let block = matches!(item.kind, ItemKind::Stage(_) | ItemKind::Template(_) | ItemKind::Pipeline(_));

@@ -10,7 +10,7 @@ use super::lex::{
     Cx, Number, PResult, commit, ident, is_ident_start, keyword, number, or_expected, punct, soft, string, ws,
 };
 
-pub fn expr<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Expr> {
+pub(super) fn expr<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Expr> {
     let (rest, lhs) = primary(cx, i)?;
     let after = ws(rest);
     if let Some(pin) = after.strip_prefix('@') {
@@ -71,7 +71,7 @@ fn list<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Expr> {
 }
 
 /// E1005 for a delimiter opened at `open` and never closed.
-pub fn unclosed<'a>(open: &'a str, delim: char, at: &'a str) -> super::lex::PErr<'a> {
+pub(super) fn unclosed<'a>(open: &'a str, delim: char, at: &'a str) -> super::lex::PErr<'a> {
     let close = match delim {
         '[' => ']',
         '(' => ')',
@@ -108,7 +108,7 @@ fn name_or_call<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Expr> {
 }
 
 /// The `.b.c` after a first identifier.
-pub fn path_tail<'a>(cx: &Cx<'a>, start: &'a str, first: Ident, mut rest: &'a str) -> PResult<'a, Path> {
+pub(super) fn path_tail<'a>(cx: &Cx<'a>, start: &'a str, first: Ident, mut rest: &'a str) -> PResult<'a, Path> {
     let mut segments = vec![first];
     while let Some(r) = rest.strip_prefix('.') {
         let (r, seg) = commit(ident(cx, r, "a name after `.`"))?;
@@ -118,7 +118,7 @@ pub fn path_tail<'a>(cx: &Cx<'a>, start: &'a str, first: Ident, mut rest: &'a st
     Ok((rest, Path { segments, span: cx.span(start, rest) }))
 }
 
-pub fn path<'a>(cx: &Cx<'a>, i: &'a str, what: &str) -> PResult<'a, Path> {
+pub(super) fn path<'a>(cx: &Cx<'a>, i: &'a str, what: &str) -> PResult<'a, Path> {
     let (rest, first) = ident(cx, i, what)?;
     path_tail(cx, i, first, rest)
 }

@@ -14,7 +14,7 @@ use crate::diag::Code;
 pub const ITEM_KEYWORDS: [&str; 6] = ["use", "param", "input", "stage", "template", "pipeline"];
 
 /// Parses every item of a file, recovering after errors.
-pub fn items<'a>(cx: &Cx<'a>, mut i: &'a str) -> Vec<Item> {
+pub(super) fn items<'a>(cx: &Cx<'a>, mut i: &'a str) -> Vec<Item> {
     let mut out = Vec::new();
     loop {
         i = ws(i);
@@ -71,7 +71,7 @@ fn skip_to_next_item<'a>(cx: &Cx<'a>, at: &'a str) -> &'a str {
 }
 
 /// Whether `i` is at column 0 and starts with an item keyword.
-pub fn starts_item(cx: &Cx<'_>, i: &str) -> bool {
+pub(super) fn starts_item(cx: &Cx<'_>, i: &str) -> bool {
     cx.at_line_start(i) && ITEM_KEYWORDS.iter().any(|kw| keyword(i, kw).is_ok())
 }
 
@@ -161,7 +161,7 @@ fn value<'a>(cx: &Cx<'a>, after_eq: &'a str) -> PResult<'a, Expr> {
     or_expected(expr(cx, at), at, "a value")
 }
 
-pub fn type_expr<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, TypeExpr> {
+pub(super) fn type_expr<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, TypeExpr> {
     let (rest, name) = ident(cx, i, "a type")?;
     if matches!(name.name.as_str(), "list" | "map") && rest.starts_with('[') {
         let (r, inner) = commit(type_expr(cx, ws(&rest[1..])))?;
@@ -220,7 +220,11 @@ impl From<Entries<Field>> for Block {
 }
 
 /// `{ entry… }`: entries separated by newlines or commas; bad entries are reported and skipped.
-pub fn block<'a, T>(cx: &Cx<'a>, i: &'a str, entry: fn(&Cx<'a>, &'a str) -> PResult<'a, T>) -> PResult<'a, Entries<T>> {
+pub(super) fn block<'a, T>(
+    cx: &Cx<'a>,
+    i: &'a str,
+    entry: fn(&Cx<'a>, &'a str) -> PResult<'a, T>,
+) -> PResult<'a, Entries<T>> {
     let Some(mut rest) = i.strip_prefix('{') else {
         return soft(i, "`{`");
     };
@@ -272,7 +276,7 @@ fn skip_line(i: &str) -> &str {
 }
 
 /// `name = value` or `"key" = value`.
-pub fn field<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Field> {
+pub(super) fn field<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Field> {
     let (rest, name, quoted) = if i.starts_with('"') {
         let (rest, s) = string(cx, i)?;
         let name = Ident { name: s.as_plain().unwrap_or_default(), span: cx.span(i, rest) };

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 
 /// A parse failure: where, which code, and what was expected there.
 #[derive(Debug, Clone)]
-pub struct PErr<'a> {
+pub(super) struct PErr<'a> {
     /// Where the diagnostic points.
     pub at: &'a str,
     /// Where parsing stopped, when that is later than `at` (an unclosed `[` is reported at the
@@ -47,18 +47,18 @@ impl<'a> ParseError<&'a str> for PErr<'a> {
     }
 }
 
-pub type PResult<'a, T> = IResult<&'a str, T, PErr<'a>>;
+pub(super) type PResult<'a, T> = IResult<&'a str, T, PErr<'a>>;
 
 impl<'a> PErr<'a> {
     /// Where recovery may resume: the later of where parsing stopped and `rest`.
-    pub fn resume(&self, rest: &'a str) -> &'a str {
+    pub(super) fn resume(&self, rest: &'a str) -> &'a str {
         let stop = self.stop.unwrap_or(self.at);
         if stop.len() < rest.len() { stop } else { rest }
     }
 }
 
 /// An error that lets alternatives be tried.
-pub fn soft<'a, T>(at: &'a str, expected: impl Into<String>) -> PResult<'a, T> {
+pub(super) fn soft<'a, T>(at: &'a str, expected: impl Into<String>) -> PResult<'a, T> {
     Err(nom::Err::Error(PErr {
         at,
         stop: None,
@@ -70,7 +70,7 @@ pub fn soft<'a, T>(at: &'a str, expected: impl Into<String>) -> PResult<'a, T> {
 }
 
 /// An error that stops the current item.
-pub fn hard<'a, T>(at: &'a str, expected: impl Into<String>) -> PResult<'a, T> {
+pub(super) fn hard<'a, T>(at: &'a str, expected: impl Into<String>) -> PResult<'a, T> {
     Err(nom::Err::Failure(PErr {
         at,
         stop: None,
@@ -82,7 +82,7 @@ pub fn hard<'a, T>(at: &'a str, expected: impl Into<String>) -> PResult<'a, T> {
 }
 
 /// Turns soft errors into hard ones once the parser has committed to an item.
-pub fn commit<'a, T>(r: PResult<'a, T>) -> PResult<'a, T> {
+pub(super) fn commit<'a, T>(r: PResult<'a, T>) -> PResult<'a, T> {
     r.map_err(|e| match e {
         nom::Err::Error(e) => nom::Err::Failure(e),
         other => other,
@@ -90,7 +90,7 @@ pub fn commit<'a, T>(r: PResult<'a, T>) -> PResult<'a, T> {
 }
 
 /// Replaces a soft error with "expected `what`" at `at`; keeps hard errors, which say more.
-pub fn or_expected<'a, T>(r: PResult<'a, T>, at: &'a str, what: &str) -> PResult<'a, T> {
+pub(super) fn or_expected<'a, T>(r: PResult<'a, T>, at: &'a str, what: &str) -> PResult<'a, T> {
     match r {
         Err(nom::Err::Error(_)) => hard(at, what),
         other => other,
@@ -99,7 +99,7 @@ pub fn or_expected<'a, T>(r: PResult<'a, T>, at: &'a str, what: &str) -> PResult
 
 /// The parsing context: the whole text (for offsets) and the diagnostics raised so far.
 #[derive(Debug)]
-pub struct Cx<'a> {
+pub(super) struct Cx<'a> {
     pub src: &'a str,
     pub file: FileId,
     pub diags: RefCell<Vec<Diagnostic>>,
@@ -108,32 +108,32 @@ pub struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    pub fn off(&self, rest: &str) -> usize {
+    pub(super) fn off(&self, rest: &str) -> usize {
         self.src.len() - rest.len()
     }
 
     /// The span from the start of `from` to the start of `to`.
-    pub fn span(&self, from: &str, to: &str) -> Span {
+    pub(super) fn span(&self, from: &str, to: &str) -> Span {
         Span::new(self.file, self.off(from), self.off(to))
     }
 
-    pub fn span_len(&self, at: &str, len: usize) -> Span {
+    pub(super) fn span_len(&self, at: &str, len: usize) -> Span {
         let start = self.off(at);
         Span::new(self.file, start, (start + len).min(self.src.len()))
     }
 
-    pub fn report(&self, d: Diagnostic) {
+    pub(super) fn report(&self, d: Diagnostic) {
         self.diags.borrow_mut().push(d);
     }
 
     /// Whether `rest` starts a line.
-    pub fn at_line_start(&self, rest: &str) -> bool {
+    pub(super) fn at_line_start(&self, rest: &str) -> bool {
         let off = self.off(rest);
         off == 0 || self.src.as_bytes()[off - 1] == b'\n'
     }
 
     /// The diagnostic for a parse error.
-    pub fn diagnostic(&self, e: &PErr<'a>) -> Diagnostic {
+    pub(super) fn diagnostic(&self, e: &PErr<'a>) -> Diagnostic {
         let (found, len) = describe(e.at);
         let bad_char = e.at.chars().next().filter(|c| !is_token_start(*c));
         let (code, message) = match (&e.message, bad_char) {
@@ -159,7 +159,7 @@ fn is_token_start(c: char) -> bool {
 }
 
 /// Words for the token at `at`, and its length in bytes.
-pub fn describe(at: &str) -> (String, usize) {
+pub(super) fn describe(at: &str) -> (String, usize) {
     let Some(c) = at.chars().next() else {
         return ("end of file".into(), 0);
     };
@@ -178,7 +178,7 @@ pub fn describe(at: &str) -> (String, usize) {
 }
 
 /// Skips whitespace and comments.
-pub fn ws(mut i: &str) -> &str {
+pub(super) fn ws(mut i: &str) -> &str {
     loop {
         let trimmed = i.trim_start();
         if let Some(rest) = trimmed.strip_prefix('#') {
@@ -190,11 +190,11 @@ pub fn ws(mut i: &str) -> &str {
 }
 
 /// Skips spaces and tabs only: a value must start on the line of its `=`.
-pub fn inline_ws(i: &str) -> &str {
+pub(super) fn inline_ws(i: &str) -> &str {
     i.trim_start_matches([' ', '\t'])
 }
 
-pub fn is_ident_start(c: char) -> bool {
+pub(super) fn is_ident_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
 
@@ -202,7 +202,7 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-pub fn ident<'a>(cx: &Cx<'a>, i: &'a str, what: &str) -> PResult<'a, Ident> {
+pub(super) fn ident<'a>(cx: &Cx<'a>, i: &'a str, what: &str) -> PResult<'a, Ident> {
     match recognize::<_, PErr, _>(pair(satisfy(is_ident_start), take_while(is_ident_char))).parse(i) {
         Ok((rest, name)) => Ok((rest, Ident { name: name.to_string(), span: cx.span(i, rest) })),
         Err(_) => soft(i, what),
@@ -210,7 +210,7 @@ pub fn ident<'a>(cx: &Cx<'a>, i: &'a str, what: &str) -> PResult<'a, Ident> {
 }
 
 /// A whole word: `kw` not followed by an identifier character.
-pub fn keyword<'a>(i: &'a str, kw: &'static str) -> PResult<'a, &'a str> {
+pub(super) fn keyword<'a>(i: &'a str, kw: &'static str) -> PResult<'a, &'a str> {
     let (rest, word) = tag(kw).parse(i)?;
     match rest.chars().next() {
         Some(c) if is_ident_char(c) => soft(i, format!("`{kw}`")),
@@ -219,7 +219,7 @@ pub fn keyword<'a>(i: &'a str, kw: &'static str) -> PResult<'a, &'a str> {
 }
 
 /// One punctuation character, after optional whitespace.
-pub fn punct<'a>(i: &'a str, c: char) -> PResult<'a, char> {
+pub(super) fn punct<'a>(i: &'a str, c: char) -> PResult<'a, char> {
     let i = ws(i);
     match char::<&str, PErr>(c).parse(i) {
         Ok(ok) => Ok(ok),
@@ -228,13 +228,13 @@ pub fn punct<'a>(i: &'a str, c: char) -> PResult<'a, char> {
 }
 
 /// A number, or a number with a unit (`90s`, `1h30m`, `64Gi`).
-pub enum Number {
+pub(super) enum Number {
     Int(i64),
     Float(f64),
     Unit(String),
 }
 
-pub fn number<'a>(i: &'a str) -> PResult<'a, Number> {
+pub(super) fn number<'a>(i: &'a str) -> PResult<'a, Number> {
     let digits = |i| take_while1(|c: char| c.is_ascii_digit()).parse(i);
     let (rest, text) = recognize((opt(char('-')), digits, opt(pair(char('.'), digits)))).parse(i)?;
     if rest.starts_with(|c: char| is_ident_start(c)) {
@@ -277,7 +277,7 @@ fn malformed<'a, T>(i: &'a str, expected: &str) -> PResult<'a, T> {
 }
 
 /// A `"…"` string with `\` escapes and `${param}` interpolations.
-pub fn string<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, StrLit> {
+pub(super) fn string<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, StrLit> {
     let Some(body) = i.strip_prefix('"') else {
         return soft(i, "a string");
     };
@@ -357,7 +357,7 @@ pub fn string<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, StrLit> {
 }
 
 /// Every `#` comment of a text, outside strings: (start, end, text after `#`).
-pub fn scan_comments(src: &str) -> Vec<(usize, usize, &str)> {
+pub(super) fn scan_comments(src: &str) -> Vec<(usize, usize, &str)> {
     let bytes = src.as_bytes();
     let mut out = Vec::new();
     let mut k = 0;

@@ -15,7 +15,7 @@ use crate::syntax::ast::{Block, Expr, ExprKind, Path, StrLit, StrPart};
 use indexmap::IndexMap;
 
 /// The functions the language knows.
-pub const FUNCTIONS: [&str; 9] = ["glob", "cross", "union", "join", "group", "secret", "repo", "dir", "url"];
+pub(super) const FUNCTIONS: [&str; 9] = ["glob", "cross", "union", "join", "group", "secret", "repo", "dir", "url"];
 
 impl Checker<'_> {
     pub(super) fn value(&mut self, e: &Expr, want: &Ty, at: Place<'_>) -> Value {
@@ -343,7 +343,7 @@ impl Checker<'_> {
 }
 
 /// "an int", "a string", …: what an expression is, for messages.
-pub fn describe(e: &Expr) -> &'static str {
+pub(super) fn describe(e: &Expr) -> &'static str {
     match &e.kind {
         ExprKind::Int(_) => "an int",
         ExprKind::Float(_) => "a float",
@@ -373,7 +373,7 @@ fn article(t: &Ty) -> &'static str {
 }
 
 /// A literal of the type, for help messages.
-pub fn example(t: &Ty) -> String {
+pub(super) fn example(t: &Ty) -> String {
     match t {
         Ty::Int => "3".into(),
         Ty::Float => "0.5".into(),

@@ -514,7 +514,7 @@ impl Checker<'_> {
 }
 
 /// Whether a string is an OCI image reference: `[registry/]path[:tag][@algo:hex]`.
-pub fn image_reference(image: &str) -> Result<(), String> {
+pub(super) fn image_reference(image: &str) -> Result<(), String> {
     if image.is_empty() {
         return Err("it is empty".into());
     }

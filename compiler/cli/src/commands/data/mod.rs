@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
-pub struct DataArgs {
+pub(crate) struct DataArgs {
     /// Where the store is: a folder, `s3://bucket/prefix`, `gs://…`, `az://…`, `memory://`
     /// [default: `.pipe`; for `resolve`, the pipeline's `store`, else `.pipe` beside it]
     #[arg(long, global = true, env = "PIPE_STORE")]
@@ -92,7 +92,7 @@ enum DataCommand {
     },
 }
 
-pub fn run(args: DataArgs) -> u8 {
+pub(crate) fn run(args: DataArgs) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return crate::report::usage_error(&format!("cannot start the async runtime: {e}")),

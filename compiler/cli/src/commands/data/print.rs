@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `1.5 MiB`.
-pub fn bytes(n: u64) -> String {
+pub(super) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
@@ -26,7 +26,7 @@ fn emit(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).expect("JSON values print"));
 }
 
-pub fn put(repo: &str, branch: &str, o: &PutOutcome, json: bool) {
+pub(super) fn put(repo: &str, branch: &str, o: &PutOutcome, json: bool) {
     for w in &o.warnings {
         eprintln!("warning: {w}");
     }
@@ -50,7 +50,7 @@ pub fn put(repo: &str, branch: &str, o: &PutOutcome, json: bool) {
     }
 }
 
-pub fn log(log: &[(CommitId, Manifest)], names: &BTreeMap<String, CommitId>, json: bool) {
+pub(super) fn log(log: &[(CommitId, Manifest)], names: &BTreeMap<String, CommitId>, json: bool) {
     let names_of = |id: &CommitId| names.iter().filter(|(_, c)| *c == id).map(|(n, _)| n.clone()).collect::<Vec<_>>();
     if json {
         let commits: Vec<_> = log
@@ -76,7 +76,7 @@ pub fn log(log: &[(CommitId, Manifest)], names: &BTreeMap<String, CommitId>, jso
     }
 }
 
-pub fn ls(m: &Manifest, filter: &Filter, json: bool) {
+pub(super) fn ls(m: &Manifest, filter: &Filter, json: bool) {
     let selected = m.files.iter().filter(|f| filter.matches(&f.path));
     if json {
         let files: Vec<_> = selected.map(|f| json!({ "path": f.path, "size": f.size, "hash": f.hash })).collect();
@@ -88,7 +88,7 @@ pub fn ls(m: &Manifest, filter: &Filter, json: bool) {
     }
 }
 
-pub fn get(repo: &str, commit: CommitId, dir: &Path, o: &GetOutcome, json: bool) {
+pub(super) fn get(repo: &str, commit: CommitId, dir: &Path, o: &GetOutcome, json: bool) {
     if json {
         emit(&json!({ "repo": repo, "commit": commit, "dir": dir, "outcome": o }));
     } else {
@@ -102,7 +102,7 @@ pub fn get(repo: &str, commit: CommitId, dir: &Path, o: &GetOutcome, json: bool)
     }
 }
 
-pub fn diff(changes: &[Change], json: bool) {
+pub(super) fn diff(changes: &[Change], json: bool) {
     if json {
         emit(&json!(changes));
         return;

@@ -6,7 +6,7 @@ use pipe_core::ir::Source;
 use pipe_store::Store;
 use std::path::Path;
 
-pub fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &Path, json: bool) -> u8 {
+pub(super) fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &Path, json: bool) -> u8 {
     let analysis = match checked(file, "resolve the pipeline's inputs") {
         Ok(a) => a,
         Err(code) => return code,

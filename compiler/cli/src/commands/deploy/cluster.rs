@@ -10,10 +10,10 @@ use kube::{Client, Config};
 use serde_json::Value;
 
 /// The field manager of every apply, so re-deploying updates what pipe owns and nothing else.
-pub const FIELD_MANAGER: &str = "pipe";
+pub(super) const FIELD_MANAGER: &str = "pipe";
 
 #[derive(Debug)]
-pub enum DeployError {
+pub(super) enum DeployError {
     NoConfig(String),
     Unreachable { url: String, detail: String },
     Unauthorized { url: String },
@@ -50,7 +50,7 @@ impl std::fmt::Display for DeployError {
 }
 
 impl DeployError {
-    pub fn help(&self) -> String {
+    pub(super) fn help(&self) -> String {
         match self {
             DeployError::NoConfig(_) => {
                 "point KUBECONFIG at a kubeconfig (or create ~/.kube/config), or run inside a cluster".into()
@@ -85,7 +85,7 @@ impl DeployError {
 }
 
 /// A connected client, its server's URL and the namespace to deploy into.
-pub struct Cluster {
+pub(super) struct Cluster {
     pub client: Client,
     pub url: String,
     pub namespace: String,
@@ -93,7 +93,7 @@ pub struct Cluster {
 
 /// Connects the way kubectl does: KUBECONFIG or `~/.kube/config` (with `context`), else the
 /// in-cluster service account. The namespace is `namespace`, else the context's, else `default`.
-pub async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<Cluster, DeployError> {
+pub(super) async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<Cluster, DeployError> {
     let config = match Kubeconfig::read() {
         Ok(kubeconfig) => {
             let options = KubeConfigOptions { context: context.map(str::to_owned), ..Default::default() };
@@ -112,7 +112,7 @@ pub async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<C
 
 impl Cluster {
     /// `err` from `verb`ing `resource`, as a [`DeployError`].
-    pub fn classify(&self, err: kube::Error, verb: &str, resource: &str, name: &str) -> DeployError {
+    pub(super) fn classify(&self, err: kube::Error, verb: &str, resource: &str, name: &str) -> DeployError {
         match err {
             kube::Error::Api(status) => match status.code {
                 401 => DeployError::Unauthorized { url: self.url.clone() },
@@ -142,7 +142,7 @@ impl Cluster {
 
     /// The WorkflowTemplate and Workflow resources, found by discovery; [`DeployError::ArgoMissing`]
     /// when the cluster has no Argo.
-    pub async fn argo(&self) -> Result<(ApiResource, ApiResource), DeployError> {
+    pub(super) async fn argo(&self) -> Result<(ApiResource, ApiResource), DeployError> {
         let group = match kube::discovery::group(&self.client, "argoproj.io").await {
             Ok(g) => g,
             Err(kube::Error::Api(status)) if status.code == 404 => {
@@ -161,7 +161,7 @@ impl Cluster {
     /// Fails with [`DeployError::NamespaceMissing`] if the server says the namespace does not
     /// exist; says nothing when it cannot tell (credentials that may not read namespaces, or a
     /// server that does not serve them).
-    pub async fn check_namespace(&self) -> Result<(), DeployError> {
+    pub(super) async fn check_namespace(&self) -> Result<(), DeployError> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         match namespaces.get(&self.namespace).await {
             Ok(_) => Ok(()),
@@ -176,7 +176,7 @@ impl Cluster {
     }
 
     /// The resource of a built-in kind (`ConfigMap`, `ServiceAccount`, `Role`, `RoleBinding`).
-    pub fn builtin<K: kube::Resource<DynamicType = ()>>(&self) -> ApiResource {
+    pub(super) fn builtin<K: kube::Resource<DynamicType = ()>>(&self) -> ApiResource {
         ApiResource::erase::<K>(&())
     }
 
@@ -185,7 +185,7 @@ impl Cluster {
     }
 
     /// Server-side applies `object` (field manager `pipe`); gives the stored object.
-    pub async fn apply(
+    pub(super) async fn apply(
         &self,
         resource: &ApiResource,
         object: &Value,
@@ -205,7 +205,7 @@ impl Cluster {
     /// Creates `object` (a Workflow with `generateName`) under a name pipe picks the way the API
     /// server would (`generateName` + 5 characters), so the name is known before it is stored;
     /// picks again if it is taken. Gives the stored object.
-    pub async fn create(
+    pub(super) async fn create(
         &self,
         resource: &ApiResource,
         object: &Value,
@@ -230,7 +230,7 @@ impl Cluster {
     }
 
     /// The Workflows API of the namespace.
-    pub fn workflows(&self, resource: &ApiResource) -> Api<DynamicObject> {
+    pub(super) fn workflows(&self, resource: &ApiResource) -> Api<DynamicObject> {
         self.api(resource)
     }
 }

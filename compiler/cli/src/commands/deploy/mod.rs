@@ -15,7 +15,7 @@ use super::compile::{BuildArgs, Target, build};
 use cluster::{Cluster, DeployError};
 
 #[derive(Debug, clap::Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     #[command(flatten)]
     build: BuildArgs,
     /// The namespace [default: the pipeline's `namespace`, else the context's].
@@ -33,7 +33,7 @@ pub struct DeployArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// The workflow's name, as `pipe deploy` printed it; without one, every workflow pipe
     /// submitted in the namespace (by label), newest first.
     name: Option<String>,
@@ -52,7 +52,7 @@ fn failed(e: &DeployError) -> u8 {
     1
 }
 
-pub fn run(args: DeployArgs) -> u8 {
+pub(crate) fn run(args: DeployArgs) -> u8 {
     let built = match build(&args.build, Target::Argo) {
         Ok(b) => b,
         Err(code) => return code,
@@ -120,7 +120,7 @@ async fn deploy(
     Ok(watch::outcome(&name, &view))
 }
 
-pub fn status(args: StatusArgs) -> u8 {
+pub(crate) fn status(args: StatusArgs) -> u8 {
     runtime().block_on(async {
         let run = async {
             let cluster = cluster::connect(args.context.as_deref(), args.namespace.as_deref()).await?;

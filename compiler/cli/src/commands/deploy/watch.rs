@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What a Workflow says about itself.
-pub struct View {
+pub(super) struct View {
     pub phase: String,
     pub message: String,
     /// Steps by node id: display name, phase, message.
@@ -16,7 +16,7 @@ pub struct View {
 }
 
 impl View {
-    pub fn of(workflow: &DynamicObject) -> View {
+    pub(super) fn of(workflow: &DynamicObject) -> View {
         let status = workflow.data.get("status").cloned().unwrap_or(Value::Null);
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
         let steps = status
@@ -34,12 +34,12 @@ impl View {
         }
     }
 
-    pub fn finished(&self) -> bool {
+    pub(super) fn finished(&self) -> bool {
         matches!(self.phase.as_str(), "Succeeded" | "Failed" | "Error")
     }
 
     /// The first failed step: its name and message.
-    pub fn failure(&self) -> Option<(String, String)> {
+    pub(super) fn failure(&self) -> Option<(String, String)> {
         self.steps
             .values()
             .find(|(_, phase, _)| matches!(phase.as_str(), "Failed" | "Error"))
@@ -47,7 +47,7 @@ impl View {
     }
 
     /// Prints the workflow's lines, or (given the previous view) only what changed.
-    pub fn print(&self, name: &str, before: Option<&View>) {
+    pub(super) fn print(&self, name: &str, before: Option<&View>) {
         if before.is_none_or(|b| b.phase != self.phase) {
             println!("{name}: {}", self.phase);
         }
@@ -66,7 +66,7 @@ impl View {
 }
 
 /// Exit code of a finished view: 0 on success; 1 with the failing step's message otherwise.
-pub fn outcome(name: &str, view: &View) -> u8 {
+pub(super) fn outcome(name: &str, view: &View) -> u8 {
     if view.phase == "Succeeded" {
         return 0;
     }
@@ -81,7 +81,7 @@ pub fn outcome(name: &str, view: &View) -> u8 {
 }
 
 /// Follows `name` until it finishes; gives its last view.
-pub async fn follow(cluster: &Cluster, api: &Api<DynamicObject>, name: &str) -> Result<View, DeployError> {
+pub(super) async fn follow(cluster: &Cluster, api: &Api<DynamicObject>, name: &str) -> Result<View, DeployError> {
     let get = || async { api.get(name).await.map_err(|e| cluster.classify(e, "get", "workflows", name)) };
     let current = get().await?;
     let mut version = current.metadata.resource_version.clone().unwrap_or_default();

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     file: PathBuf,
     /// Where data and the cache live [default: the pipeline's `store`, else `.pipe` beside it].
     #[arg(long, env = "PIPE_STORE")]
@@ -37,7 +37,7 @@ pub struct RunArgs {
     explain_datums: Option<String>,
 }
 
-pub fn run(args: RunArgs) -> u8 {
+pub(crate) fn run(args: RunArgs) -> u8 {
     let analysis = match checked(&args.file, "run the pipeline") {
         Ok(a) => a,
         Err(code) => return code,

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 #[derive(Debug)]
-pub struct Bars {
+pub(super) struct Bars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Bars {
-    pub fn new(quiet: bool) -> Bars {
+    pub(super) fn new(quiet: bool) -> Bars {
         let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         Bars { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(HashMap::new()) }
     }
