@@ -64,6 +64,9 @@ pub(crate) struct Policy {
 /// `<role>-<rank>` and index 0: 20 + 1 + 5 + 1 + 20 + 1 + digits + 2 ≤ 63 for any rank below
 /// 10^12.
 pub(crate) const JOB_BASE_MAX: usize = 20;
+/// How long past the stage's `timeout` a gang's pods may run: installing the shim and fetching
+/// inputs and code before the command starts, storing outputs after it ends.
+pub(crate) const GANG_GRACE_SECONDS: i64 = 300;
 pub(crate) const ROLE_MAX: usize = 20;
 
 /// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`.
@@ -192,6 +195,11 @@ fn replica(
             init_containers: Some(vec![pod::install_container(opts)]),
             containers: vec![main],
             restart_policy: Some("Never".into()),
+            // A Job a resource template created outlives the step: when the step times out, its
+            // gang would keep its GPUs. The kubelet ends each replica by this deadline instead.
+            active_deadline_seconds: spec
+                .timeout_seconds
+                .map(|t| i64::try_from(t).unwrap_or(i64::MAX).saturating_add(GANG_GRACE_SECONDS)),
             service_account_name: opts.service_account.clone(),
             security_context: Some(pod::pod_security()),
             node_selector: (!node_selector.is_empty()).then_some(node_selector),

@@ -449,13 +449,14 @@ stage total {
 
 /// Volcano names a Job's pods `<job>-<task>-<index>` and refuses names over 63 characters
 /// (`MakePodName` and `validateK8sPodNameLength` in volcano-sh/volcano); its `svc` plugin makes
-/// them hostnames. Long pipeline and stage names used to give 90-character pod names.
+/// them hostnames. Long pipeline and stage names used to give 90-character pod names. And a gang
+/// whose step timed out kept running (and holding GPUs): its pods now carry a deadline.
 #[test]
 fn ddp_pod_names_fit_volcanos_limit_whatever_the_names() {
     let tmp = tempfile::tempdir().expect("tmp");
     let stage = "a_rather_long_stage_name_for_distributed_training_of_the_model";
     let text = format!(
-        "use torchx\n\nstage {stage}: torchx.ddp {{\n  image  = \"pytorch/pytorch\"\n  script = \"train.py\"\n  nnodes = 12\n}}\n"
+        "use torchx\n\nstage {stage}: torchx.ddp {{\n  image   = \"pytorch/pytorch\"\n  script  = \"train.py\"\n  nnodes  = 12\n  timeout = 2h\n}}\n"
     );
     let file = tmp.path().join("a_pipeline_whose_name_is_also_quite_long_indeed.pipe");
     std::fs::write(&file, text).expect("write");
@@ -478,6 +479,8 @@ fn ddp_pod_names_fit_volcanos_limit_whatever_the_names() {
         assert!(pipe_tests::argo_pod::is_dns1123_label(&pod), "pod name `{pod}` ({} characters)", pod.len());
         let var = format!("VC_{}_HOSTS", task_name.to_uppercase().replace('-', "_"));
         assert!(var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{var}");
+        // The Job outlives its step; on a timeout its pods must still end and free their GPUs.
+        assert_eq!(task["template"]["spec"]["activeDeadlineSeconds"], 7200 + 300, "{task_name}");
     }
 }
 
