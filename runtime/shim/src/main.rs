@@ -203,7 +203,13 @@ fn main() -> ExitCode {
 /// Where a shard or stage runs its commands: here, under `work`; only rank 0 records.
 fn exec_context(work: PathBuf, rank: usize) -> ExecContext {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    ExecContext { cwd, work_root: work, stat_cache: None, record: rank == 0, guard: std::env::current_exe().ok() }
+    ExecContext {
+        cwd,
+        work_root: work,
+        stat_cache: None,
+        record: rank == 0,
+        guard: std::env::current_exe().ok().filter(|exe| exe.is_file()),
+    }
 }
 
 fn print_failures(failures: &[DatumFailure]) {
