@@ -174,3 +174,18 @@ fn a_reader_that_stops_early_ends_pipe_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success() || out.status.signal() == Some(13), "{:?}: {err}", out.status);
 }
+
+/// A diagnostic on a line past column 65,535 (a minified or generated file) used to panic inside
+/// miette's graphical handler (rc 101); it now names the place instead of drawing the line.
+#[test]
+fn a_diagnostic_on_a_very_long_line_is_reported_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let text = format!("stage s {{\n  image = \"{}\" nope\n}}\n", "a".repeat(70_000));
+    std::fs::write(tmp.path().join("long.pipe"), text).expect("write");
+    let out = pipe(&["check", "long.pipe"], tmp.path());
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{}", &err[..err.len().min(2000)]);
+    assert!(!err.contains("panicked"), "{}", &err[..err.len().min(2000)]);
+    assert!(err.contains("E1004") && err.contains("long.pipe:2:70014"), "{err}");
+    assert!(err.len() < 2_000, "the line is not drawn: {} bytes", err.len());
+}

@@ -59,10 +59,16 @@ fn label_json(l: &Label, sources: &SourceMap) -> Value {
     })
 }
 
+/// Lines longer than this (bytes) are not shown as snippets: miette's graphical handler panics
+/// on columns past 65,535, and a snippet of a minified line helps nobody. The label's
+/// `file:line:col` is shown instead.
+const LONGEST_SNIPPET_LINE: usize = 4_096;
+
 /// A diagnostic joined with its source, in the shape miette wants.
 struct Report<'a> {
     d: &'a Diagnostic,
-    source: NamedSource<String>,
+    /// `None` when a label sits on a line too long to show.
+    source: Option<NamedSource<String>>,
     labels: Vec<LabeledSpan>,
     notes: String,
 }
@@ -70,11 +76,22 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(d: &'a Diagnostic, sources: &SourceMap) -> Self {
         let file = sources.get(d.primary.span.file);
-        let source = NamedSource::new(file.name.clone(), file.text.clone()).with_language("pipe");
+        let line_len = |offset: usize| {
+            let (line, _) = file.line_col(offset);
+            let start = file.line_start(line);
+            let end = if line + 1 < file.line_count() { file.line_start(line + 1) } else { file.text.len() };
+            end.saturating_sub(start)
+        };
+        let all = || std::iter::once(&d.primary).chain(&d.secondary);
+        let snippets = all().filter(|l| l.span.file == d.primary.span.file).all(|l| {
+            line_len(l.span.start as usize) <= LONGEST_SNIPPET_LINE
+                && line_len(l.span.end as usize) <= LONGEST_SNIPPET_LINE
+        });
+        let source = snippets.then(|| NamedSource::new(file.name.clone(), file.text.clone()).with_language("pipe"));
         let mut labels = Vec::new();
         let mut notes = Vec::new();
-        for (i, l) in std::iter::once(&d.primary).chain(&d.secondary).enumerate() {
-            if l.span.file == d.primary.span.file {
+        for (i, l) in all().enumerate() {
+            if l.span.file == d.primary.span.file && snippets {
                 let text = (!l.message.is_empty()).then(|| l.message.clone());
                 let span = SourceSpan::new((l.span.start as usize).into(), l.span.len());
                 labels.push(if i == 0 {
@@ -130,7 +147,7 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
