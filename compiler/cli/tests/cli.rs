@@ -189,3 +189,25 @@ fn a_diagnostic_on_a_very_long_line_is_reported_not_a_panic() {
     assert!(err.contains("E1004") && err.contains("long.pipe:2:70014"), "{err}");
     assert!(err.len() < 2_000, "the line is not drawn: {} bytes", err.len());
 }
+
+/// Thousands of nested `[` or records used to overflow the stack (abort, rc 134) in `check` and
+/// `fmt`; nesting is limited (E1009) and reported.
+#[test]
+fn deeply_nested_values_are_an_error_not_a_crash() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lists =
+        format!("stage s {{\n  image = \"busybox\"\n  args  = {}{}\n}}\n", "[".repeat(6_000), "]".repeat(6_000));
+    let records =
+        format!("stage s {{\n  image = \"busybox\"\n  env   = {}\n}}\n", "{ a = ".repeat(4_000) + &"}".repeat(4_000));
+    for (name, text) in [("lists.pipe", lists), ("records.pipe", records)] {
+        std::fs::write(tmp.path().join(name), text).expect("write");
+        for args in [vec!["check", name], vec!["fmt", "--check", name]] {
+            let out = pipe(&args, tmp.path());
+            let err = stderr(&out);
+            assert!(out.status.code().is_some(), "{args:?} was killed by a signal: {:?}", out.status);
+            assert!(!err.contains("panicked") && !err.contains("overflow"), "{args:?}: {err}");
+            assert_ne!(code(&out), 0, "{args:?}");
+        }
+        assert!(stderr(&pipe(&["check", name], tmp.path())).contains("E1009"), "{name}");
+    }
+}

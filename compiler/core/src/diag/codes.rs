@@ -43,6 +43,7 @@ codes! {
     E1006 => "malformed number or unit literal",
     E1007 => "invalid escape sequence",
     E1008 => "malformed interpolation",
+    E1009 => "values nested too deeply",
     E2001 => "undefined name",
     E2002 => "duplicate definition",
     E2003 => "unknown standard library module",

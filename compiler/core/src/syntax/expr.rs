@@ -2,7 +2,8 @@
 //!
 //! Takes input positioned at an expression; gives an [`Expr`]. Records share the block parser
 //! with stage bodies, so a bad entry inside a record is reported and skipped like a bad field.
-//! Raises E1005.
+//! Values nest at most [`MAX_NESTING`] deep (E1009): the parser, the checker and the formatter
+//! recurse over them, and thousands of `[` would overflow the stack. Raises E1005 and E1009.
 
 use super::ast::{Arg, Call, Expr, ExprKind, Ident, Path};
 use super::items::{block, field};
@@ -10,7 +11,31 @@ use super::lex::{
     Cx, Number, PResult, commit, ident, is_ident_start, keyword, number, or_expected, punct, soft, string, ws,
 };
 
+/// How deeply values may nest: far beyond any configuration, far below a stack overflow.
+pub(super) const MAX_NESTING: u32 = 64;
+
 pub(super) fn expr<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Expr> {
+    let depth = cx.depth.get();
+    if depth >= MAX_NESTING {
+        return Err(nom::Err::Failure(super::lex::PErr {
+            at: i,
+            stop: None,
+            code: crate::diag::Code::E1009,
+            expected: String::new(),
+            message: Some(format!("values nest more than {MAX_NESTING} levels deep here")),
+            help: Some(
+                "Flatten the value: no pipeline needs this depth, and a generated one should be generated flatter."
+                    .into(),
+            ),
+        }));
+    }
+    cx.depth.set(depth + 1);
+    let parsed = nested_expr(cx, i);
+    cx.depth.set(depth);
+    parsed
+}
+
+fn nested_expr<'a>(cx: &Cx<'a>, i: &'a str) -> PResult<'a, Expr> {
     let (rest, lhs) = primary(cx, i)?;
     let after = ws(rest);
     if let Some(pin) = after.strip_prefix('@') {

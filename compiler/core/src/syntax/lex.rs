@@ -105,6 +105,8 @@ pub(super) struct Cx<'a> {
     pub diags: RefCell<Vec<Diagnostic>>,
     /// Every comment of the text, by position.
     pub comments: Vec<Comment>,
+    /// How many values the parser is inside now (lists, records, call arguments).
+    pub depth: std::cell::Cell<u32>,
 }
 
 impl<'a> Cx<'a> {

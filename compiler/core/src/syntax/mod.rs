@@ -24,7 +24,7 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
         .into_iter()
         .map(|(start, end, t)| Comment { span: Span::new(file, start, end), text: t.to_string() })
         .collect();
-    let cx = Cx { src: text, file, diags: RefCell::new(Vec::new()), comments };
+    let cx = Cx { src: text, file, diags: RefCell::new(Vec::new()), comments, depth: Default::default() };
     let items = items::items(&cx, text);
     let diags = cx.diags.into_inner();
     (Module { file, items, comments: cx.comments }, diags)
