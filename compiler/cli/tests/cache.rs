@@ -174,6 +174,39 @@ fn a_runner_killed_by_sigkill_takes_its_commands_with_it() {
     assert_eq!(files, ["a", "orphan"], "the new attempt's own background job, nothing from the killed one");
 }
 
+/// Ctrl-C in a terminal sends SIGINT to the runner's whole process group. The runner dies; the
+/// commands, each in a group of their own, get nothing from the terminal: the watchdog, in a group
+/// of its own too, must end them.
+#[test]
+fn a_runner_interrupted_from_its_terminal_takes_its_commands_with_it() {
+    use std::os::unix::process::CommandExt;
+    let (_tmp, dir, marks) = marked_project(
+        "touch MARKS/started; (sleep 2; touch MARKS/grandchild-lived) & sleep 2; touch MARKS/command-lived; wait",
+        "",
+    );
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "pipeline.pipe"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !marks.join("started").exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let group = format!("-{}", runner.id());
+    let sent = Command::new("kill").args(["-INT", "--", &group]).status().expect("kill runs");
+    assert!(sent.success());
+    runner.wait().expect("wait");
+    std::thread::sleep(Duration::from_millis(3000));
+    let left: Vec<String> =
+        std::fs::read_dir(&marks).expect("marks").map(|e| e.expect("e").file_name().to_string_lossy().into()).collect();
+    assert_eq!(left, ["started"], "a command outlived its interrupted runner");
+}
+
 #[test]
 fn a_timeout_kills_what_the_command_started() {
     let (_tmp, dir, marks) = marked_project("(sleep 3; touch MARKS/survived) & sleep 30", "  timeout = 1s\n");

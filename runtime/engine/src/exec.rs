@@ -5,8 +5,8 @@
 //!
 //! Every attempt runs in a folder of its own (`<work root>/<stage>/<key>.<random>`, locked while
 //! in use), so no two executions — copies in two runs, a retry, a command a killed run left —
-//! share one; and every command runs under a [guard](crate::guard) that kills its process group
-//! when the command ends, times out, or this process dies.
+//! share one; and every command runs in a process group of its own, killed when the command ends
+//! or times out, and by the [watchdog](crate::guard) when this process dies.
 //!
 //! Takes a stage spec, a datum and a store; gives whether the datum was reused, processed or
 //! failed. A cache entry is written only after the command succeeded and every output object is
@@ -37,10 +37,10 @@ pub struct ExecContext {
     /// Whether outputs are stored and cached. A follower replica of a gang (ranks above 0 of a
     /// `ddp` job) runs every datum its leader runs, reads no cache and records nothing.
     pub record: bool,
-    /// The program that [guards](crate::guard) each command, so none outlives this process: the
-    /// runner's own executable, whose `main` calls [`crate::guard::serve_if_asked`]. `None` starts
-    /// commands directly, in a process group of their own, which a killed runner leaves running.
-    pub guard: Option<PathBuf>,
+    /// The [watchdog](crate::guard) that ends this runner's commands should it die first. `None`:
+    /// commands still run in process groups of their own, ended when they exit or time out, but a
+    /// killed runner leaves them running.
+    pub watchdog: Option<Arc<crate::guard::Watchdog>>,
 }
 
 /// What became of one datum.
@@ -130,7 +130,7 @@ pub async fn run_datum(
             return Ok(fail(reason, 0, String::new(), reproduce));
         };
         let inputs_before = listing(&inputs_dir);
-        let ran = run_command(program, args, &env, &work, spec.timeout_seconds, ctx.guard.as_deref()).await;
+        let ran = run_command(program, args, &env, &work, spec.timeout_seconds, ctx.watchdog.as_deref()).await;
         let reason = match ran {
             Err(reason) => Some(reason),
             Ok(()) => match stray_entry(&work) {
@@ -249,71 +249,50 @@ fn listing(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
     out
 }
 
-/// Runs one attempt of the command in `work`, logging to `stdout.log` and `stderr.log` there.
-/// Under a `guard` the command dies with this process; either way it runs in a process group of its
-/// own, and a timeout kills the whole group.
+/// Runs one attempt of the command in `work`, logging to `stdout.log` and `stderr.log` there. The
+/// command runs in a process group of its own, which is killed when it exits (what it left
+/// running is part of the datum, which is over) or times out, and which `watchdog` ends should
+/// this process die first.
 async fn run_command(
     program: &str,
     args: &[String],
     env: &[(String, String)],
     work: &Path,
     timeout: Option<u64>,
-    guard: Option<&Path>,
+    watchdog: Option<&crate::guard::Watchdog>,
 ) -> Result<(), String> {
     let log = |name: &str| std::fs::File::create(work.join(name)).map_err(|e| format!("cannot create {name}: {e}"));
-    let mut command = match guard {
-        Some(guard) => {
-            let mut c = tokio::process::Command::new(guard);
-            c.arg(crate::guard::GUARD_ARG).arg("--").arg(program).args(args);
-            // The guard's stdin is its lifeline: closed (by a timeout, or by this process dying)
-            // it kills the command's group.
-            c.stdin(Stdio::piped());
-            c
-        }
-        None => {
-            let mut c = tokio::process::Command::new(program);
-            c.args(args).stdin(Stdio::null()).process_group(0);
-            c
-        }
-    };
-    let mut child = command
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(work)
+        .stdin(Stdio::null())
         .stdout(log("stdout.log")?)
         .stderr(log("stderr.log")?)
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start `{program}`: {e}"))?;
-    // Held until the command is over: `wait` would close it first, which tells the guard to stop.
-    let lifeline = child.stdin.take();
+    let Some(group) = child.id() else { return Err("the command vanished as it started".into()) };
+    if let Some(w) = watchdog {
+        w.watch(group);
+    }
     let waited = match timeout {
-        Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), child.wait()).await {
-            Ok(w) => w,
-            Err(_) => {
-                match lifeline {
-                    Some(lifeline) => drop(lifeline),
-                    None => {
-                        if let Some(pid) = child.id() {
-                            crate::guard::kill_group(pid);
-                        }
-                    }
-                }
-                let _ = child.wait().await;
-                return Err(format!("timed out after {secs} s"));
-            }
-        },
-        None => child.wait().await,
+        Some(secs) => tokio::time::timeout(Duration::from_secs(secs), child.wait()).await.ok(),
+        None => Some(child.wait().await),
     };
-    drop(lifeline);
+    crate::guard::kill_group(group);
+    let _ = child.wait().await;
+    if let Some(w) = watchdog {
+        w.release(group);
+    }
     match waited {
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(match status.code() {
-            Some(code) if guard.is_some() && code > 128 => {
-                format!("the command was killed by signal {} (exit code {code})", code - 128)
-            }
+        None => Err(format!("timed out after {} s", timeout.unwrap_or_default())),
+        Some(Ok(status)) if status.success() => Ok(()),
+        Some(Ok(status)) => Err(match status.code() {
             Some(code) => format!("the command exited with code {code}"),
             None => format!("the command was killed ({status})"),
         }),
-        Err(e) => Err(format!("waiting for the command failed: {e}")),
+        Some(Err(e)) => Err(format!("waiting for the command failed: {e}")),
     }
 }
 

@@ -1,79 +1,115 @@
-//! The guard: a small process between a runner (`pipe run`, `pipe-shim`) and each command it
-//! starts, so that no command outlives the runner that started it.
+//! The watchdog: one small process per runner (`pipe run`, `pipe-shim`) that ends every command
+//! the runner started, should the runner die first — so no command outlives it.
 //!
-//! Takes `<guard program> __pipe-guard -- PROGRAM ARGS…` (the runner's own executable, so nothing
-//! extra is installed); gives the command's exit status as its own (a command killed by signal N
-//! exits 128 + N). The guard starts the command in a process group of its own and holds a pipe
-//! from the runner on its standard input. When that pipe reaches end of file — the runner closed
-//! it (a timeout) or died, even by `SIGKILL`, since the kernel closes a dead process's files —
-//! the guard kills the command's whole group. When the command exits, the guard kills what it
-//! left running in its group too: a datum's work is over when its command is.
+//! Takes `<runner's executable> __pipe-guard` with a pipe from the runner on its standard input,
+//! on which the runner writes `+PGID` when it starts a command (in a process group of its own)
+//! and `-PGID` once that group is gone. Gives: at end of file — the runner closed the pipe, or
+//! died, even by `SIGKILL`, since the kernel closes a dead process's files — `SIGKILL` to every
+//! group still registered. The watchdog runs in a process group of its own, so the signal a
+//! terminal sends the runner's group (Ctrl-C) does not end it before it has done its job.
 //!
-//! Does not: follow a descendant that leaves the group on purpose (`setsid`), or limit memory or
-//! CPU. It uses no signal handlers and no `unsafe`: end of file is the only message.
+//! The runner itself kills a command's group when the command exits or times out
+//! ([`kill_group`]): a datum's work is over when its command is. Does not: follow a descendant
+//! that leaves the group on purpose (`setsid`), or limit memory or CPU. No signal handlers, no
+//! `unsafe`: end of file is the only message.
 
-use std::io::Read;
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
 
-/// The first argument that makes a runner's executable act as a guard.
+/// The first argument that makes a runner's executable act as its watchdog.
 pub const GUARD_ARG: &str = "__pipe-guard";
 
-/// If this process was started as a guard (`argv[1]` is [`GUARD_ARG`]), runs the guard and exits;
+/// If this process was started as a watchdog (`argv[1]` is [`GUARD_ARG`]), watches and exits;
 /// otherwise returns. Call it first thing in `main` of every binary that runs commands.
 pub fn serve_if_asked() {
-    let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(std::ffi::OsStr::new(GUARD_ARG)) {
+    if std::env::args_os().nth(1).as_deref() != Some(std::ffi::OsStr::new(GUARD_ARG)) {
         return;
     }
-    let rest: Vec<_> = args.skip_while(|a| a != "--").skip(1).collect();
-    std::process::exit(guard(&rest));
-}
-
-fn guard(argv: &[std::ffi::OsString]) -> i32 {
-    let Some((program, args)) = argv.split_first() else {
-        eprintln!("pipe guard: no command given");
-        return 2;
-    };
-    let mut child = match Command::new(program).args(args).stdin(Stdio::null()).process_group(0).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("cannot start `{}`: {e}", program.to_string_lossy());
-            return 127;
-        }
-    };
-    let group = child.id();
-    // The runner's end of our stdin: end of file means "stop now" (timeout, or the runner died).
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-        kill_group(group);
-        std::process::exit(137);
-    });
-    let status = child.wait();
-    kill_group(group);
-    match status {
-        Ok(s) => code_of(s),
-        Err(e) => {
-            eprintln!("waiting for the command failed: {e}");
-            1
+    let mut groups: HashSet<u32> = HashSet::new();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        match (line.get(..1), line.get(1..).and_then(|n| n.trim().parse::<u32>().ok())) {
+            (Some("+"), Some(pgid)) => {
+                groups.insert(pgid);
+            }
+            (Some("-"), Some(pgid)) => {
+                groups.remove(&pgid);
+            }
+            _ => {}
         }
     }
+    for pgid in groups {
+        kill_group(pgid);
+    }
+    std::process::exit(0);
+}
+
+/// A watchdog run by this process's own executable, when it can be started (it cannot when the
+/// executable was replaced or removed while running: then commands run unwatched).
+pub fn start_for_this_process() -> Option<std::sync::Arc<Watchdog>> {
+    let exe = std::env::current_exe().ok().filter(|exe| exe.is_file())?;
+    Watchdog::start(&exe).ok().map(std::sync::Arc::new)
 }
 
 /// SIGKILL to every process of group `pgid` (nothing if it is already empty).
-pub(crate) fn kill_group(pgid: u32) {
+pub fn kill_group(pgid: u32) {
     if let Some(pid) = i32::try_from(pgid).ok().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
 }
 
-fn code_of(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
-        (None, None) => 1,
+/// The runner's end: the watchdog process and the pipe to it.
+pub struct Watchdog {
+    child: Mutex<Child>,
+    pipe: Mutex<Option<ChildStdin>>,
+}
+
+impl std::fmt::Debug for Watchdog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watchdog").finish_non_exhaustive()
+    }
+}
+
+impl Watchdog {
+    /// Starts `program` (the runner's own executable, whose `main` calls [`serve_if_asked`]) as
+    /// the watchdog.
+    pub fn start(program: &Path) -> std::io::Result<Watchdog> {
+        let mut child = Command::new(program)
+            .arg(GUARD_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let pipe = child.stdin.take();
+        Ok(Watchdog { child: Mutex::new(child), pipe: Mutex::new(pipe) })
+    }
+
+    /// Registers the process group of a command just started.
+    pub fn watch(&self, pgid: u32) {
+        self.say(&format!("+{pgid}\n"));
+    }
+
+    /// Forgets a group the runner has ended itself.
+    pub fn release(&self, pgid: u32) {
+        self.say(&format!("-{pgid}\n"));
+    }
+
+    fn say(&self, line: &str) {
+        if let Some(pipe) = self.pipe.lock().expect("the watchdog pipe lock").as_mut() {
+            // A watchdog that died cannot be helped here; commands are still ended one by one.
+            let _ = pipe.write_all(line.as_bytes());
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // End of file: the watchdog ends whatever is still registered and exits.
+        drop(self.pipe.lock().expect("the watchdog pipe lock").take());
+        let _ = self.child.lock().expect("the watchdog lock").wait();
     }
 }

@@ -208,7 +208,7 @@ fn exec_context(work: PathBuf, rank: usize) -> ExecContext {
         work_root: work,
         stat_cache: None,
         record: rank == 0,
-        guard: std::env::current_exe().ok().filter(|exe| exe.is_file()),
+        watchdog: pipe_runtime::guard::start_for_this_process(),
     }
 }
 

@@ -65,7 +65,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             work_root: state.join("work"),
             stat_cache: Some(state.join("statcache.bin")),
             record: true,
-            guard: std::env::current_exe().ok().filter(|exe| exe.is_file()),
+            watchdog: pipe_runtime::guard::start_for_this_process(),
         },
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
