@@ -14,6 +14,13 @@
 //! `workingDir`; the image's own `PATH`. Shares loopback with the host, so servers the tests start
 //! on 127.0.0.1 answer.
 //!
+//! The kubelet's rules it follows, from kubernetes: `pkg/kubelet/kubelet_pods.go`
+//! (`makeEnvironmentVariables`: `envFrom` first, then `env` overriding it; a Secret that is missing
+//! and not `optional` fails the container), `pkg/kubelet/kuberuntime/kuberuntime_manager.go`
+//! (`computePodActions`: init containers one at a time, each to success, before the others),
+//! `pkg/volume/emptydir/empty_dir.go` (an `emptyDir` is created with mode 0777), and
+//! `pkg/kubelet/kuberuntime/security_context_others.go` (`verifyRunAsNonRoot`).
+//!
 //! Does not: pull images, schedule, limit resources, isolate pods' networks from each other, apply
 //! seccomp or capabilities (bubblewrap drops them all anyway), or run Argo's `wait` sidecar.
 

@@ -275,7 +275,10 @@ fn a_scheduled_pipeline_resolves_its_branches_at_each_run() {
 /// server checks it (`pipe_tests::argo_pod`), and run as a kubelet would (`pipe_tests::sandbox`):
 /// the shim image's root from its Dockerfile, user images on this host's system, volumes, the
 /// store Secret, uid 65532. A pod's stdout is its task's `outputs.result`. Gives the pods run per
-/// template.
+/// template. Argo's rules it follows: `workflow/controller/dag.go` (a task waits for its `depends`;
+/// `expandTask` makes one node per `withParam` item, none for an empty list, `{{item.KEY}}` for
+/// object items; a false `when` skips the task) and `util/template` (`{{…}}` replaced in the
+/// template's JSON text before the pod is built).
 struct Cluster {
     spec: Value,
     node: pipe_tests::sandbox::Node,

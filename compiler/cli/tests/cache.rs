@@ -141,6 +141,35 @@ fn marked_project(script: &str, extra: &str) -> (tempfile::TempDir, PathBuf, Pat
     (tmp, dir, marks)
 }
 
+/// `pipe run` in `dir`, in a process group of its own (as a shell's job would be), returned once
+/// its command has left the mark `started` in `marks`.
+fn runner_with_a_command_running(dir: &Path, marks: &Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let runner = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "pipeline.pipe"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !marks.join("started").exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    runner
+}
+
+/// The marks left in `marks` 3 s later: time for anything still running to leave its own.
+fn marks_after_a_while(marks: &Path) -> Vec<String> {
+    std::thread::sleep(Duration::from_millis(3000));
+    let mut left: Vec<String> =
+        std::fs::read_dir(marks).expect("marks").map(|e| e.expect("e").file_name().to_string_lossy().into()).collect();
+    left.sort();
+    left
+}
+
 #[test]
 fn a_runner_killed_by_sigkill_takes_its_commands_with_it() {
     // An OOM kill of `pipe run` used to leave the datum's command (and what it started) running;
@@ -149,25 +178,10 @@ fn a_runner_killed_by_sigkill_takes_its_commands_with_it() {
         "touch MARKS/started; (sleep 2; echo orphan > $PIPE_OUT/orphan; touch MARKS/grandchild-lived) & sleep 2; touch MARKS/command-lived; cp $PIPE_IN_RAW/* $PIPE_OUT/; wait",
         "",
     );
-    let mut runner = Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "pipeline.pipe"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let started = || std::fs::read_dir(&marks).expect("marks").count() > 0;
-    while !started() {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut runner = runner_with_a_command_running(&dir, &marks);
     runner.kill().expect("SIGKILL the runner alone, as the OOM killer does");
     runner.wait().expect("wait");
-    std::thread::sleep(Duration::from_millis(3000));
-    let left: Vec<String> =
-        std::fs::read_dir(&marks).expect("marks").map(|e| e.expect("e").file_name().to_string_lossy().into()).collect();
-    assert!(left.iter().all(|n| n == "started"), "a command outlived its runner: {left:?}");
+    assert_eq!(marks_after_a_while(&marks), ["started"], "a command outlived its runner");
 
     assert_eq!(run(&dir), [(1, 0)]);
     let files: Vec<String> = output(&dir, "pipeline.slow").into_iter().map(|(p, _)| p).collect();
@@ -179,32 +193,16 @@ fn a_runner_killed_by_sigkill_takes_its_commands_with_it() {
 /// of its own too, must end them.
 #[test]
 fn a_runner_interrupted_from_its_terminal_takes_its_commands_with_it() {
-    use std::os::unix::process::CommandExt;
     let (_tmp, dir, marks) = marked_project(
         "touch MARKS/started; (sleep 2; touch MARKS/grandchild-lived) & sleep 2; touch MARKS/command-lived; wait",
         "",
     );
-    let mut runner = Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "pipeline.pipe"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !marks.join("started").exists() {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut runner = runner_with_a_command_running(&dir, &marks);
     let group = format!("-{}", runner.id());
     let sent = Command::new("kill").args(["-INT", "--", &group]).status().expect("kill runs");
     assert!(sent.success());
     runner.wait().expect("wait");
-    std::thread::sleep(Duration::from_millis(3000));
-    let left: Vec<String> =
-        std::fs::read_dir(&marks).expect("marks").map(|e| e.expect("e").file_name().to_string_lossy().into()).collect();
-    assert_eq!(left, ["started"], "a command outlived its interrupted runner");
+    assert_eq!(marks_after_a_while(&marks), ["started"], "a command outlived its interrupted runner");
 }
 
 #[test]

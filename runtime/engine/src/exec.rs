@@ -104,6 +104,11 @@ pub async fn run_datum(
     for f in &datum.files {
         by_input.entry(&f.input).or_default().push(f.entry.clone());
     }
+    let command = absolute_scripts(&spec.command, &ctx.cwd);
+    let Some((program, args)) = command.split_first() else {
+        let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
+        return Ok(fail(reason, 0, String::new(), String::new()));
+    };
     let attempts = spec.retries + 1;
     let mut last = (String::new(), String::new(), String::new());
     // Every attempt gets a folder of its own: nothing an earlier attempt (or a command a killed
@@ -123,12 +128,7 @@ pub async fn run_datum(
             Ok(env) => env,
             Err(reason) => return Ok(fail(reason, 0, String::new(), String::new())),
         };
-        let command = absolute_scripts(&spec.command, &ctx.cwd);
         let reproduce = reproduce_line(&work, &env, &command);
-        let Some((program, args)) = command.split_first() else {
-            let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
-            return Ok(fail(reason, 0, String::new(), reproduce));
-        };
         let inputs_before = listing(&inputs_dir);
         let ran = run_command(program, args, &env, &work, spec.timeout_seconds, ctx.watchdog.as_deref()).await;
         let reason = match ran {
