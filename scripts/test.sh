@@ -16,9 +16,10 @@ apt_install() {
 }
 
 step "tools"
-# neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli; bubblewrap: running the
-# shim image's root as a sandbox (compiler/cli/tests/image.rs).
-apt_install neovim libclang-dev bubblewrap
+# neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli; bubblewrap: the
+# cluster stand-in's containers (tests/src/sandbox.rs); procps: `kill` and `pgrep`, which end and
+# look for a deleted gang's processes (tests/src/volcano.rs, compiler/cli/tests/cluster.rs).
+apt_install neovim libclang-dev bubblewrap procps
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet

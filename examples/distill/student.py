@@ -8,4 +8,6 @@ for p in pathlib.Path(os.environ["PIPE_IN_PAIRS"]).rglob("*.pairs.json"):
         target = alpha * r["soft"] + (1 - alpha) * (1 if r["label"] else -1)
         for word in r["text"].split():
             weights[word] = weights.get(word, 0.0) + target
-(pathlib.Path(os.environ["PIPE_OUT"]) / "student.json").write_text(json.dumps(weights, sort_keys=True))
+# Under torchrun every worker runs this; only rank 0 writes, as DDP scripts do.
+if int(os.environ.get("RANK", "0")) == 0:
+    (pathlib.Path(os.environ["PIPE_OUT"]) / "student.json").write_text(json.dumps(weights, sort_keys=True))

@@ -9,4 +9,6 @@ for r in rows:
         acc[i] += v
     counts[r["label"]] = counts.get(r["label"], 0) + 1
 model = {"args": sys.argv[1:], "centroids": {str(d): [v / counts[d] for v in acc] for d, acc in sorted(sums.items())}}
-(pathlib.Path(os.environ["PIPE_OUT"]) / "model.json").write_text(json.dumps(model))
+# Under torchrun every worker runs this; only rank 0 writes, as DDP scripts do.
+if int(os.environ.get("RANK", "0")) == 0:
+    (pathlib.Path(os.environ["PIPE_OUT"]) / "model.json").write_text(json.dumps(model))

@@ -132,7 +132,7 @@ fn strategic_merge(doc: &mut Value, patch: &Value) {
 }
 
 /// The checks of `ValidatePodSpec` that pipe's pods can run into.
-fn validate_pod_spec(pod: &Value) -> Vec<String> {
+pub fn validate_pod_spec(pod: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let volumes: Vec<&str> =
         pod["volumes"].as_array().into_iter().flatten().filter_map(|v| v["name"].as_str()).collect();

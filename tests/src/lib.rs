@@ -2,9 +2,11 @@
 //! analysis the way snapshots show it.
 
 pub mod argo_pod;
+pub mod cluster;
 pub mod kube_api;
 pub mod sandbox;
 pub mod servers;
+pub mod volcano;
 
 use pipe_core::diag::render;
 use pipe_core::{Analysis, Loader};

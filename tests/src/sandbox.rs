@@ -11,23 +11,39 @@
 //! the main container; `env` values and `valueFrom.secretKeyRef`, `envFrom.secretRef` (a missing
 //! Secret not marked optional fails the pod, as `CreateContainerConfigError` does); the pod's
 //! `runAsUser`/`runAsGroup` (a container's own overriding), and `runAsNonRoot` refusing uid 0;
-//! `workingDir`; the image's own `PATH`. Shares loopback with the host, so servers the tests start
-//! on 127.0.0.1 answer.
+//! `workingDir`; the image's own `PATH`; `valueFrom.configMapKeyRef`; the pod's hostname and the
+//! `/etc/hosts` the kubelet writes (the pod's own address for its hostname, and here for
+//! `localhost` too, since each pod has a loopback address of its own in `127.0.0.0/8`: two
+//! pods may listen on the same port), plus the names the cluster's DNS would resolve
+//! ([`Identity::peers`]). Shares loopback with the host, so servers the tests start on 127.0.0.1
+//! answer.
 //!
 //! The kubelet's rules it follows, from kubernetes: `pkg/kubelet/kubelet_pods.go`
 //! (`makeEnvironmentVariables`: `envFrom` first, then `env` overriding it; a Secret that is missing
 //! and not `optional` fails the container), `pkg/kubelet/kuberuntime/kuberuntime_manager.go`
 //! (`computePodActions`: init containers one at a time, each to success, before the others),
 //! `pkg/volume/emptydir/empty_dir.go` (an `emptyDir` is created with mode 0777), and
-//! `pkg/kubelet/kuberuntime/security_context_others.go` (`verifyRunAsNonRoot`).
+//! `pkg/kubelet/kuberuntime/security_context_others.go` (`verifyRunAsNonRoot`), and
+//! `pkg/kubelet/kubelet_pods.go` (`makeHostsMount`, `ensureHostsFile`: the pod's hosts file, its
+//! hostname beside its IP).
 //!
 //! Does not: pull images, schedule, limit resources, isolate pods' networks from each other, apply
 //! seccomp or capabilities (bubblewrap drops them all anyway), or run Argo's `wait` sidecar.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What the containers of one pod share while it runs.
+struct PodContext<'a> {
+    pod: &'a Value,
+    who: &'a Identity,
+    hosts: &'a Path,
+    started: &'a (dyn Fn(u32) + Sync),
+}
 
 /// The static `pipe-shim` the shim image holds, built beside the `pipe` binary at `pipe`.
 pub fn static_shim(pipe: &Path) -> PathBuf {
@@ -38,7 +54,37 @@ pub fn static_shim(pipe: &Path) -> PathBuf {
         "{} is missing: build it with `RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p pipe-shim --target x86_64-unknown-linux-gnu` (scripts/test.sh does)",
         shim.display()
     );
+    // A shim built before the runtime's sources last changed tests old code, and passes or fails
+    // for reasons nobody can see.
+    let built = std::fs::metadata(&shim).and_then(|m| m.modified()).expect("the shim's mtime");
+    if let Some(newer) = newest_source(&crate::repo_root().join("runtime")).filter(|(t, _)| *t > built) {
+        panic!(
+            "{} is older than {}: rebuild it with `RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p pipe-shim --target x86_64-unknown-linux-gnu` (scripts/test.sh does)",
+            shim.display(),
+            newer.1.display()
+        );
+    }
     shim
+}
+
+/// The most recently changed `.rs` or `Cargo.toml` file under `dir`, with its mtime.
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") || path.ends_with("Cargo.toml") {
+                let modified = entry.metadata().and_then(|m| m.modified()).ok();
+                if let Some(t) = modified.filter(|t| newest.as_ref().is_none_or(|(n, _)| t > n)) {
+                    newest = Some((t, path));
+                }
+            }
+        }
+    }
+    newest
 }
 
 /// `COPY --from=… SRC DST` lines of a Dockerfile's last stage, and its `USER`.
@@ -82,7 +128,7 @@ pub enum Root {
     /// Exactly this folder's entries (an image's file system), read-only.
     Image(PathBuf),
     /// This host's system, read-only: what a stock user image (`busybox`, `python:3.11-slim`)
-    /// stands for here.
+    /// stands for here, with `python` for `python3` as the Python images have it.
     Host,
     /// This host's system with these executables added to `/usr/local/bin`: an image built
     /// `FROM` a stock one with, say, `pipe-shim` copied in (as TorchX needs, having no init
@@ -102,8 +148,8 @@ fn image_env(root: &Root) -> Vec<(String, String)> {
 }
 
 /// The arguments that make a sandbox's root: a tmpfs (so mount points can be made), then the
-/// image's entries read-only on it.
-fn root_args(root: &Root) -> Vec<String> {
+/// image's entries read-only on it. A host root gets `hosts` as its `/etc/hosts`.
+fn root_args(root: &Root, hosts: &Path) -> Vec<String> {
     let mut args = vec!["--tmpfs".into(), "/".into()];
     match root {
         Root::Image(dir) => {
@@ -113,14 +159,33 @@ fn root_args(root: &Root) -> Vec<String> {
             }
         }
         Root::Host | Root::HostWith(_) => {
-            args.extend(["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"].map(String::from));
+            args.extend(["--ro-bind", "/usr", "/usr", "--tmpfs", "/etc"].map(String::from));
+            // `/etc` entry by entry, so that the pod's own hosts file and mounts under `/etc`
+            // (Volcano's `/etc/volcano`) can go in.
+            for entry in std::fs::read_dir("/etc").expect("/etc").filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if ["hosts", "hostname"].contains(&name.as_str()) {
+                    continue;
+                }
+                let path = entry.path();
+                match std::fs::read_link(&path) {
+                    Ok(target) => {
+                        args.extend(["--symlink".into(), target.display().to_string(), format!("/etc/{name}")])
+                    }
+                    Err(_) => args.extend(["--ro-bind".into(), path.display().to_string(), format!("/etc/{name}")]),
+                }
+            }
+            args.extend(["--ro-bind".into(), hosts.display().to_string(), "/etc/hosts".into()]);
             for link in ["bin", "sbin", "lib", "lib64"] {
                 if Path::new(&format!("/usr/{link}")).exists() {
                     args.extend(["--symlink".into(), format!("usr/{link}"), format!("/{link}")]);
                 }
             }
+            args.extend(
+                ["--tmpfs", "/usr/local/bin", "--symlink", "/usr/bin/python3", "/usr/local/bin/python"]
+                    .map(String::from),
+            );
             if let Root::HostWith(extra) = root {
-                args.extend(["--tmpfs", "/usr/local/bin"].map(String::from));
                 for file in extra {
                     let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
                     args.extend(["--ro-bind".into(), file.display().to_string(), format!("/usr/local/bin/{name}")]);
@@ -130,6 +195,36 @@ fn root_args(root: &Root) -> Vec<String> {
     }
     args.extend(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"].map(String::from));
     args
+}
+
+/// Who a pod is on the network, and what of the cluster it sees beyond the node's own objects.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The pod's hostname: its name, unless its spec names one.
+    pub hostname: String,
+    /// The pod's own loopback address.
+    pub address: Ipv4Addr,
+    /// The names the cluster's DNS resolves for it (a headless service's pods), with addresses.
+    pub peers: BTreeMap<String, Ipv4Addr>,
+    /// ConfigMaps made for this pod's kind (Volcano's `<job>-svc`), by name.
+    pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Default for Identity {
+    fn default() -> Identity {
+        Identity {
+            hostname: "pod".into(),
+            address: Ipv4Addr::LOCALHOST,
+            peers: BTreeMap::new(),
+            config_maps: BTreeMap::new(),
+        }
+    }
+}
+
+impl Identity {
+    fn config_map<'a>(&'a self, node: &'a Node, name: &str) -> Option<&'a BTreeMap<String, String>> {
+        self.config_maps.get(name).or_else(|| node.config_maps.get(name))
+    }
 }
 
 /// A node that runs pods: their volumes under `dir`, their images by name.
@@ -143,7 +238,7 @@ pub struct Node {
     pub image_env: BTreeMap<String, Vec<(String, String)>>,
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
-    pods: usize,
+    pods: AtomicUsize,
 }
 
 impl Node {
@@ -154,22 +249,41 @@ impl Node {
             image_env: BTreeMap::new(),
             config_maps: BTreeMap::new(),
             secrets: BTreeMap::new(),
-            pods: 0,
+            pods: AtomicUsize::new(0),
         }
     }
 
     /// Runs `pod` (a pod spec); gives the main container's stdout and stderr, or why the pod
     /// failed.
-    pub fn run_pod(&mut self, pod: &Value) -> Result<(String, String), String> {
-        self.pods += 1;
-        let volumes_dir = self.dir.join(format!("pod-{}", self.pods));
+    pub fn run_pod(&self, pod: &Value) -> Result<(String, String), String> {
+        self.run_pod_as(pod, &Identity::default(), &|_| {})
+    }
+
+    /// Runs `pod` as `who`; `started` gets the process id of the main container's sandbox, which
+    /// ends the container, and everything in it, when killed.
+    pub fn run_pod_as(
+        &self,
+        pod: &Value,
+        who: &Identity,
+        started: &(dyn Fn(u32) + Sync),
+    ) -> Result<(String, String), String> {
+        let n = self.pods.fetch_add(1, Ordering::SeqCst) + 1;
+        let volumes_dir = self.dir.join(format!("pod-{n}"));
+        std::fs::create_dir_all(&volumes_dir).map_err(|e| e.to_string())?;
+        let hosts = volumes_dir.join("etc-hosts");
+        let mut text = format!("{} localhost {}\n", who.address, who.hostname);
+        for (name, address) in &who.peers {
+            text.push_str(&format!("{address} {name}\n"));
+        }
+        std::fs::write(&hosts, text).map_err(|e| e.to_string())?;
+        let pod_ctx = PodContext { pod, who, hosts: &hosts, started };
         let mut volumes: BTreeMap<String, PathBuf> = BTreeMap::new();
         for v in pod["volumes"].as_array().into_iter().flatten() {
             let name = v["name"].as_str().unwrap_or_default();
             let path = volumes_dir.join(name);
             std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
             if let Some(cm) = v["configMap"]["name"].as_str() {
-                let data = self.config_maps.get(cm).ok_or_else(|| format!("configmap \"{cm}\" not found"))?;
+                let data = who.config_map(self, cm).ok_or_else(|| format!("configmap \"{cm}\" not found"))?;
                 for (file, text) in data {
                     std::fs::write(path.join(file), text).map_err(|e| e.to_string())?;
                 }
@@ -183,17 +297,19 @@ impl Node {
             volumes.insert(name.to_owned(), path);
         }
         for c in pod["initContainers"].as_array().into_iter().flatten() {
-            self.run_container(pod, c, &volumes)?;
+            self.run_container(&pod_ctx, c, &volumes, false)?;
         }
-        self.run_container(pod, &pod["containers"][0], &volumes)
+        self.run_container(&pod_ctx, &pod["containers"][0], &volumes, true)
     }
 
     fn run_container(
         &self,
-        pod: &Value,
+        ctx: &PodContext<'_>,
         c: &Value,
         volumes: &BTreeMap<String, PathBuf>,
+        main: bool,
     ) -> Result<(String, String), String> {
+        let pod = ctx.pod;
         let name = c["name"].as_str().unwrap_or_default();
         let image = c["image"].as_str().unwrap_or_default();
         let root = self.images.get(image).cloned().unwrap_or(Root::Host);
@@ -219,12 +335,19 @@ impl Node {
         }
         for e in c["env"].as_array().into_iter().flatten() {
             let key = e["name"].as_str().unwrap_or_default().to_owned();
-            let value = match (&e["value"], &e["valueFrom"]["secretKeyRef"]) {
-                (Value::String(v), _) => v.clone(),
-                (_, Value::Object(r)) => {
+            let from = &e["valueFrom"];
+            let value = match (&e["value"], &from["secretKeyRef"], &from["configMapKeyRef"]) {
+                (Value::String(v), _, _) => v.clone(),
+                (_, Value::Object(r), _) => {
                     let (secret, k) = (r["name"].as_str().unwrap_or_default(), r["key"].as_str().unwrap_or_default());
                     self.secrets.get(secret).and_then(|d| d.get(k)).cloned().ok_or_else(|| {
                         format!("container {name}: CreateContainerConfigError: secret \"{secret}\" has no key \"{k}\"")
+                    })?
+                }
+                (_, _, Value::Object(r)) => {
+                    let (map, k) = (r["name"].as_str().unwrap_or_default(), r["key"].as_str().unwrap_or_default());
+                    ctx.who.config_map(self, map).and_then(|d| d.get(k)).cloned().ok_or_else(|| {
+                        format!("container {name}: CreateContainerConfigError: configmap \"{map}\" has no key \"{k}\"")
                     })?
                 }
                 _ => String::new(),
@@ -232,11 +355,18 @@ impl Node {
             env.push((key, value));
         }
         let mut cmd = Command::new("bwrap");
-        cmd.args(root_args(&root));
+        cmd.args(root_args(&root, ctx.hosts));
         cmd.args(["--unshare-all", "--share-net", "--die-with-parent", "--clearenv"]);
+        cmd.args(["--hostname", &ctx.who.hostname]);
         cmd.args(["--uid", &uid.to_string(), "--gid", &gid.to_string()]);
         for m in c["volumeMounts"].as_array().into_iter().flatten() {
             let vol = m["name"].as_str().unwrap_or_default();
+            // A container runtime makes mount points in the container's writable layer; here, in
+            // the image's folder (a copy of the tests' own).
+            if let Root::Image(dir) = &root {
+                let point = dir.join(m["mountPath"].as_str().unwrap_or_default().trim_start_matches('/'));
+                std::fs::create_dir_all(point).map_err(|e| format!("container {name}: mount point: {e}"))?;
+            }
             let path = volumes.get(vol).ok_or_else(|| format!("container {name}: volume `{vol}` is not in the pod"))?;
             let bind = if m["readOnly"] == Value::Bool(true) { "--ro-bind" } else { "--bind" };
             cmd.arg(bind).arg(path).arg(m["mountPath"].as_str().unwrap_or_default());
@@ -256,7 +386,12 @@ impl Node {
             return Err(format!("container {name}: no command (images' entrypoints are not modelled)"));
         }
         cmd.arg("--").args(&argv);
-        let out = cmd.output().map_err(|e| format!("cannot run `bwrap` ({e}): install Debian's bubblewrap"))?;
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let child = cmd.spawn().map_err(|e| format!("cannot run `bwrap` ({e}): install Debian's bubblewrap"))?;
+        if main {
+            (ctx.started)(child.id());
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(format!(
                 "container {name} ({image}) failed ({}):\n{}",

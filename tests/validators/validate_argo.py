@@ -153,7 +153,7 @@ def main():
                     pod_spec = merged(merged(pod_spec, spec.get("podSpecPatch")), t.get("podSpecPatch"))
                     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fragment"}, "spec": pod_spec}
                     k8s(file, f"{what} template {t['name']} (as a Pod)", pod)
-                if "resource" in t:
+                if "manifest" in t.get("resource", {}):
                     job = yaml.safe_load(t["resource"]["manifest"])
                     for e in errors_of(volcano, job)[:3]:
                         failures += fail(

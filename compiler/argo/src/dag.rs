@@ -20,6 +20,9 @@ use pipe_spec::StageSpec;
 pub(crate) const MAIN: &str = "main";
 const PLAN: &str = "plan";
 const COMMIT: &str = "commit";
+/// The exit handler of a pipeline with gangs, and its step.
+pub(crate) const EXIT: &str = "exit";
+const STOP_GANGS: &str = "stop-gangs";
 
 fn task_name(step: &str, stage: &str) -> String {
     label(&format!("{step}-{stage}"))
@@ -30,10 +33,14 @@ fn stage_template_name(stage: &str) -> String {
     label(&format!("stage-{stage}"))
 }
 
-/// Every template: `main` (the DAG), the shared `plan` and `commit` steps, then one per stage.
+/// Every template: `main` (the DAG), the shared `plan` and `commit` steps, then one per stage,
+/// and, for a pipeline with ddp stages, the exit handler [`EXIT`] and its [`STOP_GANGS`] step.
 pub(crate) fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: &str) -> Vec<Template> {
     let params: Vec<String> = p.params.iter().map(|q| q.name.clone()).collect();
     let mut out = vec![main(p, specs), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
+    if has_gangs(p) {
+        out.extend(exit_handler());
+    }
     for (stage, spec) in p.stages.iter().zip(specs) {
         out.push(if stage.kind == Kind::Ddp {
             ddp_template(opts, p, stage, spec, config_map)
@@ -42,6 +49,46 @@ pub(crate) fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, confi
         });
     }
     out
+}
+
+/// Whether the pipeline has `torchx.ddp` stages, which run as Volcano Jobs.
+pub(crate) fn has_gangs(p: &Pipeline) -> bool {
+    p.stages.iter().any(|s| s.kind == Kind::Ddp)
+}
+
+/// The exit handler of a pipeline with ddp stages: a Job a resource template created outlives its
+/// step (`argo stop` ends the step's pod, not the Job; the owner reference collects it only when
+/// the Workflow itself is deleted), so when the workflow ends other than by succeeding, every
+/// gang of this workflow is deleted, and Volcano's controller deletes its pods. Argo runs exit
+/// handlers after `argo stop` and on failure, not after `argo terminate` (`ShouldExecute` of the
+/// shutdown strategy, `workflow/controller/operator.go`).
+fn exit_handler() -> [Template; 2] {
+    let task = DagTask {
+        name: STOP_GANGS.into(),
+        template: STOP_GANGS.into(),
+        when: Some("{{workflow.status}} != Succeeded".into()),
+        ..Default::default()
+    };
+    let stop = Template {
+        name: STOP_GANGS.into(),
+        // `kubectl delete --ignore-not-found jobs.batch.volcano.sh --selector …` (Argo's executor,
+        // `getKubectlArguments` in `workflow/executor/resource.go`: flags, no `-f` without a
+        // manifest). A delete needs no manifest (`validateResource`, `workflow/validate`).
+        resource: Some(Resource {
+            action: "delete",
+            set_owner_reference: false,
+            success_condition: None,
+            failure_condition: None,
+            flags: vec![
+                "jobs.batch.volcano.sh".into(),
+                "--selector".into(),
+                format!("{}={{{{workflow.name}}}}", volcano::WORKFLOW_LABEL),
+            ],
+            manifest: None,
+        }),
+        ..Default::default()
+    };
+    [Template { name: EXIT.into(), dag: Some(Dag { tasks: vec![task] }), ..Default::default() }, stop]
 }
 
 fn main(p: &Pipeline, specs: &[StageSpec]) -> Template {
@@ -157,9 +204,10 @@ fn ddp_template(opts: &Options, p: &Pipeline, stage: &Stage, spec: &StageSpec, c
         resource: Some(Resource {
             action: "create",
             set_owner_reference: true,
-            success_condition: "status.state.phase = Completed".into(),
-            failure_condition: "status.state.phase in (Failed, Terminated, Aborted)".into(),
-            manifest,
+            success_condition: Some("status.state.phase = Completed".into()),
+            failure_condition: Some("status.state.phase in (Failed, Terminated, Aborted)".into()),
+            flags: Vec::new(),
+            manifest: Some(manifest),
         }),
         // One datum: the stage's timeout bounds the whole job.
         active_deadline_seconds: spec.timeout_seconds.map(|s| s.to_string()),

@@ -110,6 +110,7 @@ pub fn compile(
         service_account_name: opts.service_account.clone(),
         security_context: Some(pod::pod_security()),
         pod_gc: Some(PodGc { strategy: "OnPodSuccess" }),
+        on_exit: dag::has_gangs(p).then(|| dag::EXIT.to_owned()),
         ttl_strategy: Some(TtlStrategy { seconds_after_success: TTL_SUCCESS, seconds_after_failure: TTL_FAILURE }),
         pod_spec_patch: Some(pod::workflow_patch(opts)),
         volumes: vec![
@@ -142,7 +143,7 @@ pub fn compile(
         spec: submit(),
     };
 
-    let ddp = p.stages.iter().any(|s| s.kind == pipe_core::types::Kind::Ddp);
+    let ddp = dag::has_gangs(p);
     let (account, role, binding) = rbac::objects(p, opts, ddp, |name| meta(Some(name), None));
     let entry = |file: &'static str, object: serde_json::Value, text: String| (file, text, object);
     let mut out = vec![

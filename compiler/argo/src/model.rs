@@ -39,6 +39,10 @@ pub struct WorkflowSpec {
     pub pod_gc: Option<PodGc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_strategy: Option<TtlStrategy>,
+    /// The template run when the workflow ends, however it ends (`argo stop` included; `argo
+    /// terminate` skips it, as Argo's shutdown strategies say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_exit: Option<String>,
     /// JSON merged into every pod Argo creates for the workflow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_spec_patch: Option<String>,
@@ -147,11 +151,18 @@ pub struct DagTask {
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     pub action: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub set_owner_reference: bool,
-    pub success_condition: String,
-    pub failure_condition: String,
-    /// The object to create, as YAML text (Argo substitutes `{{…}}` in it first).
-    pub manifest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_condition: Option<String>,
+    /// Arguments Argo's executor passes to `kubectl ACTION` before `-f MANIFEST`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// The object, as YAML text (Argo substitutes `{{…}}` in it first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -5,10 +5,11 @@
 //! - `create` and `patch` on `workflowtaskresults` (argoproj.io): Argo ≥ 3.4's executor reports
 //!   each step's outputs that way, `outputs.result` among them, which is how a plan's shards reach
 //!   `withParam` (Argo's `docs/workflow-rbac.md`);
-//! - for a pipeline with `torchx.ddp` stages, `create`, `get` and `delete` on `jobs`
+//! - for a pipeline with `torchx.ddp` stages, `create`, `get`, `list` and `delete` on `jobs`
 //!   (batch.volcano.sh): a resource template creates the Job (`kubectl create`), polls it for its
 //!   success and failure conditions (`checkResourceState` in Argo's `workflow/executor/resource.go`
-//!   reads the object) and deletes it when the step is stopped.
+//!   reads the object), and the exit handler of a stopped or failed run deletes the workflow's
+//!   Jobs by label (`kubectl delete --selector`, which lists them first).
 //!
 //! Nothing on pods, secrets or configmaps: the shim reads its spec from a mounted volume and the
 //! store's credentials from the environment. Does not create the store Secret.
@@ -42,7 +43,7 @@ pub fn objects(
     };
     let mut rules = vec![rule("argoproj.io", "workflowtaskresults", &["create", "patch"])];
     if ddp {
-        rules.push(rule("batch.volcano.sh", "jobs", &["create", "get", "delete"]));
+        rules.push(rule("batch.volcano.sh", "jobs", &["create", "get", "list", "delete"]));
     }
     let service_account = ServiceAccount { metadata: meta(account.clone()), ..Default::default() };
     let role = Role { metadata: meta(role_name.clone()), rules: Some(rules) };

@@ -68,6 +68,8 @@ pub(crate) const JOB_BASE_MAX: usize = 20;
 /// inputs and code before the command starts, storing outputs after it ends.
 pub(crate) const GANG_GRACE_SECONDS: i64 = 300;
 pub(crate) const ROLE_MAX: usize = 20;
+/// The label naming the workflow that created a Job, which its exit handler deletes by.
+pub(crate) const WORKFLOW_LABEL: &str = "pipe.dev/workflow";
 
 /// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`.
 pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
@@ -96,7 +98,11 @@ pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpe
         kind: "Job",
         metadata: ObjectMeta {
             generate_name: Some(format!("{}-", fit(&format!("{pipeline}-{}", stage.name), JOB_BASE_MAX))),
-            labels: Some(labels(pipeline, stage, None)),
+            labels: Some({
+                let mut l = labels(pipeline, stage, None);
+                l.insert(WORKFLOW_LABEL.into(), "{{workflow.name}}".into());
+                l
+            }),
             ..Default::default()
         },
         spec: JobSpec {
@@ -132,8 +138,17 @@ fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, rank: i64, nnodes: i64)
     } else {
         format!("VC_{}_0_HOSTS", role.to_uppercase().replace('-', "_"))
     };
-    // `python SCRIPT ARGS…` in the spec: torchrun takes the script and its arguments.
-    let script_and_args = bound.command.iter().skip(1).map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+    // `python SCRIPT ARGS…` in the spec: torchrun takes the script and its arguments. The shim
+    // runs commands in the datum's work folder and says where the stage's scripts are in
+    // `PIPE_CODE`; inside a shell string, only the script's path can say so.
+    let script_and_args = bound
+        .command
+        .iter()
+        .skip(1)
+        .enumerate()
+        .map(|(i, a)| if i == 0 { format!("\"$PIPE_CODE\"/{}", quote(a)) } else { quote(a) })
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
         "torchrun --rdzv_backend {} --rdzv_endpoint ${{{rank0}:=localhost}}:{} --rdzv_id '{{{{workflow.uid}}}}-{role}' --nnodes {nnodes} --nproc_per_node {} --max_restarts {} --tee 3 --role '' {script_and_args}",
         quote(&text("rdzv_backend", "c10d")),

@@ -7,6 +7,7 @@
 //! The validators are installed by `scripts/test.sh` (pip: hera, kubernetes-validate, jsonschema;
 //! npm: `tests/validators`); a missing one fails the test with what to install.
 
+use pipe_tests::cluster::Cluster;
 use pipe_tests::{compile_cases, compile_to, copy_dir, repo_root, succeeded, write_file};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -268,126 +269,10 @@ fn a_scheduled_pipeline_resolves_its_branches_at_each_run() {
     assert!(once["models"]["commit"].as_str().is_some(), "without a schedule, compiling pins: {once:?}");
 }
 
-/// Runs a compiled workflow here as a cluster would: the `main` DAG's tasks in order as Argo's
-/// controller walks them (`depends`, `withParam` over the plan's result, `when`), each task's
-/// template with Argo's variables filled in (`{{workflow.*}}`, `{{inputs.parameters.*}}`,
-/// `{{item.*}}`, `{{tasks.*.outputs.result}}`), its pod built in Argo's order and checked as the API
-/// server checks it (`pipe_tests::argo_pod`), and run as a kubelet would (`pipe_tests::sandbox`):
-/// the shim image's root from its Dockerfile, user images on this host's system, volumes, the
-/// store Secret, uid 65532. A pod's stdout is its task's `outputs.result`. Gives the pods run per
-/// template. Argo's rules it follows: `workflow/controller/dag.go` (a task waits for its `depends`;
-/// `expandTask` makes one node per `withParam` item, none for an empty list, `{{item.KEY}}` for
-/// object items; a false `when` skips the task) and `util/template` (`{{…}}` replaced in the
-/// template's JSON text before the pod is built).
-struct Cluster {
-    spec: Value,
-    node: pipe_tests::sandbox::Node,
-}
-
-/// `value` as it goes inside a JSON string.
-fn json_escaped(value: &str) -> String {
-    let quoted = serde_json::to_string(value).expect("a string serialises");
-    quoted[1..quoted.len() - 1].to_owned()
-}
-
-impl Cluster {
-    fn new(root: &Path, files: &BTreeMap<String, String>, store_secret: Vec<(String, String)>) -> Cluster {
-        use pipe_tests::sandbox::{Node, Root, shim_image_root};
-        let template = yaml(&files["workflow-template.yaml"]);
-        let config = yaml(&files["configmap.yaml"]);
-        let mut node = Node::new(&root.join("node"));
-        let shim_root = shim_image_root(&root.join("shim-image"), Path::new(env!("CARGO_BIN_EXE_pipe")), None);
-        let patch: Value =
-            serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("patch")).expect("JSON");
-        let shim_image = patch["initContainers"][0]["image"].as_str().expect("the shim image").to_owned();
-        node.images.insert(shim_image, Root::Image(shim_root));
-        let data = config["data"].as_object().expect("data");
-        node.config_maps.insert(
-            config["metadata"]["name"].as_str().expect("name").to_owned(),
-            data.iter().map(|(k, v)| (k.clone(), v.as_str().expect("text").to_owned())).collect(),
-        );
-        node.secrets.insert("pipe-store".into(), store_secret.into_iter().collect());
-        Cluster { spec: template["spec"].clone(), node }
-    }
-
-    /// `text` with Argo's `{{…}}` variables from `vars`, each escaped for a JSON string when `json`.
-    fn fill(text: &str, vars: &BTreeMap<String, String>, json: bool) -> String {
-        let mut out = text.to_owned();
-        for (name, value) in vars {
-            let value = if json { json_escaped(value) } else { value.clone() };
-            out = out.replace(&format!("{{{{{name}}}}}"), &value);
-        }
-        assert!(!out.contains("{{"), "an Argo variable was left unfilled: {out}");
-        out
-    }
-
-    fn submit(&mut self, workflow: &str) -> BTreeMap<String, usize> {
-        let templates: BTreeMap<String, Value> = self.spec["templates"]
-            .as_array()
-            .expect("templates")
-            .iter()
-            .map(|t| (t["name"].as_str().expect("name").to_owned(), t.clone()))
-            .collect();
-        let mut global = BTreeMap::from([
-            ("workflow.name".to_owned(), workflow.to_owned()),
-            ("workflow.uid".to_owned(), format!("uid-{workflow}")),
-        ]);
-        for p in self.spec["arguments"]["parameters"].as_array().into_iter().flatten() {
-            global.insert(
-                format!("workflow.parameters.{}", p["name"].as_str().expect("name")),
-                p["value"].as_str().expect("value").to_owned(),
-            );
-        }
-        let mut pods = BTreeMap::new();
-        for task in templates["main"]["dag"]["tasks"].as_array().expect("tasks") {
-            if let Some(when) = task["when"].as_str() {
-                let (left, right) = Cluster::fill(when, &global, false)
-                    .split_once(" != ")
-                    .map(|(l, r)| (l.to_owned(), r.to_owned()))
-                    .expect("`A != B`");
-                if left == right {
-                    continue;
-                }
-            }
-            let items: Vec<Option<Value>> = match task["withParam"].as_str() {
-                Some(expr) => {
-                    let list: Vec<Value> =
-                        serde_json::from_str(&Cluster::fill(expr, &global, false)).expect("withParam is a JSON list");
-                    list.into_iter().map(Some).collect()
-                }
-                None => vec![None],
-            };
-            let name = task["template"].as_str().expect("template");
-            for item in items {
-                let mut vars = global.clone();
-                // `{{item.KEY}}` for each key of an object item, as Argo does.
-                for (k, v) in item.as_ref().and_then(Value::as_object).into_iter().flatten() {
-                    vars.insert(format!("item.{k}"), v.as_str().expect("item values are strings").to_owned());
-                }
-                for a in task["arguments"]["parameters"].as_array().into_iter().flatten() {
-                    let value = Cluster::fill(a["value"].as_str().expect("value"), &vars, false);
-                    vars.insert(format!("inputs.parameters.{}", a["name"].as_str().expect("name")), value);
-                }
-                let filled = Cluster::fill(&templates[name].to_string(), &vars, true);
-                let mut spec = self.spec.clone();
-                spec["templates"] = Value::Array(vec![serde_json::from_str(&filled).expect("JSON")]);
-                let patch = Cluster::fill(self.spec["podSpecPatch"].as_str().expect("patch"), &vars, false);
-                spec["podSpecPatch"] = Value::String(patch);
-                let pod = match pipe_tests::argo_pod::build(&spec, name) {
-                    Ok(Some(pod)) => pod,
-                    Ok(None) => panic!("template `{name}` makes no pod; resource templates are not run here"),
-                    Err(problems) => panic!("the API server refuses the pod of `{name}`: {problems:?}"),
-                };
-                let (stdout, _) = self.node.run_pod(&pod).unwrap_or_else(|e| panic!("pod of `{name}` failed: {e}"));
-                *pods.entry(name.to_owned()).or_insert(0) += 1;
-                global.insert(
-                    format!("tasks.{}.outputs.result", task["name"].as_str().expect("name")),
-                    stdout.trim().to_owned(),
-                );
-            }
-        }
-        pods
-    }
+/// A compiled workflow on the cluster stand-in (`pipe_tests::cluster`), with the store Secret.
+fn cluster(root: &Path, files: &BTreeMap<String, String>, secret: Vec<(String, String)>) -> Cluster {
+    let (template, config) = (yaml(&files["workflow-template.yaml"]), yaml(&files["configmap.yaml"]));
+    Cluster::new(root, Path::new(env!("CARGO_BIN_EXE_pipe")), &template, &config, secret, BTreeMap::new())
 }
 
 #[test]
@@ -426,7 +311,7 @@ stage total {
     let files = compile(&root.join("pipeline.pipe"), &root.join("out"), &["--unpinned"]);
     let mut secret = moto.env();
     secret.push(("PIPE_STORE".into(), store.clone()));
-    let mut cluster = Cluster::new(root, &files, secret);
+    let mut cluster = cluster(root, &files, secret);
 
     let first = cluster.submit("run-1");
     assert_eq!(first.get("stage-upper"), Some(&4), "one shard per datum at first: {first:?}");
@@ -537,7 +422,7 @@ fn every_pipeline_brings_the_least_role_its_pods_need() {
             serde_json::json!({"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}),
         ];
         if ddp {
-            expected.push(serde_json::json!({"apiGroups": ["batch.volcano.sh"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]}));
+            expected.push(serde_json::json!({"apiGroups": ["batch.volcano.sh"], "resources": ["jobs"], "verbs": ["create", "get", "list", "delete"]}));
         }
         assert_eq!(role["rules"].as_array().expect("rules"), &expected, "{name}");
     }

@@ -236,3 +236,25 @@ fn a_file_replaced_with_equal_size_and_mtime_is_read_again() {
     let files = output(&dir, "pipeline.s");
     assert_eq!(files[0], ("a".to_owned(), "version 2".to_owned()));
 }
+
+/// A param given as `2.0` is the value its default `2.0` is: one key, so nothing runs again (it
+/// used to rerun every datum that read the param, and a stage TorchX ran, which writes `2.0`,
+/// ran again under `pipe run`).
+#[test]
+fn a_param_given_as_its_default_value_reruns_nothing() {
+    let (_tmp, dir) = project(&[
+        ("data/a.txt", "a\n"),
+        (
+            "pipeline.pipe",
+            "param t: float = 2.0\nparam n: int = 3\n\ninput d = dir(\"data\")\n\nstage s {\n  image   = \"busybox\"\n  datums  = glob(d, \"/*\")\n  command = [\"sh\", \"-c\", \"echo ${t} ${n} > $PIPE_OUT/x\"]\n}\n",
+        ),
+    ]);
+    assert_eq!(run(&dir), [(1, 0)]);
+    for given in [["--param", "t=2.0"], ["--param", "t=2.00"], ["--param", "n=+3"]] {
+        let args = [&["run", "pipeline.pipe", "--json"][..], &given[..]].concat();
+        let out = pipe(&dir, &args);
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+        assert_eq!(doc["stages"][0]["processed"], 0, "{given:?} is the default value");
+    }
+    assert_eq!(output(&dir, "pipeline.s"), [("x".to_owned(), "2 3\n".to_owned())]);
+}

@@ -180,7 +180,7 @@ fn torchx_kubernetes_pods_run_the_stage_against_s3_and_skip_it_the_second_time()
     let shim = pipe_tests::sandbox::static_shim(Path::new(env!("CARGO_BIN_EXE_pipe")));
     node.images.insert("debian:bookworm-slim".into(), pipe_tests::sandbox::Root::HostWith(vec![shim]));
     node.image_env.insert("debian:bookworm-slim".into(), moto.env());
-    let mut run = |label: &str| -> String {
+    let run = |label: &str| -> String {
         let out = succeeded(
             Command::new("torchx")
                 .args(["run", "--workspace", "", "--dryrun", "-s", "kubernetes", "./p.py:upper"])
@@ -208,4 +208,42 @@ fn torchx_kubernetes_pods_run_the_stage_against_s3_and_skip_it_the_second_time()
     assert_eq!(std::fs::read_to_string(got.join("a.txt")).expect("output"), "ALPHA\n");
     let second = run("second run");
     assert!(second.contains("2 datums, 0 processed, 2 reused"), "nothing changed, nothing runs: {second}");
+}
+
+/// A float param reaches the command as the same text whether it comes from `pipe run` (Rust's
+/// `f64` `Display`, through `pipe_core::emit::params::render`) or from a TorchX component's typed
+/// argument (`_pipe_text` in the emitted Python, read back by the shim as the spec's param type
+/// says): else equal values key datums differently, and a stage TorchX ran runs again under `pipe
+/// run`. 2,000 random floats and the awkward ones (Python and Rust break ties between equally
+/// short digits differently: 2127324910041327.25 is `…27.2` in one and `…27.3` in the other).
+#[test]
+fn torchx_writes_float_params_as_pipe_does() {
+    need_torchx();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let text = "param t: float = 2.0\n\nstage s {\n  image   = \"busybox\"\n  command = [\"echo\", \"${t}\"]\n}\n";
+    std::fs::write(tmp.path().join("p.pipe"), text).expect("write");
+    compile(&tmp.path().join("p.pipe"), tmp.path(), &[]);
+    let mut floats = vec![2.0, 0.1, 1e-7, 1e16, 1e21, 123_456.789, -0.0, 5e-324, f64::MAX, f64::MIN_POSITIVE, 0.3];
+    floats.push(2_127_324_910_041_327.3); // the double 2127324910041327.25
+    floats.extend((0..2000).map(|_| f64::from_bits(fastrand::u64(..))).filter(|f| f.is_finite()));
+    // Rust's `{:?}` of an f64 reads back exactly in Python's `float()`.
+    let input: String = floats.iter().map(|f| format!("{f:?}\n")).collect();
+    let script =
+        "import sys\nsys.path.insert(0, '.')\nimport p\nfor line in sys.stdin:\n    print(p._pipe_text(float(line)))\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes()).expect("write");
+    let out = succeeded(child.wait_with_output().expect("python3 ends"));
+    let python: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(python.len(), floats.len());
+    for (f, py) in floats.iter().zip(&python) {
+        let pipe_run = pipe_core::emit::params::render(&pipe_core::types::Value::Float(*f), &Default::default());
+        let shim = pipe_spec::ParamType::Float.canonical(py);
+        assert_eq!(shim.as_deref(), Some(pipe_run.as_str()), "{f:?}, which TorchX writes as {py}");
+    }
 }

@@ -240,7 +240,8 @@ fn one_line(s: &str) -> String {
 }
 
 /// `torchrun …` as `dist.ddp` builds it: rendezvous on replica 0 through TorchX's `rank0_env`
-/// macro (single-node jobs take a free local port).
+/// macro (single-node jobs take a free local port). The script is found under `$PIPE_CODE`, which
+/// the shim sets to the folder of the stage's scripts: the command runs in the datum's work folder.
 fn torchrun(stage: &Stage, command: &[String]) -> String {
     let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
     let port = stage.int("rdzv_port").unwrap_or(29_500);
@@ -251,11 +252,12 @@ fn torchrun(stage: &Stage, command: &[String]) -> String {
     };
     let backend = stage.field("rdzv_backend").and_then(Value::as_plain_str).unwrap_or_else(|| "c10d".into());
     format!(
-        "_pipe_shell([\"torchrun\", \"--rdzv_backend\", {}, \"--rdzv_endpoint\", {endpoint}, \"--rdzv_id\", macros.app_id, \"--nnodes\", \"{nnodes}\", \"--nproc_per_node\", \"{}\", \"--max_restarts\", \"{}\", \"--tee\", \"3\", \"--role\", \"\"] + [{}], raw=[4])",
+        "_pipe_shell([\"torchrun\", \"--rdzv_backend\", {}, \"--rdzv_endpoint\", {endpoint}, \"--rdzv_id\", macros.app_id, \"--nnodes\", \"{nnodes}\", \"--nproc_per_node\", \"{}\", \"--max_restarts\", \"{}\", \"--tee\", \"3\", \"--role\", \"\", '\"$PIPE_CODE\"/' + _pipe_shell([{}], raw=[])] + [{}], raw=[4, 17])",
         string(&backend),
         stage.int("nproc_per_node").unwrap_or(1),
         stage.int("max_restarts").unwrap_or(0),
-        command.iter().skip(1).cloned().collect::<Vec<_>>().join(", "),
+        command.get(1).cloned().unwrap_or_else(|| "\"\"".into()),
+        command.iter().skip(2).cloned().collect::<Vec<_>>().join(", "),
     )
 }
 
@@ -312,7 +314,8 @@ def _pipe_lit(text: str) -> str:
 
 
 def _pipe_text(value: object) -> str:
-    """A param's value as pipe writes it: `true`/`false` for booleans."""
+    """A param's value as text the shim reads back exactly (`true`/`false` for booleans; a float's
+    round-trip digits); the shim then writes each value in its one canonical form."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -124,7 +124,7 @@ pub async fn run_datum(
         for (input, files) in &by_input {
             store.get_files(files.clone(), &inputs_dir.join(input), 4, Arc::new(Quiet)).await?;
         }
-        let env = match environment(spec, &inputs_dir, &out, &key, datum) {
+        let env = match environment(spec, &inputs_dir, &out, &key, datum, &ctx.cwd) {
             Ok(env) => env,
             Err(reason) => return Ok(fail(reason, 0, String::new(), String::new())),
         };
@@ -178,6 +178,7 @@ fn environment(
     out: &Path,
     key: &Hash,
     datum: &Datum,
+    code: &Path,
 ) -> Result<Vec<(String, String)>, String> {
     let mut env: Vec<(String, String)> = spec
         .inputs
@@ -187,6 +188,10 @@ fn environment(
     env.push(("PIPE_OUT".into(), out.display().to_string()));
     env.push(("PIPE_DATUM".into(), key.to_hex()));
     env.push(("PIPE_DATUM_LABEL".into(), datum.label.clone()));
+    // Where the stage's scripts are, for commands that name them inside a shell string (the
+    // `torchrun` line of a ddp stage), which the arguments' rewriting cannot reach.
+    let code = std::path::absolute(code).unwrap_or_else(|_| code.to_owned());
+    env.push(("PIPE_CODE".into(), code.display().to_string()));
     for (i, c) in datum.captures.iter().enumerate() {
         env.push((format!("PIPE_CAPTURE_{}", i + 1), c.clone()));
     }

@@ -136,6 +136,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         timeout_seconds: None,
         parallelism: None,
         params: Vec::new(),
+        param_types: Default::default(),
         code: Vec::new(),
     };
     let data = names.iter().map(|n| (n.clone(), random_files(rng))).collect();

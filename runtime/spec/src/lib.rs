@@ -17,7 +17,7 @@ mod stage;
 
 pub use hash::{Hash, HashParseError};
 pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, ManifestError, file_hash};
-pub use param::parse_param;
+pub use param::{ParamType, parse_param};
 pub use path::{PathError, check_path};
 pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};
 pub use stage::{

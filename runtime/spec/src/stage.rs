@@ -8,6 +8,7 @@
 
 use crate::hash::Hash;
 use crate::manifest::{CommitId, FileEntry};
+use crate::param::ParamType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -45,6 +46,11 @@ pub struct StageSpec {
     /// Empty when the compiler substituted every param.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<String>,
+    /// The types of [`StageSpec::params`] that are not text: a value given to a run is read as
+    /// its type and written canonically ([`ParamType::canonical`]), so `2.0` given on a cluster
+    /// keys datums as the default `2.0` does on a laptop.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub param_types: BTreeMap<String, ParamType>,
     /// The scripts the command names (`prep.py` in `python prep.py`), by the argument that names
     /// them, with their content: code, like the image. `pipe run` reads them beside the pipeline;
     /// `pipe compile` stores them in the store, and `pipe-shim` puts them in a folder of the work
@@ -73,7 +79,16 @@ impl StageSpec {
         if let Some(missing) = self.params.iter().find(|p| !values.contains_key(*p)) {
             return Err(format!("the stage spec needs param `{missing}`: pass `--param {missing}=VALUE`"));
         }
-        let fill = |text: &str| substitute(text, values);
+        let mut read = BTreeMap::new();
+        for name in &self.params {
+            let given = &values[name];
+            let ty = self.param_types.get(name).copied().unwrap_or(ParamType::Text);
+            let text = ty.canonical(given).ok_or_else(|| {
+                format!("param `{name}` is {}, and `{given}` is not: pass `--param {name}=VALUE` with a {0}", ty.word())
+            })?;
+            read.insert(name.clone(), text);
+        }
+        let fill = |text: &str| substitute(text, &read);
         let mut bound = self.clone();
         bound.image = fill(&self.image);
         bound.command = self.command.iter().map(|a| fill(a)).collect();
@@ -83,6 +98,7 @@ impl StageSpec {
             }
         }
         bound.params.clear();
+        bound.param_types.clear();
         Ok(bound)
     }
 
@@ -246,6 +262,7 @@ mod bind_tests {
             timeout_seconds: None,
             parallelism: None,
             params: params.iter().map(|s| s.to_string()).collect(),
+            param_types: BTreeMap::new(),
             code: Vec::new(),
         }
     }
@@ -260,6 +277,27 @@ mod bind_tests {
         assert_eq!(bound.env[0].value, EnvValue::Literal("0.1".into()));
         assert!(bound.params.is_empty());
         assert_eq!(bound.fingerprint(), bound.bind(&BTreeMap::new()).expect("binds").fingerprint());
+    }
+
+    #[test]
+    fn bind_reads_each_value_as_its_type() {
+        // `argo submit -p lr=0.10` or TorchX's `--lr 0.1` give text; the key must not depend on
+        // how the same value was spelled.
+        let mut typed = spec(&["train", "--lr", "${lr}", "--n", "${n}"], &["lr", "n"]);
+        typed.param_types = [("lr", ParamType::Float), ("n", ParamType::Int)].map(|(k, t)| (k.to_owned(), t)).into();
+        let bind = |lr: &str, n: &str| {
+            let values: BTreeMap<String, String> =
+                [("lr", lr), ("n", n)].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+            typed.bind(&values)
+        };
+        let canonical = bind("0.1", "3").expect("binds");
+        assert_eq!(canonical.command, ["train", "--lr", "0.1", "--n", "3"]);
+        assert!(canonical.param_types.is_empty());
+        for (lr, n) in [("0.10", "3"), ("1e-1", "+3"), (" 0.1", "3")] {
+            assert_eq!(bind(lr, n).expect("binds").fingerprint(), canonical.fingerprint(), "{lr} {n}");
+        }
+        let err = bind("fast", "3").expect_err("not a float");
+        assert!(err.contains("`lr` is float") && err.contains("--param lr=VALUE"), "{err}");
     }
 
     #[test]

@@ -177,6 +177,11 @@ fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool) -> Resul
         .enable_all()
         .build()
         .map_err(|e| pipe_store::StoreError::Io { path: PathBuf::from(url), source: e })?;
+    // Nothing to pin, snapshot or store: no store is needed, nor opened.
+    let scripts = specs.iter().any(|s| !pipe_runtime::code::script_args(&s.command, dir).is_empty());
+    if !scripts && specs.iter().all(|s| s.inputs.iter().all(|i| matches!(i.source, InputSource::Stage { .. }))) {
+        return Ok(());
+    }
     runtime.block_on(async {
         // A store is created only to hold `dir(…)` snapshots; repo inputs need one that exists.
         let snapshots_dirs = specs.iter().flat_map(|s| &s.inputs).any(|i| matches!(i.source, InputSource::Dir { .. }));

@@ -4,6 +4,7 @@
 use crate::ir::Pipeline;
 use crate::types::{Piece, Ty, Value};
 use indexmap::IndexMap;
+use pipe_spec::ParamType;
 
 /// Every param's value as text (what `${name}` becomes), by name, in declaration order.
 pub fn resolve(p: &Pipeline, overrides: &[(String, String)]) -> Result<IndexMap<String, String>, String> {
@@ -31,14 +32,12 @@ pub fn resolve(p: &Pipeline, overrides: &[(String, String)]) -> Result<IndexMap<
     Ok(out)
 }
 
+/// `value` checked against `ty`, as the one text of its value ([`ParamType::canonical`], which the
+/// shim applies to values a cluster run is given): `2.0`, `2.00` and the default `2.0` are one
+/// value, so one text, one datum key (`+3` and `3` likewise).
 fn check(name: &str, ty: &Ty, value: String) -> Result<String, String> {
-    let ok = match ty {
-        Ty::Int => value.parse::<i64>().is_ok(),
-        Ty::Float => value.parse::<f64>().is_ok_and(f64::is_finite),
-        Ty::Bool => matches!(value.as_str(), "true" | "false"),
-        _ => true,
-    };
-    if ok { Ok(value) } else { Err(format!("param `{name}` is {ty}, and `{value}` is not")) }
+    let read = super::spec::param_type(ty).unwrap_or(ParamType::Text);
+    read.canonical(&value).ok_or_else(|| format!("param `{name}` is {ty}, and `{value}` is not"))
 }
 
 /// The text a value stands for, with `${param}` substituted from `params`.
@@ -59,5 +58,25 @@ pub fn render(v: &Value, params: &IndexMap<String, String>) -> String {
         Value::Param(name) => params.get(name).cloned().unwrap_or_default(),
         Value::List(items) => items.iter().map(|i| render(i, params)).collect::<Vec<_>>().join(" "),
         Value::Map(_) | Value::Secret { .. } | Value::Datums(_) | Value::Error => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value, one text: a param given as `2.0` must key datums as its default `2.0` does.
+    #[test]
+    fn a_given_value_reads_as_its_default_would() {
+        let default = |v: Value| render(&v, &IndexMap::new());
+        assert_eq!(check("t", &Ty::Float, "2.0".into()), Ok(default(Value::Float(2.0))));
+        assert_eq!(check("t", &Ty::Float, "2.00".into()), Ok(default(Value::Float(2.0))));
+        assert_eq!(check("t", &Ty::Float, "1e-3".into()), Ok(default(Value::Float(0.001))));
+        assert_eq!(check("n", &Ty::Int, "+3".into()), Ok(default(Value::Int(3))));
+        assert_eq!(check("b", &Ty::Bool, "true".into()), Ok("true".into()));
+        assert_eq!(check("s", &Ty::String, "2.0".into()), Ok("2.0".into()), "text stays as given");
+        for (ty, bad) in [(Ty::Float, "inf"), (Ty::Float, "x"), (Ty::Int, "2.5"), (Ty::Bool, "yes")] {
+            assert!(check("p", &ty, bad.into()).is_err(), "{bad}");
+        }
     }
 }

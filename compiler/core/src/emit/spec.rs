@@ -4,9 +4,11 @@
 
 use super::params::render;
 use crate::ir::{Pipeline, Source, Stage};
-use crate::types::{Datums, Kind, Piece, Value};
+use crate::types::{Datums, Kind, Piece, Ty, Value};
 use indexmap::IndexMap;
-use pipe_spec::{DatumSpec, EnvValue, EnvVar, InputSource, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec};
+use pipe_spec::{
+    DatumSpec, EnvValue, EnvVar, InputSource, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
+};
 
 /// The spec of every stage, in topological order.
 pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<StageSpec> {
@@ -33,7 +35,23 @@ pub fn stage_spec_template(p: &Pipeline, stage: &Stage) -> StageSpec {
     }
     let mut spec = build(p, stage, &render_template);
     spec.params = p.params.iter().map(|q| q.name.clone()).filter(|n| used.contains(n)).collect();
+    spec.param_types = p
+        .params
+        .iter()
+        .filter(|q| used.contains(&q.name))
+        .filter_map(|q| Some((q.name.clone(), param_type(&q.ty)?)))
+        .collect();
     spec
+}
+
+/// How a run reads a value given for a param of type `ty`; `None` for text.
+pub fn param_type(ty: &Ty) -> Option<ParamType> {
+    match ty {
+        Ty::Int => Some(ParamType::Int),
+        Ty::Float => Some(ParamType::Float),
+        Ty::Bool => Some(ParamType::Bool),
+        _ => None,
+    }
 }
 
 /// The text of a value with params as `${name}` and literal `$` doubled.
@@ -138,6 +156,7 @@ fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> Stag
         },
         parallelism: stage.int("parallelism").and_then(|n| u32::try_from(n).ok()),
         params: Vec::new(),
+        param_types: Default::default(),
         code: Vec::new(),
     }
 }
