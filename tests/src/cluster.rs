@@ -40,7 +40,8 @@ pub struct Cluster {
 /// How a submitted workflow went.
 #[derive(Debug, Default)]
 pub struct Run {
-    /// Pods started per template (a ddp stage's gang counts each of its pods).
+    /// Pods started per DAG task (`plan-<stage>`, `run-<stage>`, …; a ddp stage's gang counts each
+    /// of its pods).
     pub pods: BTreeMap<String, usize>,
     /// `Succeeded` or `Failed`, as `{{workflow.status}}` says it.
     pub status: String,
@@ -118,7 +119,7 @@ impl Cluster {
         self.gangs.len()
     }
 
-    /// Runs workflow `workflow` to its end, panicking when it fails.
+    /// Runs workflow `workflow` to its end, panicking when it fails; gives the pods per task.
     pub fn submit(&mut self, workflow: &str) -> BTreeMap<String, usize> {
         let run = self.run(workflow, None);
         if let Some(why) = run.failure {
@@ -184,6 +185,7 @@ impl Cluster {
                 None => vec![None],
             };
             let name = task["template"].as_str().expect("template");
+            let task_name = task["name"].as_str().expect("name");
             for item in items {
                 let mut vars = global.clone();
                 // `{{item.KEY}}` for each key of an object item, as Argo does.
@@ -197,9 +199,9 @@ impl Cluster {
                 let filled: Value =
                     serde_json::from_str(&fill(&templates[name].to_string(), &vars, true)).expect("JSON");
                 let result = if filled.get("resource").is_some() {
-                    self.resource(&filled["resource"], name, pods, deadline)?
+                    self.resource(&filled["resource"], name, task_name, pods, deadline)?
                 } else {
-                    self.pod(&filled, name, &vars, pods)?
+                    self.pod(&filled, name, task_name, &vars, pods)?
                 };
                 global.insert(format!("tasks.{}.outputs.result", task["name"].as_str().expect("name")), result);
             }
@@ -212,6 +214,7 @@ impl Cluster {
         &self,
         filled: &Value,
         name: &str,
+        task: &str,
         vars: &BTreeMap<String, String>,
         pods: &mut BTreeMap<String, usize>,
     ) -> Result<String, String> {
@@ -223,8 +226,8 @@ impl Cluster {
             Ok(None) => return Err(format!("template `{name}` makes no pod")),
             Err(problems) => return Err(format!("the API server refuses the pod of `{name}`: {problems:?}")),
         };
-        *pods.entry(name.to_owned()).or_insert(0) += 1;
-        let (stdout, _) = self.node.run_pod(&pod).map_err(|e| format!("pod of `{name}` failed: {e}"))?;
+        *pods.entry(task.to_owned()).or_insert(0) += 1;
+        let (stdout, _) = self.node.run_pod(&pod).map_err(|e| format!("pod of `{task}` failed: {e}"))?;
         Ok(stdout.trim().to_owned())
     }
 
@@ -234,6 +237,7 @@ impl Cluster {
         &mut self,
         resource: &Value,
         name: &str,
+        task: &str,
         pods: &mut BTreeMap<String, usize>,
         deadline: Option<Instant>,
     ) -> Result<String, String> {
@@ -246,7 +250,7 @@ impl Cluster {
                 let job_name = generated_name(job["metadata"]["generateName"].as_str().expect("generateName"));
                 let gang = Gang::start(&self.node, &job, &job_name)
                     .map_err(|p| format!("Volcano refuses the Job of `{name}`: {p:?}"))?;
-                *pods.entry(name.to_owned()).or_insert(0) += gang.size();
+                *pods.entry(task.to_owned()).or_insert(0) += gang.size();
                 while !gang.ended() {
                     if deadline.is_some_and(|d| Instant::now() > d) {
                         // `argo stop`: the step's pod ends; the Job is another object and stays.

@@ -375,12 +375,14 @@ impl Node {
             cmd.args(["--setenv", k, v]);
         }
         cmd.args(["--chdir", c["workingDir"].as_str().unwrap_or("/")]);
-        let argv: Vec<&str> = c["command"]
+        let vars: BTreeMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let argv: Vec<String> = c["command"]
             .as_array()
             .into_iter()
             .flatten()
             .chain(c["args"].as_array().into_iter().flatten())
             .filter_map(Value::as_str)
+            .map(|arg| expand(arg, &vars))
             .collect();
         if argv.is_empty() {
             return Err(format!("container {name}: no command (images' entrypoints are not modelled)"));
@@ -401,4 +403,32 @@ impl Node {
         }
         Ok((String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
     }
+}
+
+/// The kubelet's expansion of a container's command and args (`ExpandContainerCommandAndArgs`,
+/// kubernetes `third_party/forked/golang/expansion/expand.go`): `$(NAME)` becomes the container's
+/// variable `NAME` when it has one and stays as written when not; `$$` is a `$`; any other `$` is
+/// itself.
+pub fn expand(text: &str, vars: &BTreeMap<&str, &str>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(name) = after.strip_prefix('(').and_then(|a| a.split_once(')')).map(|(n, _)| n) {
+            match vars.get(name) {
+                Some(value) => out.push_str(value),
+                None => out.push_str(&format!("$({name})")),
+            }
+            rest = &after[name.len() + 2..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }

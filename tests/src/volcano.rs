@@ -103,7 +103,7 @@ pub fn admit(job: &Value, name: &str) -> Result<Vec<(String, Value)>, Vec<String
             spec["hostname"] = pod_name.clone().into();
             spec["subdomain"] = name.into();
             for list in ["containers", "initContainers"] {
-                for c in spec[list].as_array_mut().into_iter().flatten() {
+                for c in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
                     let env = c["env"].as_array().cloned().unwrap_or_default();
                     let mut env = env;
                     env.push(json!({"name": "VK_TASK_INDEX", "value": i.to_string()}));

@@ -37,17 +37,30 @@ fn stage_template_name(stage: &str) -> String {
 /// and, for a pipeline with ddp stages, the exit handler [`EXIT`] and its [`STOP_GANGS`] step.
 pub(crate) fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, config_map: &str) -> Vec<Template> {
     let params: Vec<String> = p.params.iter().map(|q| q.name.clone()).collect();
-    let mut out = vec![main(p, specs), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
+    // Stages whose shard pods differ only in the stage they run share one template.
+    let mut shapes: Vec<Template> = Vec::new();
+    let mut run_templates = Vec::new();
+    let mut gangs = Vec::new();
+    for (stage, spec) in p.stages.iter().zip(specs) {
+        if stage.kind == Kind::Ddp {
+            let t = ddp_template(opts, p, stage, spec, config_map);
+            run_templates.push(t.name.clone());
+            gangs.push(t);
+        } else {
+            let t = shard_template(opts, stage, spec);
+            if !shapes.iter().any(|s| s.name == t.name) {
+                shapes.push(t.clone());
+            }
+            run_templates.push(t.name);
+        }
+    }
+    let mut out =
+        vec![main(p, specs, &run_templates), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
     if has_gangs(p) {
         out.extend(exit_handler());
     }
-    for (stage, spec) in p.stages.iter().zip(specs) {
-        out.push(if stage.kind == Kind::Ddp {
-            ddp_template(opts, p, stage, spec, config_map)
-        } else {
-            shard_template(opts, stage, spec)
-        });
-    }
+    out.extend(shapes);
+    out.extend(gangs);
     out
 }
 
@@ -91,9 +104,9 @@ fn exit_handler() -> [Template; 2] {
     [Template { name: EXIT.into(), dag: Some(Dag { tasks: vec![task] }), ..Default::default() }, stop]
 }
 
-fn main(p: &Pipeline, specs: &[StageSpec]) -> Template {
+fn main(p: &Pipeline, specs: &[StageSpec], run_templates: &[String]) -> Template {
     let mut tasks = Vec::new();
-    for (stage, spec) in p.stages.iter().zip(specs) {
+    for ((stage, spec), run_template) in p.stages.iter().zip(specs).zip(run_templates) {
         let (plan, run, commit) =
             (task_name("plan", &stage.name), task_name("run", &stage.name), task_name("commit", &stage.name));
         let upstream: Vec<String> =
@@ -113,7 +126,7 @@ fn main(p: &Pipeline, specs: &[StageSpec]) -> Template {
         tasks.push(if ddp {
             DagTask {
                 name: run.clone(),
-                template: stage_template_name(&stage.name),
+                template: run_template.clone(),
                 depends: Some(plan),
                 when: Some(format!("'{result}' != '[]'")),
                 ..Default::default()
@@ -121,11 +134,12 @@ fn main(p: &Pipeline, specs: &[StageSpec]) -> Template {
         } else {
             DagTask {
                 name: run.clone(),
-                template: stage_template_name(&stage.name),
+                template: run_template.clone(),
                 depends: Some(plan),
                 with_param: Some(result),
                 arguments: Some(Arguments {
                     parameters: [
+                        Some(parameter("stage", &stage.name)),
                         Some(parameter("shard", "{{item.shard}}")),
                         timed.then(|| parameter("deadline", "{{item.deadline}}")),
                     ]
@@ -169,29 +183,37 @@ fn retry(spec: &StageSpec) -> Option<RetryStrategy> {
     (spec.retries > 0).then(|| RetryStrategy { limit: spec.retries.to_string(), retry_policy: "OnError" })
 }
 
+/// The template of a stage's shard pods, named by its content (`shard-<8 hex>`): the stage comes
+/// as an input, and the shim runs the command of the stage's spec, so stages whose pods differ
+/// only in that (same image, secrets, resources, placement, retries, timeout, params) share it. A
+/// WorkflowTemplate holds one per such shape instead of one per stage.
 fn shard_template(opts: &Options, stage: &Stage, spec: &StageSpec) -> Template {
-    let command = pod::argo_bound(spec).command;
+    let mut shape = spec.clone();
+    shape.stage = "{{inputs.parameters.stage}}".into();
     let shard = vec!["--shard".into(), "{{inputs.parameters.shard}}".into()];
-    let mut container = pod::stage_container(opts, stage, spec, shard, command, pod::Shared::FromPatch);
+    let mut container = pod::stage_container(opts, stage, &shape, shard, Vec::new(), pod::Shared::FromPatch);
     let (resources, pod_spec_patch) = pod::split_resources(stage);
     container.resources = Some(resources);
     // The plan knows how many datums each shard got: the pod's deadline comes with its item.
     let timed = spec.timeout_seconds.is_some();
-    let mut inputs = vec![input("shard")];
+    let mut inputs = vec![input("stage"), input("shard")];
     if timed {
         inputs.push(input("deadline"));
     }
-    Template {
+    let mut template = Template {
         pod_spec_patch,
         active_deadline_seconds: timed.then(|| "{{inputs.parameters.deadline}}".to_owned()),
-        name: stage_template_name(&stage.name),
+        name: String::new(),
         inputs: Some(Inputs { parameters: inputs }),
         container: Some(container),
         node_selector: pod::node_selector(stage),
         tolerations: pod::tolerations(stage),
         retry_strategy: retry(spec),
         ..Default::default()
-    }
+    };
+    let content = serde_json::to_vec(&template).expect("templates serialise");
+    template.name = format!("shard-{}", &blake3::hash(&content).to_hex()[..8]);
+    template
 }
 
 fn ddp_template(opts: &Options, p: &Pipeline, stage: &Stage, spec: &StageSpec, config_map: &str) -> Template {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod names;
 mod pod;
 pub mod rbac;
+mod status;
 mod volcano;
 pub mod yaml;
 
@@ -169,6 +170,7 @@ pub fn compile(
     }
     let sizes: Vec<(&str, usize)> = out.iter().map(|(f, _, object)| (*f, limits::json_size(object))).collect();
     limits::check_sizes(p, specs, sizes.into_iter())?;
+    limits::check_run(p, specs, limits::json_size(&template.spec))?;
     Ok(out.into_iter().map(|(file, text, object)| Manifest { file: file.into(), text, object }).collect())
 }
 

@@ -216,8 +216,11 @@ pub(crate) fn stage_container(
     }
     argv.push("run".into());
     argv.extend(run_args);
-    argv.push("--".to_owned());
-    argv.extend(command);
+    // No command: the shim runs the one in the stage's spec.
+    if !command.is_empty() {
+        argv.push("--".to_owned());
+        argv.extend(command);
+    }
     let inline = shared == Shared::Inline;
     let base = if inline { run_env() } else { Vec::new() };
     let vars: Vec<EnvVar> = base

@@ -1,6 +1,7 @@
 //! `torchx.ddp` stages as the gang-scheduled Volcano `Job` that TorchX's Kubernetes scheduler
-//! submits for `dist.ddp`: one task per node (`<role>-<i>`), `torchrun` meeting on node 0 through
-//! Volcano's `svc` and `env` plugins, every replica's command wrapped by `pipe-shim run`.
+//! submits for `dist.ddp`, but with one task of a replica per node instead of a task per node:
+//! `torchrun` meeting on node 0 through Volcano's `svc` and `env` plugins, every replica's command
+//! wrapped by `pipe-shim run`.
 //!
 //! Takes a ddp stage and its spec; gives the Job as a typed object (pod templates are
 //! `k8s-openapi` types). Where TorchX fills in `${app_id}` and `${rank0_env}` at submit time,
@@ -10,7 +11,7 @@ use crate::Options;
 use crate::names::fit;
 use crate::pod::{self, RUN_VOLUME, SPEC_VOLUME};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, ContainerPort, EmptyDirVolumeSource, EnvVar, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    ConfigMapVolumeSource, ContainerPort, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pipe_core::ir::Stage;
@@ -60,9 +61,9 @@ pub(crate) struct Policy {
 /// pod `<job>-<task>-<index>` (`MakePodName`, `pkg/controllers/job/helpers`), its webhook refuses a
 /// pod name longer than 63 characters (`validateK8sPodNameLength`,
 /// `pkg/webhooks/admission/jobs/validate/admit_job.go`), and its `svc` plugin makes that name the
-/// pod's hostname, a DNS label. With the API server's 5 random characters after `<base>-`, tasks
-/// `<role>-<rank>` and index 0: 20 + 1 + 5 + 1 + 20 + 1 + digits + 2 ≤ 63 for any rank below
-/// 10^12.
+/// pod's hostname, a DNS label. With the API server's 5 random characters after `<base>-`, the
+/// task `<role>` and the rank as index: 20 + 1 + 5 + 1 + 20 + 1 + digits ≤ 63 for any rank below
+/// 10^15.
 pub(crate) const JOB_BASE_MAX: usize = 20;
 /// How long past the stage's `timeout` a gang's pods may run: installing the shim and fetching
 /// inputs and code before the command starts, storing outputs after it ends.
@@ -71,35 +72,37 @@ pub(crate) const ROLE_MAX: usize = 20;
 /// The label naming the workflow that created a Job, which its exit handler deletes by.
 pub(crate) const WORKFLOW_LABEL: &str = "pipe.dev/workflow";
 
-/// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`.
+/// The Volcano Job for ddp stage `stage`, created by Argo in workflow `{{workflow.name}}`: one
+/// task of `nnodes` replicas, each pod's rank its index in the task (`VC_TASK_INDEX`, from
+/// Volcano's `env` plugin). One pod template for every node keeps the Job, which the
+/// WorkflowTemplate holds, the size of one node's (TorchX writes a task per node instead).
 pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
     let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
     let role = fit(&stage.name, ROLE_MAX);
     let retries = i32::try_from(spec.retries).unwrap_or(0);
-    let tasks = (0..nnodes)
-        .map(|i| Task {
-            name: format!("{role}-{i}"),
-            replicas: 1,
-            min_available: 1,
-            max_retry: retries,
-            policies: if retries > 0 {
-                vec![
-                    Policy { event: "PodEvicted", action: "RestartJob" },
-                    Policy { event: "PodFailed", action: "RestartJob" },
-                ]
-            } else {
-                Vec::new()
-            },
-            template: replica(opts, pipeline, stage, spec, &role, i, nnodes, config_map),
-        })
-        .collect();
+    let replicas = i32::try_from(nnodes).unwrap_or(1);
+    let task = Task {
+        name: role.clone(),
+        replicas,
+        min_available: replicas,
+        max_retry: retries,
+        policies: if retries > 0 {
+            vec![
+                Policy { event: "PodEvicted", action: "RestartJob" },
+                Policy { event: "PodFailed", action: "RestartJob" },
+            ]
+        } else {
+            Vec::new()
+        },
+        template: replica(opts, pipeline, stage, spec, &role, nnodes, config_map),
+    };
     Job {
         api_version: "batch.volcano.sh/v1alpha1",
         kind: "Job",
         metadata: ObjectMeta {
             generate_name: Some(format!("{}-", fit(&format!("{pipeline}-{}", stage.name), JOB_BASE_MAX))),
             labels: Some({
-                let mut l = labels(pipeline, stage, None);
+                let mut l = labels(pipeline, stage);
                 l.insert(WORKFLOW_LABEL.into(), "{{workflow.name}}".into());
                 l
             }),
@@ -108,36 +111,29 @@ pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpe
         spec: JobSpec {
             scheduler_name: "volcano",
             queue: opts.volcano_queue.clone(),
-            min_available: i32::try_from(nnodes).unwrap_or(1),
+            min_available: replicas,
             max_retry: retries,
             plugins: BTreeMap::from([("env", Vec::new()), ("svc", vec!["--publish-not-ready-addresses".into()])]),
-            tasks,
+            tasks: vec![task],
         },
     }
 }
 
-fn labels(pipeline: &str, stage: &Stage, replica: Option<i64>) -> BTreeMap<String, String> {
-    let mut l = BTreeMap::from([
+fn labels(pipeline: &str, stage: &Stage) -> BTreeMap<String, String> {
+    BTreeMap::from([
         ("app.kubernetes.io/managed-by".to_owned(), "pipe".to_owned()),
         ("app.kubernetes.io/name".to_owned(), fit(pipeline, 63)),
         ("pipe.dev/stage".to_owned(), fit(&stage.name, 63)),
-    ]);
-    if let Some(i) = replica {
-        l.insert("pipe.dev/replica".to_owned(), i.to_string());
-    }
-    l
+    ])
 }
 
-/// `torchrun …` as `dist.ddp` builds it, with node 0's address from Volcano's `env` plugin.
-fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, rank: i64, nnodes: i64) -> String {
+/// `torchrun …` as `dist.ddp` builds it. Node 0 serves the rendezvous on `localhost`; the others
+/// meet it at the first host of the task (`VC_<ROLE>_HOSTS`, from Volcano's `svc` plugin).
+fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, nnodes: i64) -> String {
     let bound = pod::argo_bound(spec);
     let int = |f: &str, d: i64| stage.int(f).unwrap_or(d);
     let text = |f: &str, d: &str| stage.field(f).map(pod::argo_text).unwrap_or_else(|| d.to_owned());
-    let rank0 = if rank == 0 {
-        "TORCHX_RANK0_HOST".to_owned()
-    } else {
-        format!("VC_{}_0_HOSTS", role.to_uppercase().replace('-', "_"))
-    };
+    let hosts = format!("VC_{}_HOSTS", role.to_uppercase().replace('-', "_"));
     // `python SCRIPT ARGS…` in the spec: torchrun takes the script and its arguments. The shim
     // runs commands in the datum's work folder and says where the stage's scripts are in
     // `PIPE_CODE`; inside a shell string, only the script's path can say so.
@@ -150,7 +146,7 @@ fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, rank: i64, nnodes: i64)
         .collect::<Vec<_>>()
         .join(" ");
     format!(
-        "torchrun --rdzv_backend {} --rdzv_endpoint ${{{rank0}:=localhost}}:{} --rdzv_id '{{{{workflow.uid}}}}-{role}' --nnodes {nnodes} --nproc_per_node {} --max_restarts {} --tee 3 --role '' {script_and_args}",
+        "rank0=${{{hosts}%%,*}}; [ \"$VC_TASK_INDEX\" = 0 ] && rank0=localhost; exec torchrun --rdzv_backend {} --rdzv_endpoint \"$rank0\":{} --rdzv_id '{{{{workflow.uid}}}}-{role}' --nnodes {nnodes} --nproc_per_node {} --max_restarts {} --tee 3 --role '' {script_and_args}",
         quote(&text("rdzv_backend", "c10d")),
         int("rdzv_port", 29_500),
         int("nproc_per_node", 1),
@@ -164,34 +160,26 @@ fn quote(s: &str) -> String {
     if safe { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn replica(
     opts: &Options,
     pipeline: &str,
     stage: &Stage,
     spec: &StageSpec,
     role: &str,
-    rank: i64,
     nnodes: i64,
     config_map: &str,
 ) -> PodTemplateSpec {
-    let shim_args = vec!["--shard".into(), "0".into(), "--rank".into(), rank.to_string()];
-    let command = vec!["bash".into(), "-c".into(), torchrun(stage, spec, role, rank, nnodes)];
+    // The kubelet expands `$(VC_TASK_INDEX)` in a container's command from its environment.
+    let shim_args = vec!["--shard".into(), "0".into(), "--rank".into(), "$(VC_TASK_INDEX)".into()];
+    let command = vec!["bash".into(), "-c".into(), torchrun(stage, spec, role, nnodes)];
     let mut main = pod::stage_container(opts, stage, spec, shim_args, command, pod::Shared::Inline);
-    main.name = format!("{role}-{rank}");
+    main.name = role.to_owned();
     let port = stage.int("rdzv_port").unwrap_or(29_500);
     main.ports = Some(vec![ContainerPort {
         container_port: i32::try_from(port).unwrap_or(29_500),
         name: Some("c10d".into()),
         ..Default::default()
     }]);
-    if rank == 0 {
-        main.env.get_or_insert_with(Vec::new).push(EnvVar {
-            name: "TORCHX_RANK0_HOST".into(),
-            value: Some("localhost".into()),
-            ..Default::default()
-        });
-    }
     main.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
         name: "dshm".into(),
         mount_path: "/dev/shm".into(),
@@ -205,7 +193,7 @@ fn replica(
     let node_selector = pod::node_selector(stage);
     let tolerations = pod::tolerations(stage);
     PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(labels(pipeline, stage, Some(rank))), ..Default::default() }),
+        metadata: Some(ObjectMeta { labels: Some(labels(pipeline, stage)), ..Default::default() }),
         spec: Some(PodSpec {
             init_containers: Some(vec![pod::install_container(opts)]),
             containers: vec![main],

@@ -144,7 +144,14 @@ fn manifests_inject_the_shim_and_keep_secrets_and_params_out_of_literals() {
         compile(&repo_root().join("examples/mnist/pipeline.pipe"), tmp.path(), &["--unpinned", "--param", "epochs=3"]);
     let template = yaml(&files["workflow-template.yaml"]);
     let templates = template["spec"]["templates"].as_array().expect("templates");
-    let by_name = |n: &str| templates.iter().find(|t| t["name"] == n).unwrap_or_else(|| panic!("template {n}"));
+    // The template the DAG's task `run-<stage>` calls.
+    let tasks =
+        templates.iter().find(|t| t["name"] == "main").expect("main")["dag"]["tasks"].as_array().expect("tasks");
+    let by_name = |stage: &str| {
+        let task = format!("run-{}", stage.trim_start_matches("stage-"));
+        let n = tasks.iter().find(|t| t["name"] == task.as_str()).expect("the task")["template"].clone();
+        templates.iter().find(|t| t["name"] == n).unwrap_or_else(|| panic!("template {n}"))
+    };
     // Every pod gets the shim's init container and the restrictive defaults from the patch.
     let patch: Value =
         serde_json::from_str(template["spec"]["podSpecPatch"].as_str().expect("podSpecPatch")).expect("patch JSON");
@@ -156,9 +163,9 @@ fn manifests_inject_the_shim_and_keep_secrets_and_params_out_of_literals() {
     let pre = by_name("stage-preprocess");
     let command: Vec<&str> =
         pre["container"]["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
-    assert_eq!(&command[..3], ["/pipe/run/bin/pipe-shim", "--spec", "/pipe/spec/preprocess.json"]);
-    assert!(command.contains(&"run"));
-    assert_eq!(&command[command.len() - 3..], ["--", "python", "prep.py"]);
+    // One shard template per shape of pod: the stage is its input, the command its spec's.
+    assert_eq!(&command[..3], ["/pipe/run/bin/pipe-shim", "--spec", "/pipe/spec/{{inputs.parameters.stage}}.json"]);
+    assert_eq!(&command[command.len() - 3..], ["run", "--shard", "{{inputs.parameters.shard}}"]);
     // The secret is a reference in the pod and never a value anywhere.
     let job = yaml(by_name("stage-train")["resource"]["manifest"].as_str().expect("manifest"));
     assert_eq!(job["kind"], "Job");
@@ -314,20 +321,20 @@ stage total {
     let mut cluster = cluster(root, &files, secret);
 
     let first = cluster.submit("run-1");
-    assert_eq!(first.get("stage-upper"), Some(&4), "one shard per datum at first: {first:?}");
-    assert_eq!(first.get("stage-total"), Some(&1));
+    assert_eq!(first.get("run-upper"), Some(&4), "one shard per datum at first: {first:?}");
+    assert_eq!(first.get("run-total"), Some(&1));
     pipe(&["data", "get", "pipeline.total", "got1", "--store", &store]);
     assert_eq!(std::fs::read_to_string(root.join("got1/all.txt")).expect("output"), "ALPHA!\nBETA!\nGAMMA!\nDELTA!\n");
 
     let again = cluster.submit("run-2");
-    assert_eq!(again.get("stage-upper"), None, "nothing changed, no shard pods: {again:?}");
-    assert_eq!(again.get("stage-total"), None);
+    assert_eq!(again.get("run-upper"), None, "nothing changed, no shard pods: {again:?}");
+    assert_eq!(again.get("run-total"), None);
 
     write_file(root, "data/c.txt", b"gamma ray\n");
     put();
     let third = cluster.submit("run-3");
-    assert_eq!(third.get("stage-upper"), Some(&1), "one datum changed, one shard: {third:?}");
-    assert_eq!(third.get("stage-total"), Some(&1));
+    assert_eq!(third.get("run-upper"), Some(&1), "one datum changed, one shard: {third:?}");
+    assert_eq!(third.get("run-total"), Some(&1));
     pipe(&["data", "get", "pipeline.total", "got3", "--store", &store]);
     assert_eq!(
         std::fs::read_to_string(root.join("got3/all.txt")).expect("output"),
@@ -360,16 +367,24 @@ fn ddp_pod_names_fit_volcanos_limit_whatever_the_names() {
     // The API server appends 5 random characters to `generateName`.
     let job_name = format!("{}abcde", job["metadata"]["generateName"].as_str().expect("generateName"));
     let tasks = job["spec"]["tasks"].as_array().expect("tasks");
-    assert_eq!(tasks.len(), 12);
-    for task in tasks {
-        let task_name = task["name"].as_str().expect("name");
-        let pod = format!("{job_name}-{task_name}-0");
+    assert_eq!(tasks.len(), 1, "one task, a replica per node");
+    let task = &tasks[0];
+    assert_eq!(task["replicas"], 12);
+    let task_name = task["name"].as_str().expect("name");
+    for rank in 0..12 {
+        let pod = format!("{job_name}-{task_name}-{rank}");
         assert!(pipe_tests::argo_pod::is_dns1123_label(&pod), "pod name `{pod}` ({} characters)", pod.len());
-        let var = format!("VC_{}_HOSTS", task_name.to_uppercase().replace('-', "_"));
-        assert!(var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{var}");
-        // The Job outlives its step; on a timeout its pods must still end and free their GPUs.
-        assert_eq!(task["template"]["spec"]["activeDeadlineSeconds"], 7200 + 300, "{task_name}");
     }
+    let var = format!("VC_{}_HOSTS", task_name.to_uppercase().replace('-', "_"));
+    assert!(var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{var}");
+    // The Job outlives its step; on a timeout its pods must still end and free their GPUs.
+    assert_eq!(task["template"]["spec"]["activeDeadlineSeconds"], 7200 + 300, "{task_name}");
+    assert_eq!(volcano_pods(&job, &job_name), 12, "Volcano admits the Job");
+}
+
+/// The pods Volcano makes of `job`, named `name`, when its webhook admits it.
+fn volcano_pods(job: &Value, name: &str) -> usize {
+    pipe_tests::volcano::admit(job, name).unwrap_or_else(|p| panic!("Volcano refuses the Job: {p:?}")).len()
 }
 
 /// Deploying new specs while a run is in flight must not change what that run's later pods read:

@@ -189,20 +189,20 @@ fn example_runs_on_the_cluster(
     copy_dir(&repo_root().join("examples").join(name), tmp.path());
     let d = Deployed::new(tmp.path());
     setup(&d);
-    let first_template = format!("stage-{}", first.replace('_', "-"));
+    let first_task = format!("run-{}", first.replace('_', "-"));
 
     let mut cluster = d.cluster("out-1", secrets);
     let run1 = cluster.submit("run-1");
-    let stages: Vec<&String> = run1.keys().filter(|k| k.starts_with("stage-")).collect();
+    let stages: Vec<&String> = run1.keys().filter(|k| k.starts_with("run-")).collect();
     assert!(stages.len() >= 3, "{name}: every stage ran pods: {run1:?}");
     let again = cluster.submit("run-2");
-    assert!(again.keys().all(|k| !k.starts_with("stage-")), "{name}: nothing changed, no stage pod: {again:?}");
+    assert!(again.keys().all(|k| !k.starts_with("run-")), "{name}: nothing changed, no stage pod: {again:?}");
     assert_eq!(cluster.gangs(), 0, "{name}: no Job left behind");
     same_keys_here(&d, name);
     change(&d);
     let mut cluster = d.cluster("out-2", secrets);
     let third = cluster.submit("run-3");
-    assert_eq!(third.get(&first_template), Some(&1), "{name}: one file changed, one shard of `{first}`: {third:?}");
+    assert_eq!(third.get(&first_task), Some(&1), "{name}: one file changed, one shard of `{first}`: {third:?}");
 
     // TorchX on Kubernetes.
     let tmp = tempfile::tempdir().expect("tmp");
