@@ -256,3 +256,22 @@ fn a_pipelines_repo_inputs_resolve_to_commit_ids() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("known refs: main, v2"));
 }
+
+/// Names and messages in a store are anyone's text: `ls`, `diff` and `log` show their control
+/// characters escaped, so a stored name cannot recolour, clear or rewrite the user's terminal.
+#[test]
+fn stored_names_cannot_drive_the_terminal() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("store");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("evil\u{1b}[31mred\u{1b}[0m\r.csv"), "x").expect("write");
+    ok(cmd(&store, &["init", "r"]));
+    ok(cmd(&store, &["put", "r", data.to_str().expect("utf-8"), "-m", "hi\u{1b}[2J"]));
+    for args in [&["ls", "r"][..], &["log", "r"][..], &["diff", "r@main"][..]] {
+        let out = run(cmd(&store, args));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{args:?} printed a control character: {text:?}");
+    }
+    assert!(ok(cmd(&store, &["ls", "r"])).contains("evil\\u{1b}[31mred"));
+}

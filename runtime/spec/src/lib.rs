@@ -18,7 +18,7 @@ mod stage;
 pub use hash::{Hash, HashParseError};
 pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, ManifestError, file_hash};
 pub use param::{ParamType, parse_param};
-pub use path::{PathError, check_path};
+pub use path::{PathError, STORE_FOLDER, check_path};
 pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};
 pub use stage::{
     CACHE_FORMAT, CacheEntry, CodeFile, DatumSpec, EnvValue, EnvVar, InputSource, RUNTIME_RULES_VERSION,

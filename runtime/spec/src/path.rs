@@ -16,10 +16,19 @@ pub enum PathError {
     Component(String),
     #[error("the path is not valid UTF-8")]
     NotUtf8,
+    #[error(
+        "the path goes through a `.pipe` folder, where pipe keeps a store and its state; `put` never stores one, so pipe did not write this"
+    )]
+    StoreFolder,
 }
 
+/// The folder name pipe keeps a local store and its state under.
+pub const STORE_FOLDER: &str = ".pipe";
+
 /// Checks that `path` is a relative path that stays inside the folder it is joined to: no leading
-/// `/`, no `.`, `..` or empty components, no NUL and no backslash.
+/// `/`, no `.`, `..` or empty components, no NUL and no backslash; and that it could have come
+/// from `put`: no `.pipe` component, so that a commit from a store someone else wrote can never
+/// write into a store or its state when it is read.
 pub fn check_path(path: &str) -> Result<(), PathError> {
     if path.is_empty() {
         return Err(PathError::Empty);
@@ -33,7 +42,8 @@ pub fn check_path(path: &str) -> Result<(), PathError> {
     if path.contains('\\') {
         return Err(PathError::Backslash);
     }
-    match path.split('/').find(|c| c.is_empty() || *c == "." || *c == "..") {
+    match path.split('/').find(|c| c.is_empty() || *c == "." || *c == ".." || *c == STORE_FOLDER) {
+        Some(STORE_FOLDER) => Err(PathError::StoreFolder),
         Some(bad) => Err(PathError::Component(if bad.is_empty() { "empty".into() } else { bad.into() })),
         None => Ok(()),
     }

@@ -1,11 +1,12 @@
 //! Lists the regular files of a folder, sorted, with the stored path each will have.
 //!
 //! Refuses anything a manifest cannot hold or that would not come back the same: symbolic links,
-//! devices and sockets, names that are not UTF-8 or not valid stored paths. Skips `.pipe` folders,
-//! which hold a local store and its state (snapshotting a store into itself never ends).
+//! devices and sockets, names that are not UTF-8 or not valid stored paths. Skips the `.pipe`
+//! folder directly inside the folder, which holds a local store and its state (snapshotting a
+//! store into itself never ends); refuses one deeper down rather than drop its files unsaid.
 
 use crate::error::{Result, StoreError};
-use pipe_spec::check_path;
+use pipe_spec::{STORE_FOLDER, check_path};
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +28,7 @@ pub(crate) fn files(dir: &Path) -> Result<Vec<Found>> {
     }
     let mut listed: Vec<(String, PathBuf)> = Vec::new();
     let walker = walkdir::WalkDir::new(&root).follow_links(false).into_iter();
-    for entry in walker.filter_entry(|e| e.depth() == 0 || e.file_name() != ".pipe") {
+    for entry in walker.filter_entry(|e| e.depth() != 1 || e.file_name() != STORE_FOLDER) {
         let entry = entry.map_err(|e| {
             let path = e.path().map_or_else(|| root.clone(), Path::to_path_buf);
             StoreError::Io { path, source: e.into() }
@@ -35,6 +36,12 @@ pub(crate) fn files(dir: &Path) -> Result<Vec<Found>> {
         let rel = entry.path().strip_prefix(&root).expect("walkdir yields paths under its root");
         let shown = || rel.display().to_string();
         let kind = entry.file_type();
+        if entry.file_name() == STORE_FOLDER {
+            return Err(StoreError::BadPath {
+                path: shown(),
+                reason: "is a `.pipe` folder, where pipe keeps a store and its state, and pipe does not store one; move it out of the folder, or put the folders beside it one by one".into(),
+            });
+        }
         if kind.is_dir() {
             continue;
         }

@@ -307,7 +307,8 @@ async fn paths_cannot_escape_on_put_or_get() {
     std::fs::create_dir_all(&outside).expect("mkdir");
     std::fs::create_dir_all(&dest).expect("mkdir");
     std::os::unix::fs::symlink(&outside, dest.join("link")).expect("symlink");
-    for bad in ["../evil", "/tmp/evil", "a\0b", "link/evil", "a/./b"] {
+    // A commit from a store someone else wrote must not write into a store or its state.
+    for bad in ["../evil", "/tmp/evil", "a\0b", "link/evil", "a/./b", ".pipe/refs/ds/main", "d/.pipe/state/x"] {
         let entry = FileEntry::new(bad.into(), vec![pipe_spec::ChunkRef { hash: Hash::of(b"evil"), size: 4 }]);
         let m = Manifest {
             format: 1,
@@ -321,6 +322,25 @@ async fn paths_cannot_escape_on_put_or_get() {
         assert!(matches!(err, StoreError::BadPath { .. }), "{bad:?}: {err}");
     }
     assert!(walk(&outside).is_empty() && !tmp.path().join("evil").exists(), "nothing was written outside");
+    assert!(!dest.join(".pipe").exists() && !dest.join("d").exists(), "nothing was written into a store folder");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_skips_the_store_beside_the_data_and_refuses_one_inside_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(tmp.path().join("store").to_str().expect("utf-8"), true).expect("open");
+    store.init("ds").await.expect("init");
+    let data = tmp.path().join("data");
+    write_file(&data, "a.csv", b"a");
+    write_file(&data, ".pipe/refs/x", b"the store's own");
+    let put = store.put_dir("ds", &data, &opts("v"), quiet()).await.expect("the store beside the data is skipped");
+    let files: Vec<String> =
+        store.manifest("ds", put.commit).await.expect("manifest").files.into_iter().map(|f| f.path).collect();
+    assert_eq!(files, ["a.csv"]);
+    // Deeper down, a `.pipe` folder is someone's files: refused with its path, never dropped unsaid.
+    write_file(&data, "x/.pipe/real.csv", b"real");
+    let err = store.put_dir("ds", &data, &opts("v2"), quiet()).await.expect_err("a store inside the data");
+    assert!(matches!(&err, StoreError::BadPath { path, .. } if path == "x/.pipe"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,13 @@ pub(super) fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// Text from a store as a terminal may show it: control characters (an escape sequence that
+/// recolours or clears the screen, a carriage return that hides what came before) as `\u{1b}`.
+/// A store is data anyone could have written.
+pub(super) fn shown(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 fn files(n: u64) -> String {
     format!("{n} file{}", if n == 1 { "" } else { "s" })
 }
@@ -70,7 +77,8 @@ pub(super) fn log(log: &[(CommitId, Manifest)], names: &BTreeMap<String, CommitI
         println!("Date:  {}", m.time);
         println!("Files: {}, {}", m.files.len(), bytes(m.size()));
         if !m.message.is_empty() {
-            println!("\n    {}", m.message.replace('\n', "\n    "));
+            let lines: Vec<String> = m.message.lines().map(shown).collect();
+            println!("\n    {}", lines.join("\n    "));
         }
         println!();
     }
@@ -84,7 +92,7 @@ pub(super) fn ls(m: &Manifest, filter: &Filter, json: bool) {
         return;
     }
     for f in selected {
-        println!("{:>10}  {}  {}", bytes(f.size), f.hash.short(12), f.path);
+        println!("{:>10}  {}  {}", bytes(f.size), f.hash.short(12), shown(&f.path));
     }
 }
 
@@ -115,7 +123,7 @@ pub(super) fn diff(changes: &[Change], json: bool) {
                 ('M', format!("{} → {}", bytes(c.old_size.unwrap_or(0)), bytes(c.new_size.unwrap_or(0))))
             }
         };
-        println!("{letter}  {}  ({size})", c.path);
+        println!("{letter}  {}  ({size})", shown(&c.path));
     }
     let count = |k| changes.iter().filter(|c| c.kind == k).count();
     eprintln!(
