@@ -69,6 +69,12 @@ shim_dir=$(mktemp -d)
 "$shim" install "$shim_dir" && "$shim_dir/pipe-shim" --version
 rm -rf "$shim_dir"
 
+step "static pipe-shim for arm64 nodes (cross-compiled, as the Dockerfile does for linux/arm64)"
+apt_install gcc-aarch64-linux-gnu qemu-user
+rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet -p pipe-shim --target aarch64-unknown-linux-gnu
+
 step "tests"
 # The shim's binary is run by pipe-cli's tests (tests/shim.rs); `cargo test` would build only its test harness.
 cargo build --quiet -p pipe-shim

@@ -67,7 +67,8 @@ pub fn static_shim(pipe: &Path) -> PathBuf {
     shim
 }
 
-/// The most recently changed `.rs` or `Cargo.toml` file under `dir`, with its mtime.
+/// The most recently changed `.rs` or `Cargo.toml` file under `dir` (not under `tests/` or
+/// `benches/`), with its mtime.
 fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
     let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
     let mut stack = vec![dir.to_owned()];
@@ -75,7 +76,10 @@ fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
         for entry in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
             let path = entry.path();
             if path.is_dir() {
-                stack.push(path);
+                // Tests and benches are not in the binary: cargo does not relink it for them.
+                if !path.ends_with("tests") && !path.ends_with("benches") {
+                    stack.push(path);
+                }
             } else if path.extension().is_some_and(|e| e == "rs") || path.ends_with("Cargo.toml") {
                 let modified = entry.metadata().and_then(|m| m.modified()).ok();
                 if let Some(t) = modified.filter(|t| newest.as_ref().is_none_or(|(n, _)| t > n)) {

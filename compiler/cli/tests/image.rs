@@ -75,6 +75,44 @@ fn the_shim_image_reaches_an_s3_store_as_its_dockerfile_builds_it() {
     assert!(stderr.contains("help: this machine (or image) has no CA certificates"), "says what to do:\n{stderr}");
 }
 
+/// The arm64 shim (cross-compiled by scripts/test.sh as the Dockerfile does for `linux/arm64`),
+/// run under qemu's user-mode emulation: it plans against S3 as the amd64 one does.
+#[test]
+fn the_arm64_shim_plans_against_s3() {
+    let target = Path::new(env!("CARGO_BIN_EXE_pipe")).parent().and_then(Path::parent).expect("target folder");
+    let shim = target.join("aarch64-unknown-linux-gnu/release/pipe-shim");
+    let build = "`scripts/test.sh` builds it (apt: gcc-aarch64-linux-gnu qemu-user; rustup target add aarch64-unknown-linux-gnu)";
+    assert!(shim.is_file(), "{} is missing: {build}", shim.display());
+    let qemu = std::process::Command::new("qemu-aarch64").arg("--version").output();
+    assert!(qemu.is_ok_and(|o| o.status.success()), "qemu-aarch64 is missing: {build}");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let moto = Moto::start("arm64");
+    let store = moto.url("team");
+    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), dir, args);
+    write_file(dir, "data/a.txt", b"alpha\n");
+    write_file(dir, "data/b.txt", b"beta\n");
+    pipe(&["data", "init", "letters", "--store", &store]);
+    pipe(&["data", "put", "letters", "data", "--store", &store]);
+    let text = "input letters = repo(\"letters\")\n\nstage upper {\n  image   = \"busybox\"\n  datums  = glob(letters, \"/*\")\n  command = [\"sh\", \"-c\", \"tr a-z A-Z < $PIPE_IN_LETTERS/* > $PIPE_OUT/x\"]\n}\n";
+    write_file(dir, "pipeline.pipe", text.as_bytes());
+    pipe(&["compile", "pipeline.pipe", "--target", "spec", "-o", "spec", "--store", &store]);
+    let out = std::process::Command::new("qemu-aarch64")
+        .arg(&shim)
+        .args(["--spec", "spec/upper.json", "plan"])
+        .current_dir(dir)
+        .env_clear()
+        .envs(moto.env())
+        .env("PIPE_STORE", &store)
+        .env("PIPE_RUN", "run-arm64")
+        .output()
+        .expect("qemu-aarch64 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the arm64 shim failed: {}", String::from_utf8_lossy(&out.stderr));
+    let items: Value = serde_json::from_str(&stdout).expect("a JSON list of shards");
+    assert_eq!(items.as_array().map(Vec::len), Some(2), "two datums, two shards: {items}");
+}
+
 #[test]
 fn the_final_stage_parser_reads_copies_and_user() {
     let text = "FROM rust AS build\nCOPY . .\nRUN x\n\nFROM scratch\nCOPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\nCOPY --from=build /src/t/pipe-shim /pipe-shim\nUSER 65532:65532\n";
