@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use pipe_core::ir::Stage;
-use pipe_core::types::{Piece, Value};
+use pipe_core::types::{Piece, StageField, Value};
 use pipe_spec::{EnvValue, StageSpec};
 use std::collections::BTreeMap;
 
@@ -262,14 +262,14 @@ pub(crate) fn spec_file(stage: &str) -> String {
 pub(crate) fn resources(stage: &Stage) -> ResourceRequirements {
     let mut requests = BTreeMap::new();
     let mut limits = BTreeMap::new();
-    if let Some(cpu) = stage.field("cpu") {
+    if let Some(cpu) = stage.field(StageField::Cpu) {
         requests.insert("cpu".to_owned(), Quantity(argo_text(cpu)));
     }
-    if let Some(memory) = stage.field("memory") {
+    if let Some(memory) = stage.field(StageField::Memory) {
         requests.insert("memory".to_owned(), Quantity(argo_text(memory)));
         limits.insert("memory".to_owned(), Quantity(argo_text(memory)));
     }
-    if let Some(gpu) = stage.field("gpu").filter(|_| wants_gpu(stage)) {
+    if let Some(gpu) = stage.field(StageField::Gpu).filter(|_| wants_gpu(stage)) {
         requests.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
         limits.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
     }
@@ -310,16 +310,16 @@ pub(crate) fn split_resources(stage: &Stage) -> (ResourceRequirements, Option<St
 
 /// Whether the stage asks for GPUs (a param counts: it may).
 pub(crate) fn wants_gpu(stage: &Stage) -> bool {
-    stage.field("gpu").is_some_and(|g| !matches!(g, Value::Int(0)))
+    stage.field(StageField::Gpu).is_some_and(|g| !matches!(g, Value::Int(0)))
 }
 
 /// `node_selector`, plus the GPU model as `nvidia.com/gpu.product` when `gpu_type` is set.
 pub(crate) fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if let Some(Value::Map(labels)) = stage.field("node_selector") {
+    if let Some(Value::Map(labels)) = stage.field(StageField::NodeSelector) {
         out.extend(labels.iter().map(|(k, v)| (k.clone(), argo_text(v))));
     }
-    if let Some(model) = stage.field("gpu_type") {
+    if let Some(model) = stage.field(StageField::GpuType) {
         out.insert(GPU_PRODUCT_LABEL.to_owned(), argo_text(model));
     }
     out
@@ -328,7 +328,7 @@ pub(crate) fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
 /// The stage's `tolerations`; a GPU stage without any tolerates the usual `nvidia.com/gpu` taint.
 pub(crate) fn tolerations(stage: &Stage) -> Vec<Toleration> {
     let text = |b: &indexmap::IndexMap<String, Value>, k: &str| b.get(k).map(argo_text);
-    match stage.field("tolerations") {
+    match stage.field(StageField::Tolerations) {
         Some(Value::List(items)) if !items.is_empty() => items
             .iter()
             .filter_map(|t| match t {

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, ContainerPort, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use pipe_core::ir::Stage;
+use pipe_core::ir::{Gang, Stage};
 use pipe_spec::StageSpec;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -77,7 +77,8 @@ pub(crate) const WORKFLOW_LABEL: &str = "pipe.dev/workflow";
 /// Volcano's `env` plugin). One pod template for every node keeps the Job, which the
 /// WorkflowTemplate holds, the size of one node's (TorchX writes a task per node instead).
 pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpec, config_map: &str) -> Job {
-    let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
+    let gang = stage.gang().expect("Volcano Jobs are made for ddp stages");
+    let nnodes = gang.nnodes;
     let role = fit(&stage.name, ROLE_MAX);
     let retries = i32::try_from(spec.retries).unwrap_or(0);
     let replicas = i32::try_from(nnodes).unwrap_or(1);
@@ -94,7 +95,7 @@ pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpe
         } else {
             Vec::new()
         },
-        template: replica(opts, pipeline, stage, spec, &role, nnodes, config_map),
+        template: replica(opts, pipeline, stage, spec, &role, &gang, config_map),
     };
     Job {
         api_version: "batch.volcano.sh/v1alpha1",
@@ -129,10 +130,8 @@ fn labels(pipeline: &str, stage: &Stage) -> BTreeMap<String, String> {
 
 /// `torchrun …` as `dist.ddp` builds it. Node 0 serves the rendezvous on `localhost`; the others
 /// meet it at the first host of the task (`VC_<ROLE>_HOSTS`, from Volcano's `svc` plugin).
-fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, nnodes: i64) -> String {
+fn torchrun(spec: &StageSpec, role: &str, gang: &Gang) -> String {
     let bound = pod::argo_bound(spec);
-    let int = |f: &str, d: i64| stage.int(f).unwrap_or(d);
-    let text = |f: &str, d: &str| stage.field(f).map(pod::argo_text).unwrap_or_else(|| d.to_owned());
     let hosts = format!("VC_{}_HOSTS", role.to_uppercase().replace('-', "_"));
     // `python SCRIPT ARGS…` in the spec: torchrun takes the script and its arguments. The shim
     // runs commands in the datum's work folder and says where the stage's scripts are in
@@ -146,11 +145,12 @@ fn torchrun(stage: &Stage, spec: &StageSpec, role: &str, nnodes: i64) -> String 
         .collect::<Vec<_>>()
         .join(" ");
     format!(
-        "rank0=${{{hosts}%%,*}}; [ \"$VC_TASK_INDEX\" = 0 ] && rank0=localhost; exec torchrun --rdzv_backend {} --rdzv_endpoint \"$rank0\":{} --rdzv_id '{{{{workflow.uid}}}}-{role}' --nnodes {nnodes} --nproc_per_node {} --max_restarts {} --tee 3 --role '' {script_and_args}",
-        quote(&text("rdzv_backend", "c10d")),
-        int("rdzv_port", 29_500),
-        int("nproc_per_node", 1),
-        int("max_restarts", 0),
+        "rank0=${{{hosts}%%,*}}; [ \"$VC_TASK_INDEX\" = 0 ] && rank0=localhost; exec torchrun --rdzv_backend {} --rdzv_endpoint \"$rank0\":{} --rdzv_id '{{{{workflow.uid}}}}-{role}' --nnodes {} --nproc_per_node {} --max_restarts {} --tee 3 --role '' {script_and_args}",
+        quote(&gang.rdzv_backend),
+        gang.rdzv_port,
+        gang.nnodes,
+        gang.nproc_per_node,
+        gang.max_restarts,
     )
 }
 
@@ -166,17 +166,16 @@ fn replica(
     stage: &Stage,
     spec: &StageSpec,
     role: &str,
-    nnodes: i64,
+    gang: &Gang,
     config_map: &str,
 ) -> PodTemplateSpec {
     // The kubelet expands `$(VC_TASK_INDEX)` in a container's command from its environment.
     let shim_args = vec!["--shard".into(), "0".into(), "--rank".into(), "$(VC_TASK_INDEX)".into()];
-    let command = vec!["bash".into(), "-c".into(), torchrun(stage, spec, role, nnodes)];
+    let command = vec!["bash".into(), "-c".into(), torchrun(spec, role, gang)];
     let mut main = pod::stage_container(opts, stage, spec, shim_args, command, pod::Shared::Inline);
     main.name = role.to_owned();
-    let port = stage.int("rdzv_port").unwrap_or(29_500);
     main.ports = Some(vec![ContainerPort {
-        container_port: i32::try_from(port).unwrap_or(29_500),
+        container_port: i32::try_from(gang.rdzv_port).unwrap_or(i32::MAX),
         name: Some("c10d".into()),
         ..Default::default()
     }]);

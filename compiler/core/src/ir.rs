@@ -6,7 +6,7 @@
 //! places, so tools can show what is known; targets emit only from an error-free analysis.
 
 use crate::source::Span;
-use crate::types::{Datums, Kind, Ty, Value};
+use crate::types::{Datums, Kind, StageField, Ty, Value};
 use indexmap::IndexMap;
 use serde::Serialize;
 
@@ -79,13 +79,62 @@ pub struct Stage {
 }
 
 impl Stage {
-    pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields.get(name)
+    /// The value of `field`, as written or defaulted.
+    pub fn field(&self, field: StageField) -> Option<&Value> {
+        self.fields.get(field.name())
     }
 
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.field(name).and_then(Value::as_int)
+    /// `field`'s value when it is an int literal.
+    pub fn int(&self, field: StageField) -> Option<i64> {
+        self.field(field).and_then(Value::as_int)
     }
+
+    /// How a `torchx.ddp` stage's gang meets, read once for every target; `None` for other kinds.
+    pub fn gang(&self) -> Option<Gang> {
+        if self.kind != Kind::Ddp {
+            return None;
+        }
+        let int = |field: StageField, default: i64| self.int(field).unwrap_or(default);
+        let d = Gang::DEFAULT;
+        Some(Gang {
+            nnodes: int(StageField::Nnodes, d.nnodes).max(1),
+            nproc_per_node: int(StageField::NprocPerNode, d.nproc_per_node).max(1),
+            rdzv_port: int(StageField::RdzvPort, d.rdzv_port),
+            rdzv_backend: self
+                .field(StageField::RdzvBackend)
+                .and_then(Value::as_plain_str)
+                .unwrap_or_else(|| d.rdzv_backend.into()),
+            max_restarts: int(StageField::MaxRestarts, d.max_restarts),
+        })
+    }
+}
+
+/// A ddp stage's gang: `nnodes` nodes of `nproc_per_node` processes, meeting through `torchrun`'s
+/// rendezvous on node 0. Params are refused in these fields (E3017), so each is a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gang {
+    pub nnodes: i64,
+    pub nproc_per_node: i64,
+    pub rdzv_port: i64,
+    pub rdzv_backend: String,
+    pub max_restarts: i64,
+}
+
+/// [`Gang`] with string literals for its `const`.
+#[derive(Debug, Clone, Copy)]
+pub struct GangDefaults {
+    pub nnodes: i64,
+    pub nproc_per_node: i64,
+    pub rdzv_port: i64,
+    pub rdzv_backend: &'static str,
+    pub max_restarts: i64,
+}
+
+impl Gang {
+    /// The defaults `stdlib/torchx.pipe` gives every ddp stage (which the checker fills in; a test
+    /// holds the two together), for a stage that somehow lacks one.
+    pub const DEFAULT: GangDefaults =
+        GangDefaults { nnodes: 1, nproc_per_node: 1, rdzv_port: 29_500, rdzv_backend: "c10d", max_restarts: 0 };
 }
 
 impl Pipeline {
@@ -95,5 +144,37 @@ impl Pipeline {
 
     pub fn input(&self, name: &str) -> Option<&Input> {
         self.inputs.iter().find(|i| i.name == name)
+    }
+}
+
+#[cfg(test)]
+mod gang_tests {
+    use super::*;
+
+    struct NoFiles;
+    impl crate::Loader for NoFiles {
+        fn load(&self, path: &str) -> Result<String, String> {
+            Err(format!("{path}: no files here"))
+        }
+    }
+
+    /// `Gang::DEFAULT` says again what `stdlib/torchx.pipe` says; the two must agree.
+    #[test]
+    fn gang_defaults_are_the_stdlibs() {
+        let text = "use torchx\n\nstage t: torchx.ddp {\n  image  = \"pytorch\"\n  script = \"train.py\"\n}\n";
+        let a = crate::analyze(&NoFiles, "p.pipe", text);
+        assert!(!a.has_errors(), "{:?}", a.diagnostics);
+        let stage = &a.pipeline().stages[0];
+        let d = Gang::DEFAULT;
+        let from_stdlib =
+            |f: StageField| stage.int(f).unwrap_or_else(|| panic!("the stdlib gives `{}` a default", f.name()));
+        assert_eq!(from_stdlib(StageField::Nnodes), d.nnodes);
+        assert_eq!(from_stdlib(StageField::NprocPerNode), d.nproc_per_node);
+        assert_eq!(from_stdlib(StageField::RdzvPort), d.rdzv_port);
+        assert_eq!(from_stdlib(StageField::MaxRestarts), d.max_restarts);
+        let backend = stage.field(StageField::RdzvBackend).and_then(Value::as_plain_str);
+        assert_eq!(backend.as_deref(), Some(d.rdzv_backend));
+        let gang = stage.gang().expect("a ddp stage has a gang");
+        assert_eq!((gang.nnodes, gang.rdzv_port, gang.rdzv_backend.as_str()), (1, 29_500, "c10d"));
     }
 }

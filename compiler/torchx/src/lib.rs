@@ -15,8 +15,8 @@
 
 mod python;
 
-use pipe_core::ir::{Param, Pipeline, Stage};
-use pipe_core::types::{Kind, Ty, Value};
+use pipe_core::ir::{Gang, Param, Pipeline, Stage};
+use pipe_core::types::{StageField, Ty, Value};
 use pipe_spec::{EnvValue, StageSpec};
 use python::{Py, ident, string};
 
@@ -52,13 +52,13 @@ pub fn warnings(p: &Pipeline) -> Vec<pipe_core::diag::Diagnostic> {
         .iter()
         .filter_map(|stage| {
             let mut dropped: Vec<String> = Vec::new();
-            if stage.field("gpu_type").is_some() {
+            if stage.field(StageField::GpuType).is_some() {
                 dropped.push("`gpu_type`".into());
             }
-            if let Some(Value::Map(labels)) = stage.field("node_selector") {
+            if let Some(Value::Map(labels)) = stage.field(StageField::NodeSelector) {
                 dropped.extend(labels.keys().filter(|k| *k != INSTANCE_TYPE_LABEL).map(|k| format!("node label `{k}`")));
             }
-            if matches!(stage.field("tolerations"), Some(Value::List(items)) if !items.is_empty()) {
+            if matches!(stage.field(StageField::Tolerations), Some(Value::List(items)) if !items.is_empty()) {
                 dropped.push("`tolerations`".into());
             }
             (!dropped.is_empty()).then(|| {
@@ -208,11 +208,16 @@ fn component(py: &mut Py, p: &Pipeline, stage: &Stage, spec: &StageSpec, store: 
             }
         })
         .collect();
-    let replicas = if stage.kind == Kind::Ddp { stage.int("nnodes").unwrap_or(1).max(1) } else { 1 };
-    let args = if stage.kind == Kind::Ddp {
-        format!("[\"stage\", \"--rank\", macros.replica_id, \"--\", \"bash\", \"-c\", {}]", torchrun(stage, &command))
-    } else {
-        format!("[\"stage\", \"--\", {}]", command.join(", "))
+    let gang = stage.gang();
+    let replicas = gang.as_ref().map_or(1, |g| g.nnodes);
+    let args = match &gang {
+        Some(gang) => {
+            format!(
+                "[\"stage\", \"--rank\", macros.replica_id, \"--\", \"bash\", \"-c\", {}]",
+                torchrun(gang, &command)
+            )
+        }
+        None => format!("[\"stage\", \"--\", {}]", command.join(", ")),
     };
     py.line("    return specs.AppDef(");
     py.line(&format!("        name={},", string(&stage.name.replace('_', "-"))));
@@ -227,8 +232,8 @@ fn component(py: &mut Py, p: &Pipeline, stage: &Stage, spec: &StageSpec, store: 
     py.line(&format!("                resource={},", resource(stage)));
     py.line(&format!("                max_retries={},", spec.retries));
     py.line("                retry_policy=specs.RetryPolicy.APPLICATION,");
-    if stage.kind == Kind::Ddp {
-        py.line(&format!("                port_map={{\"c10d\": {}}},", stage.int("rdzv_port").unwrap_or(29_500)));
+    if let Some(gang) = &gang {
+        py.line(&format!("                port_map={{\"c10d\": {}}},", gang.rdzv_port));
     }
     py.line("            )");
     py.line("        ],");
@@ -242,20 +247,18 @@ fn one_line(s: &str) -> String {
 /// `torchrun …` as `dist.ddp` builds it: rendezvous on replica 0 through TorchX's `rank0_env`
 /// macro (single-node jobs take a free local port). The script is found under `$PIPE_CODE`, which
 /// the shim sets to the folder of the stage's scripts: the command runs in the datum's work folder.
-fn torchrun(stage: &Stage, command: &[String]) -> String {
-    let nnodes = stage.int("nnodes").unwrap_or(1).max(1);
-    let port = stage.int("rdzv_port").unwrap_or(29_500);
-    let endpoint = if nnodes == 1 {
+fn torchrun(gang: &Gang, command: &[String]) -> String {
+    let endpoint = if gang.nnodes == 1 {
         "\"localhost:0\"".to_owned()
     } else {
-        format!("\"$${{\" + macros.rank0_env + \":=localhost}}:{port}\"")
+        format!("\"$${{\" + macros.rank0_env + \":=localhost}}:{}\"", gang.rdzv_port)
     };
-    let backend = stage.field("rdzv_backend").and_then(Value::as_plain_str).unwrap_or_else(|| "c10d".into());
     format!(
-        "_pipe_shell([\"torchrun\", \"--rdzv_backend\", {}, \"--rdzv_endpoint\", {endpoint}, \"--rdzv_id\", macros.app_id, \"--nnodes\", \"{nnodes}\", \"--nproc_per_node\", \"{}\", \"--max_restarts\", \"{}\", \"--tee\", \"3\", \"--role\", \"\", '\"$PIPE_CODE\"/' + _pipe_shell([{}], raw=[])] + [{}], raw=[4, 17])",
-        string(&backend),
-        stage.int("nproc_per_node").unwrap_or(1),
-        stage.int("max_restarts").unwrap_or(0),
+        "_pipe_shell([\"torchrun\", \"--rdzv_backend\", {}, \"--rdzv_endpoint\", {endpoint}, \"--rdzv_id\", macros.app_id, \"--nnodes\", \"{}\", \"--nproc_per_node\", \"{}\", \"--max_restarts\", \"{}\", \"--tee\", \"3\", \"--role\", \"\", '\"$PIPE_CODE\"/' + _pipe_shell([{}], raw=[])] + [{}], raw=[4, 17])",
+        string(&gang.rdzv_backend),
+        gang.nnodes,
+        gang.nproc_per_node,
+        gang.max_restarts,
         command.get(1).cloned().unwrap_or_else(|| "\"\"".into()),
         command.iter().skip(2).cloned().collect::<Vec<_>>().join(", "),
     )
@@ -276,29 +279,29 @@ fn mem_mb(bytes: u64) -> u64 {
 /// labels the stage selects (`gpu_type`, `node_selector`) as capabilities, which TorchX's
 /// Kubernetes scheduler turns into a node selector.
 fn resource(stage: &Stage) -> String {
-    let cpu = match stage.field("cpu") {
+    let cpu = match stage.field(StageField::Cpu) {
         Some(Value::Quantity(q)) => format!("{}", ((q.milli + 999) / 1000).max(1)),
         Some(Value::Int(n)) => format!("{}", (*n).max(1)),
         Some(Value::Param(name)) => format!("_pipe_cores({})", param_name(name)),
         _ => "1".into(),
     };
-    let gpu = match stage.field("gpu") {
+    let gpu = match stage.field(StageField::Gpu) {
         Some(Value::Int(n)) => n.to_string(),
         Some(Value::Param(name)) => param_name(name),
         _ => "0".into(),
     };
-    let mem = match stage.field("memory") {
+    let mem = match stage.field(StageField::Memory) {
         Some(Value::Quantity(q)) => format!("{}", mem_mb(u64::try_from(q.milli / 1000).unwrap_or(0))),
         Some(Value::Param(name)) => format!("_pipe_mem_mb({})", param_name(name)),
         _ => "0".into(),
     };
     let mut caps = Vec::new();
-    if let Some(Value::Map(labels)) = stage.field("node_selector") {
+    if let Some(Value::Map(labels)) = stage.field(StageField::NodeSelector) {
         for (k, v) in labels {
             caps.push(format!("{}: {}", string(k), string(&v.as_plain_str().unwrap_or_default())));
         }
     }
-    if let Some(model) = stage.field("gpu_type").and_then(Value::as_plain_str) {
+    if let Some(model) = stage.field(StageField::GpuType).and_then(Value::as_plain_str) {
         caps.push(format!("\"nvidia.com/gpu.product\": {}", string(&model)));
     }
     format!("specs.Resource(cpu={cpu}, gpu={gpu}, memMB={mem}, capabilities={{{}}})", caps.join(", "))

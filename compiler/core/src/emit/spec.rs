@@ -4,7 +4,7 @@
 
 use super::params::render;
 use crate::ir::{Pipeline, Source, Stage};
-use crate::types::{Datums, Kind, Piece, Ty, Value};
+use crate::types::{Datums, Kind, Piece, StageField, Ty, Value};
 use indexmap::IndexMap;
 use pipe_spec::{
     DatumSpec, EnvValue, EnvVar, InputSource, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
@@ -25,7 +25,7 @@ pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>
 pub fn stage_spec_template(p: &Pipeline, stage: &Stage) -> StageSpec {
     let mut used = Vec::new();
     for (name, value) in &stage.fields {
-        if name != "datums" {
+        if name != StageField::Datums.name() {
             params_in(value, &mut used);
         }
     }
@@ -91,22 +91,23 @@ pub fn params_in(v: &Value, out: &mut Vec<String>) {
 }
 
 fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> StageSpec {
-    let text = |field: &str| stage.field(field).map(render);
-    let list = |field: &str| match stage.field(field) {
+    let text = |field: StageField| stage.field(field).map(render);
+    let list = |field: StageField| match stage.field(field) {
         Some(Value::List(items)) => items.iter().map(render).collect(),
         _ => Vec::new(),
     };
-    let args = list("args");
+    let args = list(StageField::Args);
+    let script = || text(StageField::Script).unwrap_or_default();
     let command = match stage.kind {
-        Kind::Container => [list("command"), args].concat(),
+        Kind::Container => [list(StageField::Command), args].concat(),
         Kind::Python => {
-            let interpreter = text("interpreter").unwrap_or_else(|| "python".into());
-            [vec![interpreter, text("script").unwrap_or_default()], args].concat()
+            let interpreter = text(StageField::Interpreter).unwrap_or_else(|| "python".into());
+            [vec![interpreter, script()], args].concat()
         }
-        Kind::Ddp => [vec!["python".into(), text("script").unwrap_or_default()], args].concat(),
-        Kind::Shell => [vec!["sh".into(), "-c".into(), text("script").unwrap_or_default(), "sh".into()], args].concat(),
+        Kind::Ddp => [vec!["python".into(), script()], args].concat(),
+        Kind::Shell => [vec!["sh".into(), "-c".into(), script(), "sh".into()], args].concat(),
     };
-    let env = match stage.field("env") {
+    let env = match stage.field(StageField::Env) {
         Some(Value::Map(vars)) => vars
             .iter()
             .map(|(name, v)| EnvVar {
@@ -144,17 +145,17 @@ fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> Stag
             Kind::Shell => StageKind::Shell,
             Kind::Ddp => StageKind::Ddp,
         },
-        image: text("image").unwrap_or_default(),
+        image: text(StageField::Image).unwrap_or_default(),
         command,
         env,
         inputs,
         datums: stage.datums.as_ref().map(datum_spec),
-        retries: stage.int("retries").map_or(0, |n| u32::try_from(n).unwrap_or(0)),
-        timeout_seconds: match stage.field("timeout") {
+        retries: stage.int(StageField::Retries).map_or(0, |n| u32::try_from(n).unwrap_or(0)),
+        timeout_seconds: match stage.field(StageField::Timeout) {
             Some(Value::Duration(ms)) => Some(ms.div_ceil(1000)),
             _ => None,
         },
-        parallelism: stage.int("parallelism").and_then(|n| u32::try_from(n).ok()),
+        parallelism: stage.int(StageField::Parallelism).and_then(|n| u32::try_from(n).ok()),
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),

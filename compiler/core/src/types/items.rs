@@ -5,7 +5,7 @@
 //! present, values in range) and the `pipeline` block. Raises E2002, E2006, E2007, E3002, E3003,
 //! E3005, E3010, E3012, E3013, E3016, E3017, W3001, W3002 and, through [`crate::target`], E5001–E5006.
 
-use super::schema::{Kind, Schema, pipeline_schema, stage_schema};
+use super::schema::{Kind, Schema, StageField, pipeline_schema, stage_schema};
 use super::{Checker, Place, Ty, Value};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{self, Source};
@@ -21,18 +21,26 @@ use std::sync::Arc;
 /// TorchX replicas and Argo retry strategies from them when the pipeline is compiled, before any
 /// param has a value. (Resources, images, commands and env may be params: every target carries
 /// those to run time.)
-const STRUCTURAL: [&str; 8] =
-    ["retries", "timeout", "parallelism", "nnodes", "nproc_per_node", "rdzv_port", "rdzv_backend", "max_restarts"];
+const STRUCTURAL: [StageField; 8] = [
+    StageField::Retries,
+    StageField::Timeout,
+    StageField::Parallelism,
+    StageField::Nnodes,
+    StageField::NprocPerNode,
+    StageField::RdzvPort,
+    StageField::RdzvBackend,
+    StageField::MaxRestarts,
+];
 
 /// Int fields with their allowed range.
-const INT_RANGES: [(&str, i64, i64); 7] = [
-    ("gpu", 0, 64),
-    ("retries", 0, 100),
-    ("parallelism", 1, 100_000),
-    ("nnodes", 1, 1024),
-    ("nproc_per_node", 1, 64),
-    ("rdzv_port", 1, 65_535),
-    ("max_restarts", 0, 100),
+const INT_RANGES: [(StageField, i64, i64); 7] = [
+    (StageField::Gpu, 0, 64),
+    (StageField::Retries, 0, 100),
+    (StageField::Parallelism, 1, 100_000),
+    (StageField::Nnodes, 1, 1024),
+    (StageField::NprocPerNode, 1, 64),
+    (StageField::RdzvPort, 1, 65_535),
+    (StageField::MaxRestarts, 0, 100),
 ];
 
 impl Checker<'_> {
@@ -262,7 +270,7 @@ impl Checker<'_> {
         }
         let kind = schema.as_ref().map_or(Kind::Container, |s| s.kind);
         self.validate(s, kind, &fields, &spans);
-        let datums = match fields.get("datums") {
+        let datums = match fields.get(StageField::Datums.name()) {
             Some(Value::Datums(d)) => Some(d.clone()),
             _ => None,
         };
@@ -315,9 +323,11 @@ impl Checker<'_> {
     }
 
     fn validate(&mut self, s: &Stage, kind: Kind, fields: &IndexMap<String, Value>, spans: &IndexMap<String, Span>) {
-        let span_of = |name: &str| spans.get(name).copied().unwrap_or(s.name.span);
-        for name in STRUCTURAL {
-            let param = match fields.get(name) {
+        let span_of = |f: StageField| spans.get(f.name()).copied().unwrap_or(s.name.span);
+        let get = |f: StageField| fields.get(f.name());
+        for field in STRUCTURAL {
+            let name = field.name();
+            let param = match get(field) {
                 Some(Value::Param(p)) => Some(p.clone()),
                 Some(Value::Str(pieces)) => pieces.iter().find_map(|piece| match piece {
                     super::Piece::Param(p) => Some(p.clone()),
@@ -329,7 +339,7 @@ impl Checker<'_> {
                 self.diags.push(
                     Diagnostic::new(
                         Code::E3017,
-                        span_of(name),
+                        span_of(field),
                         format!("`{name}` is param `{param}`, but it must be known when the pipeline is compiled"),
                     )
                     .label("a param here")
@@ -339,12 +349,13 @@ impl Checker<'_> {
                 );
             }
         }
-        for (name, lo, hi) in INT_RANGES {
-            if let Some(n) = fields.get(name).and_then(Value::as_int).filter(|n| *n < lo || *n > hi) {
+        for (field, lo, hi) in INT_RANGES {
+            let name = field.name();
+            if let Some(n) = get(field).and_then(Value::as_int).filter(|n| *n < lo || *n > hi) {
                 self.diags.push(
                     Diagnostic::new(
                         Code::E3010,
-                        span_of(name),
+                        span_of(field),
                         format!("`{name}` must be between {lo} and {hi}, found {n}"),
                     )
                     .label("out of range")
@@ -352,14 +363,13 @@ impl Checker<'_> {
                 );
             }
         }
-        for name in ["cpu", "memory"] {
-            if let Some(Value::Quantity(q)) =
-                fields.get(name).filter(|v| matches!(v, Value::Quantity(q) if q.milli <= 0))
-            {
+        for field in [StageField::Cpu, StageField::Memory] {
+            let name = field.name();
+            if let Some(Value::Quantity(q)) = get(field).filter(|v| matches!(v, Value::Quantity(q) if q.milli <= 0)) {
                 self.diags.push(
                     Diagnostic::new(
                         Code::E3010,
-                        span_of(name),
+                        span_of(field),
                         format!("`{name}` must be more than zero, found `{}`", q.text),
                     )
                     .label("not positive")
@@ -367,37 +377,41 @@ impl Checker<'_> {
                 );
             }
         }
-        if let Some(Value::Duration(0)) = fields.get("timeout") {
+        if let Some(Value::Duration(0)) = get(StageField::Timeout) {
             self.diags.push(
-                Diagnostic::new(Code::E3010, span_of("timeout"), "`timeout` must be more than zero")
+                Diagnostic::new(Code::E3010, span_of(StageField::Timeout), "`timeout` must be more than zero")
                     .label("zero")
                     .help("Give the longest time one datum may take, e.g. `timeout = 2h`, or remove it."),
             );
         }
-        if let Some(image) = fields.get("image").and_then(Value::as_plain_str)
+        if let Some(image) = get(StageField::Image).and_then(Value::as_plain_str)
             && let Err(why) = image_reference(&image)
         {
             self.diags.push(
-                    Diagnostic::new(Code::E3016, span_of("image"), format!("`{image}` is not a valid image reference: {why}"))
+                    Diagnostic::new(Code::E3016, span_of(StageField::Image), format!("`{image}` is not a valid image reference: {why}"))
                         .label("invalid image")
                         .help("Write an image as `[registry/]repository[:tag][@sha256:digest]`, e.g. `\"ghcr.io/acme/train:1.4\"`."),
                 );
         }
         self.validate_env_and_labels(fields, &span_of);
-        let gpu = fields.get("gpu").and_then(Value::as_int).unwrap_or(0);
-        if fields.contains_key("gpu_type") && gpu == 0 && !matches!(fields.get("gpu"), Some(Value::Param(_))) {
+        let gpu = get(StageField::Gpu).and_then(Value::as_int).unwrap_or(0);
+        if get(StageField::GpuType).is_some() && gpu == 0 && !matches!(get(StageField::Gpu), Some(Value::Param(_))) {
             self.diags.push(
-                Diagnostic::new(Code::W3001, span_of("gpu_type"), "`gpu_type` is set but the stage requests no GPU")
-                    .label("has no effect without `gpu`")
-                    .help("Request GPUs with `gpu = N`, or remove `gpu_type`."),
+                Diagnostic::new(
+                    Code::W3001,
+                    span_of(StageField::GpuType),
+                    "`gpu_type` is set but the stage requests no GPU",
+                )
+                .label("has no effect without `gpu`")
+                .help("Request GPUs with `gpu = N`, or remove `gpu_type`."),
             );
         }
-        let nproc = fields.get("nproc_per_node").and_then(Value::as_int).unwrap_or(1);
+        let nproc = get(StageField::NprocPerNode).and_then(Value::as_int).unwrap_or(1);
         if kind == Kind::Ddp && gpu > 0 && nproc > gpu {
             self.diags.push(
                 Diagnostic::new(
                     Code::W3002,
-                    span_of("nproc_per_node"),
+                    span_of(StageField::NprocPerNode),
                     format!("{nproc} processes per node share {gpu} GPU{}", if gpu == 1 { "" } else { "s" }),
                 )
                 .label("more processes than GPUs")
@@ -406,14 +420,15 @@ impl Checker<'_> {
         }
     }
 
-    fn validate_env_and_labels(&mut self, fields: &IndexMap<String, Value>, span_of: &dyn Fn(&str) -> Span) {
-        if let Some(Value::Map(env)) = fields.get("env") {
+    fn validate_env_and_labels(&mut self, fields: &IndexMap<String, Value>, span_of: &dyn Fn(StageField) -> Span) {
+        let get = |f: StageField| fields.get(f.name());
+        if let Some(Value::Map(env)) = get(StageField::Env) {
             for (name, v) in env {
                 if let Err(why) = target::env_name(name) {
                     self.diags.push(
                         Diagnostic::new(
                             Code::E5004,
-                            span_of("env"),
+                            span_of(StageField::Env),
                             format!("`{name}` is not a valid environment variable name: it {why}"),
                         )
                         .label("invalid name")
@@ -426,7 +441,7 @@ impl Checker<'_> {
                         .and_then(|_| target::secret_key(key).map_err(|e| format!("secret key `{key}` {e}")));
                     if let Err(why) = problem {
                         self.diags.push(
-                            Diagnostic::new(Code::E5005, span_of("env"), format!("invalid secret reference: {why}"))
+                            Diagnostic::new(Code::E5005, span_of(StageField::Env), format!("invalid secret reference: {why}"))
                                 .label("Kubernetes would reject this secret reference")
                                 .help("Secret names are lowercase DNS names like `hf-token`; keys are letters, digits, `-`, `_` or `.`."),
                         );
@@ -434,8 +449,8 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(Value::Map(sel)) = fields.get("node_selector") {
-            self.labels(sel, span_of("node_selector"));
+        if let Some(Value::Map(sel)) = get(StageField::NodeSelector) {
+            self.labels(sel, span_of(StageField::NodeSelector));
         }
     }
 

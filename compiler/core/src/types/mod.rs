@@ -16,7 +16,7 @@ mod templates;
 pub mod ty;
 pub mod units;
 
-pub use schema::{FieldInfo, Kind, Schema};
+pub use schema::{FieldInfo, Kind, Schema, StageField};
 pub use ty::{Datums, Piece, Quantity, Ty, Value};
 
 use crate::diag::Diagnostics;

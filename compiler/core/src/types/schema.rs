@@ -35,6 +35,66 @@ impl Kind {
     }
 }
 
+/// Every stage field the compiler itself reads: the builtin ones every stage has and those of the
+/// standard templates (`stdlib/torchx.pipe`). Their names are spelled here once; targets and the
+/// checker read fields through this, never by string ([`crate::ir::Stage::field`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StageField {
+    Image,
+    Command,
+    Args,
+    Env,
+    Cpu,
+    Memory,
+    Gpu,
+    GpuType,
+    NodeSelector,
+    Tolerations,
+    Retries,
+    Timeout,
+    Parallelism,
+    Datums,
+    /// `torchx.python`, `torchx.shell`, `torchx.ddp`.
+    Script,
+    /// `torchx.python`.
+    Interpreter,
+    /// `torchx.ddp`.
+    Nnodes,
+    NprocPerNode,
+    RdzvBackend,
+    RdzvPort,
+    MaxRestarts,
+}
+
+impl StageField {
+    /// The field's name as a pipeline spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StageField::Image => "image",
+            StageField::Command => "command",
+            StageField::Args => "args",
+            StageField::Env => "env",
+            StageField::Cpu => "cpu",
+            StageField::Memory => "memory",
+            StageField::Gpu => "gpu",
+            StageField::GpuType => "gpu_type",
+            StageField::NodeSelector => "node_selector",
+            StageField::Tolerations => "tolerations",
+            StageField::Retries => "retries",
+            StageField::Timeout => "timeout",
+            StageField::Parallelism => "parallelism",
+            StageField::Datums => "datums",
+            StageField::Script => "script",
+            StageField::Interpreter => "interpreter",
+            StageField::Nnodes => "nnodes",
+            StageField::NprocPerNode => "nproc_per_node",
+            StageField::RdzvBackend => "rdzv_backend",
+            StageField::RdzvPort => "rdzv_port",
+            StageField::MaxRestarts => "max_restarts",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldInfo {
     pub ty: Ty,
@@ -67,35 +127,56 @@ fn strings() -> Ty {
 /// The fields of every stage.
 pub fn stage_schema() -> Schema {
     let fields = [
-        ("image", field(Ty::String, true, "The container image the stage runs in, e.g. `\"python:3.11-slim\"`.")),
-        ("command", field(strings(), false, "The command to run, as a list; the image's entrypoint if absent.")),
-        ("args", field(strings(), false, "Arguments appended to the command (or passed to a template's script).")),
         (
-            "env",
+            StageField::Image.name(),
+            field(Ty::String, true, "The container image the stage runs in, e.g. `\"python:3.11-slim\"`."),
+        ),
+        (
+            StageField::Command.name(),
+            field(strings(), false, "The command to run, as a list; the image's entrypoint if absent."),
+        ),
+        (
+            StageField::Args.name(),
+            field(strings(), false, "Arguments appended to the command (or passed to a template's script)."),
+        ),
+        (
+            StageField::Env.name(),
             field(
                 Ty::Map(Box::new(Ty::EnvValue)),
                 false,
                 "Environment variables: strings, or `secret(NAME, KEY)` references that never appear in manifests.",
             ),
         ),
-        ("cpu", field(Ty::Quantity, false, "CPU cores requested per replica: `2`, `0.5` or `500m`.")),
-        ("memory", field(Ty::Quantity, false, "Memory requested per replica: `512Mi`, `64Gi`.")),
-        ("gpu", field(Ty::Int, false, "GPUs per replica (`nvidia.com/gpu`).")),
-        ("gpu_type", field(Ty::String, false, "The GPU model, e.g. `\"nvidia-a100-80gb\"`; becomes a node selector.")),
-        ("node_selector", field(Ty::Map(Box::new(Ty::String)), false, "Node labels the stage's pods must match.")),
+        (StageField::Cpu.name(), field(Ty::Quantity, false, "CPU cores requested per replica: `2`, `0.5` or `500m`.")),
+        (StageField::Memory.name(), field(Ty::Quantity, false, "Memory requested per replica: `512Mi`, `64Gi`.")),
+        (StageField::Gpu.name(), field(Ty::Int, false, "GPUs per replica (`nvidia.com/gpu`).")),
         (
-            "tolerations",
+            StageField::GpuType.name(),
+            field(Ty::String, false, "The GPU model, e.g. `\"nvidia-a100-80gb\"`; becomes a node selector."),
+        ),
+        (
+            StageField::NodeSelector.name(),
+            field(Ty::Map(Box::new(Ty::String)), false, "Node labels the stage's pods must match."),
+        ),
+        (
+            StageField::Tolerations.name(),
             field(
                 Ty::List(Box::new(Ty::Toleration)),
                 false,
                 "Taints the stage's pods tolerate: `{ key = \"nvidia.com/gpu\", operator = \"Exists\", effect = \"NoSchedule\" }`.",
             ),
         ),
-        ("retries", field(Ty::Int, false, "How many times a failed datum is retried before the stage fails.")),
-        ("timeout", field(Ty::Duration, false, "How long one datum may run before it is stopped: `30m`, `6h`.")),
-        ("parallelism", field(Ty::Int, false, "At most this many datums (or shards) run at once.")),
         (
-            "datums",
+            StageField::Retries.name(),
+            field(Ty::Int, false, "How many times a failed datum is retried before the stage fails."),
+        ),
+        (
+            StageField::Timeout.name(),
+            field(Ty::Duration, false, "How long one datum may run before it is stopped: `30m`, `6h`."),
+        ),
+        (StageField::Parallelism.name(), field(Ty::Int, false, "At most this many datums (or shards) run at once.")),
+        (
+            StageField::Datums.name(),
             field(
                 Ty::Datums,
                 false,
