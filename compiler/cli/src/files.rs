@@ -36,8 +36,10 @@ pub(crate) fn pipeline_files(named: &[PathBuf]) -> Result<Vec<PathBuf>, String> 
 
 /// The file's text, or a message for exit code 2.
 pub(crate) fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
+    String::from_utf8(read_bytes(path)?).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        format!("`{}` is not UTF-8 text (byte {at} is not): save it as UTF-8", path.display())
+    })
 }
 
 /// The name the core uses for a path: as the user wrote it, with `/` separators.
@@ -45,11 +47,17 @@ pub(crate) fn display_name(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
+/// The file's bytes, or a message for exit code 2. (Text that is not UTF-8 is a diagnostic of
+/// [`pipe_core::analyze_bytes`], with its offset.)
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
+}
+
 /// Reads and analyses the pipeline at `path`. When it has errors, prints them with "fix the errors
 /// above to {purpose}" and gives the exit code; unreadable files give 2.
 pub(crate) fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
-    let text = read(path).map_err(|e| crate::report::usage_error(&e))?;
-    let analysis = pipe_core::analyze(&FsLoader, &display_name(path), &text);
+    let bytes = read_bytes(path).map_err(|e| crate::report::usage_error(&e))?;
+    let analysis = pipe_core::analyze_bytes(&FsLoader, &display_name(path), &bytes);
     if analysis.has_errors() {
         crate::report::print(&analysis.diagnostics, analysis.sources());
         eprintln!("error: fix the errors above to {purpose}");

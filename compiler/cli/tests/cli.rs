@@ -211,3 +211,18 @@ fn deeply_nested_values_are_an_error_not_a_crash() {
         assert!(stderr(&pipe(&["check", name], tmp.path())).contains("E1009"), "{name}");
     }
 }
+
+/// A file that is not UTF-8 is a problem in the file: a diagnostic with the offset, exit 1, and
+/// the rest of the file still checked (it used to be exit 2, "stream did not contain valid utf-8").
+#[test]
+fn a_file_that_is_not_utf8_is_a_diagnostic_with_its_offset() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(tmp.path().join("bad.pipe"), b"stage s {\n  image = \"bus\xffbox\"\n  command = [\"true\"]\n}\n")
+        .expect("write");
+    let o = pipe(&["check", "bad.pipe"], tmp.path());
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("E1001") && stderr(&o).contains("byte 24 (0xFF) is not UTF-8"), "{}", stderr(&o));
+    let o = pipe(&["fmt", "bad.pipe"], tmp.path());
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("is not UTF-8 text (byte 24 is not)"), "{}", stderr(&o));
+}

@@ -4,6 +4,7 @@
 //! and diagnostics. Does no file, network, environment or terminal IO, so the CLI, the language
 //! server and the tests all run the same analysis. Flow:
 //! `syntax::parse` → `resolve::load` → `types::check` → `graph::order`, then the targets.
+//! [`analyze_bytes`] takes a file's bytes, for files that may not be UTF-8.
 
 pub mod diag;
 pub mod emit;
@@ -44,6 +45,19 @@ impl Analysis {
     pub fn sources(&self) -> &source::SourceMap {
         &self.program.sources
     }
+}
+
+/// [`analyze`] of a file's bytes: a file that is not UTF-8 is analysed as far as it reads, with an
+/// E1001 at the first byte that is not (its offset and value), instead of no answer at all.
+pub fn analyze_bytes(loader: &dyn Loader, name: &str, bytes: &[u8]) -> Analysis {
+    let Err(e) = std::str::from_utf8(bytes) else {
+        return analyze(loader, name, std::str::from_utf8(bytes).unwrap_or_default());
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let mut analysis = analyze(loader, name, &text);
+    analysis.diagnostics.push(syntax::not_utf8(source::FileId(0), bytes, e.valid_up_to()));
+    analysis.diagnostics.sort_by_key(|d| (d.primary.span.file, d.primary.span.start, d.code));
+    analysis
 }
 
 /// Analyses a pipeline file: `name` as the user would write it (it names diagnostics and, through

@@ -1,6 +1,6 @@
 //! `pipe check`: every diagnostic of every named file.
 
-use crate::files::{FsLoader, display_name, pipeline_files, read};
+use crate::files::{FsLoader, display_name, pipeline_files, read_bytes};
 use crate::report;
 use pipe_core::diag::render;
 use std::path::PathBuf;
@@ -13,15 +13,15 @@ pub(crate) fn run(named: &[PathBuf], json: bool) -> u8 {
     let mut all_json = Vec::new();
     let (mut errors, mut warnings, mut unreadable) = (0, 0, false);
     for path in &files {
-        let text = match read(path) {
-            Ok(t) => t,
+        let bytes = match read_bytes(path) {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {e}");
                 unreadable = true;
                 continue;
             }
         };
-        let analysis = pipe_core::analyze(&FsLoader, &display_name(path), &text);
+        let analysis = pipe_core::analyze_bytes(&FsLoader, &display_name(path), &bytes);
         for d in &analysis.diagnostics {
             if d.is_error() { errors += 1 } else { warnings += 1 }
         }

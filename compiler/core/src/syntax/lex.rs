@@ -4,7 +4,8 @@
 //! `text.len() - rest.len()`); gives identifiers, punctuation, literals. Whitespace and `#` comments
 //! are skipped by [`ws`]; the comments themselves are collected once, up front, by
 //! [`scan_comments`] for the formatter and for doc comments. Raises E1001, E1002, E1004, E1006,
-//! E1007, E1008 (the last two are reported without stopping the string).
+//! E1007, E1008 (the last two are reported without stopping the string); E1001 too for a file's
+//! first byte that is not UTF-8 ([`not_utf8`]).
 
 use super::ast::{Comment, Ident, StrLit, StrPart};
 use crate::diag::{Code, Diagnostic};
@@ -16,6 +17,19 @@ use nom::error::{ErrorKind, ParseError};
 use nom::sequence::pair;
 use nom::{IResult, Parser};
 use std::cell::RefCell;
+
+/// E1001 for byte `at` of `bytes`, the first that is not UTF-8, in `file` read lossily (where the
+/// bad sequence became U+FFFD, 3 bytes, at the same offset).
+pub(crate) fn not_utf8(file: FileId, bytes: &[u8], at: usize) -> Diagnostic {
+    let value = bytes.get(at).copied().unwrap_or_default();
+    Diagnostic::new(
+        Code::E1001,
+        Span::new(file, at, at + '\u{fffd}'.len_utf8()),
+        format!("byte {at} (0x{value:02X}) is not UTF-8: pipeline files are UTF-8 text"),
+    )
+    .label("not UTF-8")
+    .help("Save the file as UTF-8 (most editors have an encoding setting; `iconv -f LATIN1 -t UTF-8` converts one).")
+}
 
 /// A parse failure: where, which code, and what was expected there.
 #[derive(Debug, Clone)]

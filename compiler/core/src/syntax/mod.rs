@@ -11,6 +11,7 @@ mod lex;
 pub mod tree;
 
 pub use items::ITEM_KEYWORDS;
+pub(crate) use lex::not_utf8;
 
 use crate::diag::Diagnostic;
 use crate::source::{FileId, Span};
