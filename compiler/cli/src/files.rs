@@ -12,7 +12,7 @@ pub(crate) struct FsLoader;
 
 impl Loader for FsLoader {
     fn load(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string().to_lowercase())
+        pipe_lsp::workspace::read_used_file(Path::new(path))
     }
 }
 

@@ -226,3 +226,36 @@ fn a_file_that_is_not_utf8_is_a_diagnostic_with_its_offset() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("is not UTF-8 text (byte 24 is not)"), "{}", stderr(&o));
 }
+
+/// `use` reads `.pipe` files inside the pipeline's folder and nothing else: not the process's
+/// environment (which a snippet would print, a CI's secrets with it), not a device that never
+/// ends, not a file outside the project, not through a link that leads to any of those.
+#[test]
+fn use_reads_only_pipeline_files_inside_the_project() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(dir.join("lib")).expect("mkdir");
+    std::fs::write(tmp.path().join("outside.pipe"), "template t {\n  x: int = 1\n}\n").expect("write");
+    std::os::unix::fs::symlink("/proc/self/environ", dir.join("lib/env.pipe")).expect("symlink");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("lib/zero.pipe")).expect("symlink");
+    for (target, why) in [
+        ("/proc/self/environ", "the path is absolute"),
+        ("/dev/zero", "the path is absolute"),
+        ("../outside.pipe", "leads out of the pipeline's folder"),
+        ("lib/notes.txt", "only `.pipe` files can be used"),
+        ("lib/env.pipe", "not a pipeline file"),
+        ("lib/zero.pipe", "not a pipeline file"),
+    ] {
+        std::fs::write(dir.join("p.pipe"), format!("use \"{target}\" as lib\n")).expect("write");
+        let o = Command::new(env!("CARGO_BIN_EXE_pipe"))
+            .args(["check", "p.pipe"])
+            .current_dir(&dir)
+            .env("PIPE_TEST_SECRET", "hunter2-do-not-print")
+            .output()
+            .expect("pipe runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{target}: {err}");
+        assert!(err.contains("E2004") && err.contains(why), "{target}: {err}");
+        assert!(!err.contains("hunter2"), "{target}: the environment reached the output: {err}");
+    }
+}

@@ -2,9 +2,11 @@
 //!
 //! Takes open/change/close events with full or ranged edits; gives each open document's text, line
 //! index and latest [`Analysis`]. `use`d files are read from open documents first, then from disk,
-//! so an unsaved edit to a shared template shows at once in the files that use it.
+//! so an unsaved edit to a shared template shows at once in the files that use it; from disk only
+//! as [`read_used_file`] allows, which `pipe`'s own commands read used files with too.
 
 use crate::line_index::LineIndex;
+use pipe_core::resolve::MAX_USED_FILE_BYTES;
 use pipe_core::{Analysis, Loader};
 use std::collections::HashMap;
 use tower_lsp_server::ls_types::TextDocumentContentChangeEvent;
@@ -30,9 +32,35 @@ impl Loader for Overlay<'_> {
     fn load(&self, path: &str) -> Result<String, String> {
         match self.0.get(path) {
             Some(doc) => Ok(doc.text.clone()),
-            None => std::fs::read_to_string(path).map_err(|e| e.to_string().to_lowercase()),
+            None => read_used_file(std::path::Path::new(path)),
         }
     }
+}
+
+/// A used file from disk: a regular file (not a device, a FIFO or the language server's own stdin),
+/// not in `/proc`, `/sys` or `/dev` even through a link (whose "regular" files hold a process's
+/// environment, say), at most [`MAX_USED_FILE_BYTES`], UTF-8. (Which paths `use` may name at all
+/// is the core's rule: `.pipe` files inside the pipeline's folder.)
+pub fn read_used_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let lower = |e: std::io::Error| e.to_string().to_lowercase();
+    let real = std::fs::canonicalize(path).map_err(lower)?;
+    if ["/proc", "/sys", "/dev"].iter().any(|p| real.starts_with(p)) {
+        return Err(format!("it is {}, not a pipeline file", real.display()));
+    }
+    let meta = std::fs::metadata(&real).map_err(lower)?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.len() > MAX_USED_FILE_BYTES {
+        return Err(format!("it is {} bytes, more than the {MAX_USED_FILE_BYTES} a used file may be", meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&real).map_err(lower)?.take(MAX_USED_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(lower)?;
+    if bytes.len() as u64 > MAX_USED_FILE_BYTES {
+        return Err(format!("it is more than the {MAX_USED_FILE_BYTES} bytes a used file may be"));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("byte {} is not UTF-8", e.utf8_error().valid_up_to()))
 }
 
 impl Workspace {

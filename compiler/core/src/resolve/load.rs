@@ -127,6 +127,15 @@ impl Loading<'_> {
             }
             ast::UseTarget::File { path, span } => {
                 let target = join(from, path);
+                let root = self.by_name.keys().next().map_or("", String::as_str);
+                if let Err(why) = usable(path, &target, root) {
+                    diags.push(
+                        Diagnostic::new(Code::E2004, *span, format!("cannot use `{path}`: {why}"))
+                            .label("used here")
+                            .help("`use` takes a `.pipe` file in the pipeline's folder or below it: copy the shared templates there (a link that leads outside is refused too)."),
+                    );
+                    return None;
+                }
                 if let Some(pos) = self.stack.iter().position(|(n, _)| *n == target) {
                     let chain: Vec<&str> = self.stack[pos..].iter().map(|(n, _)| n.as_str()).collect();
                     diags.push(
@@ -173,6 +182,34 @@ fn only_templates(m: &ast::Module, diags: &mut Diagnostics) {
         );
     }
 }
+
+/// Whether a `use` of `path` (as written), `target` once joined to the using file's folder, may be
+/// read: a `.pipe` file that stays inside the root pipeline's folder. `use "/proc/self/environ"`
+/// would show a CI's secrets in a snippet, `use "/dev/zero"` never ends, `use "/dev/stdin"` reads
+/// the language server's own protocol stream. (The loaders also refuse what is not a regular file,
+/// what is too large, and links that lead outside: [`MAX_USED_FILE_BYTES`].)
+fn usable(path: &str, target: &str, root: &str) -> Result<(), String> {
+    if path.starts_with('/') {
+        return Err("the path is absolute".into());
+    }
+    let root_dir = root.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let inside = if root_dir.is_empty() {
+        Some(target)
+    } else {
+        target.strip_prefix(root_dir).and_then(|rest| rest.strip_prefix('/'))
+    };
+    match inside {
+        Some(rest) if !rest.starts_with("../") && rest != ".." && !rest.starts_with('/') => {}
+        _ => return Err("the path leads out of the pipeline's folder".into()),
+    }
+    if !target.ends_with(".pipe") {
+        return Err("only `.pipe` files can be used".into());
+    }
+    Ok(())
+}
+
+/// The largest file `use` reads: far more than any template library, far less than a runaway.
+pub const MAX_USED_FILE_BYTES: u64 = 4 << 20;
 
 /// `dir(from)/path`, normalised lexically (`a/./b/../c` is `a/c`).
 pub fn join(from: &str, path: &str) -> String {

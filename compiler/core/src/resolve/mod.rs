@@ -7,7 +7,7 @@
 
 mod load;
 
-pub use load::{Loader, Module, ModuleId, NoFiles, Program, join, load};
+pub use load::{Loader, MAX_USED_FILE_BYTES, Module, ModuleId, NoFiles, Program, join, load};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::Span;
