@@ -113,13 +113,6 @@ pub(crate) fn check_text(p: &Pipeline, specs: &[StageSpec]) -> Result<(), Vec<Di
 mod tests {
     use super::*;
 
-    struct NoFiles;
-    impl pipe_core::Loader for NoFiles {
-        fn load(&self, path: &str) -> Result<String, String> {
-            Err(format!("{path}: no files here"))
-        }
-    }
-
     fn pipeline(stages: usize) -> (Pipeline, Vec<StageSpec>) {
         let mut text = String::from("input d = repo(\"d\")\n");
         for i in 0..stages {
@@ -128,7 +121,7 @@ mod tests {
                 "stage s{i} {{\n  image = \"busybox\"\n  command = [\"true\"]\n  datums = glob({from}, \"/*\")\n  retries = 1\n}}\n"
             ));
         }
-        let analysis = pipe_core::analyze(&NoFiles, "p.pipe", &text);
+        let analysis = pipe_core::analyze(&pipe_core::resolve::NoFiles, "p.pipe", &text);
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
         let p = analysis.pipeline().clone();
         let specs = p.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(&p, s)).collect();

@@ -44,20 +44,27 @@ fn plan_in_image(root: PathBuf, spec: &str, env: &[(String, String)]) -> Result<
     }))
 }
 
+/// A repo `letters` of two files on `moto`'s S3 and a one-stage pipeline over it, compiled to stage
+/// specs in `dir/spec` (pinned); gives the store's URL.
+fn two_letters_on_s3(moto: &Moto, dir: &Path) -> String {
+    let store = moto.url("team");
+    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), dir, args);
+    write_file(dir, "data/a.txt", b"alpha\n");
+    write_file(dir, "data/b.txt", b"beta\n");
+    pipe(&["data", "init", "letters", "--store", &store]);
+    pipe(&["data", "put", "letters", "data", "--store", &store]);
+    let text = "input letters = repo(\"letters\")\n\nstage upper {\n  image   = \"busybox\"\n  datums  = glob(letters, \"/*\")\n  command = [\"sh\", \"-c\", \"tr a-z A-Z < $PIPE_IN_LETTERS/* > $PIPE_OUT/x\"]\n}\n";
+    write_file(dir, "pipeline.pipe", text.as_bytes());
+    pipe(&["compile", "pipeline.pipe", "--target", "spec", "-o", "spec", "--store", &store]);
+    store
+}
+
 #[test]
 fn the_shim_image_reaches_an_s3_store_as_its_dockerfile_builds_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     let root_dir = tmp.path();
     let moto = Moto::start("image");
-    let store = moto.url("team");
-    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), root_dir, args);
-    write_file(root_dir, "data/a.txt", b"alpha\n");
-    write_file(root_dir, "data/b.txt", b"beta\n");
-    pipe(&["data", "init", "letters", "--store", &store]);
-    pipe(&["data", "put", "letters", "data", "--store", &store]);
-    let text = "input letters = repo(\"letters\")\n\nstage upper {\n  image   = \"busybox\"\n  datums  = glob(letters, \"/*\")\n  command = [\"sh\", \"-c\", \"tr a-z A-Z < $PIPE_IN_LETTERS/* > $PIPE_OUT/x\"]\n}\n";
-    write_file(root_dir, "pipeline.pipe", text.as_bytes());
-    pipe(&["compile", "pipeline.pipe", "--target", "spec", "-o", "spec", "--store", &store]);
+    let store = two_letters_on_s3(&moto, root_dir);
     let spec = std::fs::read_to_string(root_dir.join("spec/upper.json")).expect("the spec");
 
     let mut env = moto.env();
@@ -88,15 +95,7 @@ fn the_arm64_shim_plans_against_s3() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let moto = Moto::start("arm64");
-    let store = moto.url("team");
-    let pipe = |args: &[&str]| moto.pipe(Path::new(env!("CARGO_BIN_EXE_pipe")), dir, args);
-    write_file(dir, "data/a.txt", b"alpha\n");
-    write_file(dir, "data/b.txt", b"beta\n");
-    pipe(&["data", "init", "letters", "--store", &store]);
-    pipe(&["data", "put", "letters", "data", "--store", &store]);
-    let text = "input letters = repo(\"letters\")\n\nstage upper {\n  image   = \"busybox\"\n  datums  = glob(letters, \"/*\")\n  command = [\"sh\", \"-c\", \"tr a-z A-Z < $PIPE_IN_LETTERS/* > $PIPE_OUT/x\"]\n}\n";
-    write_file(dir, "pipeline.pipe", text.as_bytes());
-    pipe(&["compile", "pipeline.pipe", "--target", "spec", "-o", "spec", "--store", &store]);
+    let store = two_letters_on_s3(&moto, dir);
     let out = std::process::Command::new("qemu-aarch64")
         .arg(&shim)
         .args(["--spec", "spec/upper.json", "plan"])

@@ -151,18 +151,11 @@ impl Pipeline {
 mod gang_tests {
     use super::*;
 
-    struct NoFiles;
-    impl crate::Loader for NoFiles {
-        fn load(&self, path: &str) -> Result<String, String> {
-            Err(format!("{path}: no files here"))
-        }
-    }
-
     /// `Gang::DEFAULT` says again what `stdlib/torchx.pipe` says; the two must agree.
     #[test]
     fn gang_defaults_are_the_stdlibs() {
         let text = "use torchx\n\nstage t: torchx.ddp {\n  image  = \"pytorch\"\n  script = \"train.py\"\n}\n";
-        let a = crate::analyze(&NoFiles, "p.pipe", text);
+        let a = crate::analyze(&crate::resolve::NoFiles, "p.pipe", text);
         assert!(!a.has_errors(), "{:?}", a.diagnostics);
         let stage = &a.pipeline().stages[0];
         let d = Gang::DEFAULT;
