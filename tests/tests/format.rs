@@ -61,3 +61,16 @@ fn recovery_from_nested_unclosed_delimiters_is_linear() {
     let (_, diags) = parse(FileId(0), &text);
     assert!(diags.len() <= 4 * n, "{} diagnostics for {n} lines", diags.len());
 }
+
+/// A field name of 65,536 characters made `fmt` panic: `format!`'s `{:<width$}` refuses widths past
+/// 65,535. Names that long are odd, not wrong; the layout pads by hand.
+#[test]
+fn a_field_name_longer_than_a_format_width_is_aligned_without_a_panic() {
+    let long = "a".repeat(65_536);
+    let text = format!(
+        "template t {{\n  {long}: int = 1\n  b: int = 2\n}}\n\nstage s: t {{\n  image = \"busybox\"\n  {long} = 3\n}}\n"
+    );
+    let once = format(&text).expect("parses");
+    assert!(once.contains(&format!("  image{} = \"busybox\"", " ".repeat(long.len() - 5))), "aligned to the long name");
+    assert_eq!(format(&once).expect("parses"), once, "idempotent");
+}

@@ -162,12 +162,20 @@ impl<'a> Printer<'a> {
             self.leading(start, depth + 1);
             self.indent(depth + 1);
             let key = self.key(f);
-            self.out.push_str(&format!("{key:<width$} = "));
+            self.padded(&key, width);
             self.expr(&f.value, depth + 1);
             self.last = f.span.end as usize;
             self.trailing();
         }
         self.close(span, depth, "}");
+    }
+
+    /// `key`, padded with spaces to `width` characters, then ` = `. (Not `format!`'s `{:<width$}`,
+    /// which panics past a width of 65,535: a name that long is odd, not an error.)
+    fn padded(&mut self, key: &str, width: usize) {
+        self.out.push_str(key);
+        self.out.extend(std::iter::repeat_n(' ', width.saturating_sub(key.chars().count())));
+        self.out.push_str(" = ");
     }
 
     fn has_comments_before(&self, offset: usize) -> bool {
@@ -266,7 +274,7 @@ impl<'a> Printer<'a> {
                     }
                 }
                 Member::Default(f) => {
-                    self.out.push_str(&format!("{:<width$} = ", f.name.name));
+                    self.padded(&f.name.name, width);
                     self.expr(&f.value, 1);
                 }
             }
