@@ -11,7 +11,7 @@
 //! the main container; `env` values and `valueFrom.secretKeyRef`, `envFrom.secretRef` (a missing
 //! Secret not marked optional fails the pod, as `CreateContainerConfigError` does); the pod's
 //! `runAsUser`/`runAsGroup` (a container's own overriding), and `runAsNonRoot` refusing uid 0;
-//! `workingDir`; the image's own `PATH`; `valueFrom.configMapKeyRef`; the pod's hostname and the
+//! `workingDir`; the image's own `PATH`; `readOnlyRootFilesystem` (no writable `/tmp` then); `valueFrom.configMapKeyRef`; the pod's hostname and the
 //! `/etc/hosts` the kubelet writes (the pod's own address for its hostname, and here for
 //! `localhost` too, since each pod has a loopback address of its own in `127.0.0.0/8`: two
 //! pods may listen on the same port), plus the names the cluster's DNS would resolve
@@ -360,6 +360,8 @@ impl Node {
         }
         let mut cmd = Command::new("bwrap");
         cmd.args(root_args(&root, ctx.hosts));
+        // A read-only root file system has no writable `/tmp` either, unless a volume is there.
+        let read_only = c["securityContext"]["readOnlyRootFilesystem"] == Value::Bool(true);
         cmd.args(["--unshare-all", "--share-net", "--die-with-parent", "--clearenv"]);
         cmd.args(["--hostname", &ctx.who.hostname]);
         cmd.args(["--uid", &uid.to_string(), "--gid", &gid.to_string()]);
@@ -374,6 +376,14 @@ impl Node {
             let path = volumes.get(vol).ok_or_else(|| format!("container {name}: volume `{vol}` is not in the pod"))?;
             let bind = if m["readOnly"] == Value::Bool(true) { "--ro-bind" } else { "--bind" };
             cmd.arg(bind).arg(path).arg(m["mountPath"].as_str().unwrap_or_default());
+        }
+        if read_only {
+            // After the volumes' mount points are made: they stay as mounted.
+            let tmp_volume = c["volumeMounts"].as_array().into_iter().flatten().any(|m| m["mountPath"] == "/tmp");
+            if !tmp_volume {
+                cmd.args(["--remount-ro", "/tmp"]);
+            }
+            cmd.args(["--remount-ro", "/"]);
         }
         for (k, v) in &env {
             cmd.args(["--setenv", k, v]);

@@ -81,3 +81,18 @@ fn the_kubelet_expands_commands_as_kubernetes_does() {
     assert_eq!(sandbox::expand("--rank=$(VC_TASK_INDEX)", &vars), "--rank=1");
     assert_eq!(sandbox::expand("$(MISSING) $$(A) $$ $A ${A}", &vars), "$(MISSING) $(A) $ $A ${A}");
 }
+
+#[test]
+fn the_kubelet_keeps_a_read_only_root_read_only() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = sandbox::Node::new(tmp.path());
+    let pod = |read_only: bool| {
+        json!({"volumes": [{"name": "w", "emptyDir": {}}], "containers": [{"name": "main", "image": "i",
+            "command": ["sh", "-c", "touch /w/ok && touch /tmp/x"],
+            "securityContext": {"readOnlyRootFilesystem": read_only},
+            "volumeMounts": [{"name": "w", "mountPath": "/w"}]}]})
+    };
+    assert!(node.run_pod(&pod(false)).is_ok());
+    let err = node.run_pod(&pod(true)).expect_err("/tmp is read-only");
+    assert!(err.contains("Read-only file system"), "{err}");
+}

@@ -125,7 +125,8 @@ pub(crate) fn install_container(opts: &Options) -> Container {
         image: Some(opts.shim_image.clone()),
         command: Some(vec![SHIM_IN_IMAGE.into(), "install".into(), BIN_DIR.into()]),
         volume_mounts: Some(vec![mount(RUN_VOLUME, RUN_DIR, false)]),
-        security_context: Some(container_security()),
+        // It writes only into the shared `emptyDir`.
+        security_context: Some(SecurityContext { read_only_root_filesystem: Some(true), ..container_security() }),
         resources: Some(small_resources()),
         ..Default::default()
     }

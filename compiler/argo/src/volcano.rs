@@ -203,6 +203,8 @@ fn replica(
                 .timeout_seconds
                 .map(|t| i64::try_from(t).unwrap_or(i64::MAX).saturating_add(GANG_GRACE_SECONDS)),
             service_account_name: opts.service_account.clone(),
+            // Nothing in a gang's pods calls the API server (Argo's executor is not in them).
+            automount_service_account_token: Some(false),
             security_context: Some(pod::pod_security()),
             node_selector: (!node_selector.is_empty()).then_some(node_selector),
             tolerations: (!tolerations.is_empty()).then_some(tolerations),
