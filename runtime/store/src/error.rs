@@ -54,7 +54,17 @@ impl StoreError {
                 "use a local path, `file:///abs/path`, `memory://`, `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`".into()
             }
             StoreError::NoCertificates { .. } => "this machine (or image) has no CA certificates: install them (Debian: `apt-get install ca-certificates`; an image built `FROM scratch` needs /etc/ssl/certs/ca-certificates.crt copied in), or point SSL_CERT_FILE at a bundle".into(),
-            StoreError::Unreachable { .. } => "check the URL, the network and the credentials (for S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION); `--store` or PIPE_STORE choose the store".into(),
+            StoreError::Unreachable { url, .. } => {
+                // The variables each cloud's client reads (object_store's `from_env` builders).
+                let credentials = match url.split_once("://").map(|(scheme, _)| scheme) {
+                    Some("gs") => "for GCS: GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT",
+                    Some("az" | "azure" | "abfs" | "abfss") => {
+                        "for Azure: AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY"
+                    }
+                    _ => "for S3: AWS_ENDPOINT (or AWS_ENDPOINT_URL), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION",
+                };
+                format!("check the URL, the network and the credentials ({credentials}); `--store` or PIPE_STORE choose the store")
+            }
             StoreError::Backend { .. } => "the store answered with an error; check its permissions and try again".into(),
             StoreError::NoStore { .. } => {
                 "`pipe data init REPO` creates one here; `--store` or PIPE_STORE point at another".into()
@@ -92,3 +102,17 @@ impl StoreError {
 
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+
+    /// A `gs://` store that cannot be reached is not told to set S3's variables.
+    #[test]
+    fn an_unreachable_store_is_told_its_own_clouds_variables() {
+        let help = |url: &str| StoreError::Unreachable { url: url.into(), cause: "x".into() }.help();
+        assert!(help("s3://b/p").contains("AWS_ENDPOINT") && help("s3://b/p").contains("AWS_ACCESS_KEY_ID"));
+        assert!(help("gs://b/p").contains("GOOGLE_APPLICATION_CREDENTIALS") && !help("gs://b/p").contains("AWS_"));
+        assert!(help("az://c/p").contains("AZURE_STORAGE_ACCOUNT_NAME") && !help("az://c/p").contains("AWS_"));
+    }
+}
