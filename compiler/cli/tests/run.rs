@@ -359,3 +359,31 @@ fn pipe_log_names_a_record_it_cannot_read_instead_of_showing_blanks() {
     let listed = pipe(&dir, &["log", "pipeline.pipe"]);
     assert!(String::from_utf8_lossy(&listed.stderr).contains("skipping run"), "the list goes on without it");
 }
+
+/// A glob that matches nothing runs no datum: the run says so, in the summary and in `--json`,
+/// instead of exiting 0 without a word.
+#[test]
+fn a_stage_whose_glob_matches_nothing_is_a_warning() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    pipe_tests::write_file(dir, "data/a.txt", b"a\n");
+    let text = "input d = dir(\"data\")\n\nstage s {\n  image   = \"busybox\"\n  datums  = glob(d, \"/*.csv\")\n  command = [\"true\"]\n}\n";
+    pipe_tests::write_file(dir, "p.pipe", text.as_bytes());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "p.pipe", "--json"])
+        .current_dir(dir)
+        .env_remove("PIPE_STORE")
+        .output()
+        .expect("pipe runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["stages"][0]["datums"], 0);
+    assert!(doc["warnings"][0].as_str().is_some_and(|w| w.contains("stage `s` has no datums")), "{doc}");
+    let human = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "p.pipe"])
+        .current_dir(dir)
+        .env_remove("PIPE_STORE")
+        .output()
+        .expect("pipe runs");
+    assert!(String::from_utf8_lossy(&human.stderr).contains("warning: stage `s` has no datums"));
+}

@@ -153,9 +153,12 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
     })
 }
 
-/// One datum per outermost match of `pattern` among the files and folders of one input.
+/// One datum per outermost match of `pattern` among the files and folders of one input; for a
+/// pattern ending in `**` (`/**`, `/logs/**`), one per file at any depth, as Pachyderm's docs have
+/// it (an outermost match would be the first folder level, the same as `/*`).
 fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
     let g = Glob::new(pattern);
+    let files_only = pattern.ends_with("/**");
     let file = |e: &FileEntry| DatumFile { input: input.to_owned(), entry: e.clone() };
     if g.is_root() {
         if files.is_empty() {
@@ -169,7 +172,7 @@ fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
     }
     let mut matches: BTreeMap<String, (Vec<String>, Vec<DatumFile>)> = BTreeMap::new();
     for e in files {
-        let mut end = 0;
+        let mut end = if files_only { e.path.len() } else { 0 };
         let found = loop {
             let next = e.path[end..].find('/').map(|i| end + i);
             let prefix = &e.path[..next.unwrap_or(e.path.len())];
@@ -223,6 +226,17 @@ mod tests {
         assert_eq!(top[0].files.len(), 2, "a folder match brings every file under it");
         assert_eq!(labels(&expand(&g("d", "/*/*"), &i).expect("ok")), ["d:/a/1", "d:/a/2", "d:/c/x"]);
         assert!(expand(&g("d", "/"), &inputs(&[("d", &[])])).expect("ok").is_empty());
+    }
+
+    /// Pachyderm's `/**`: every file at any depth is a datum of its own (it used to give one
+    /// datum per top-level entry, like `/*`, and a ported pipeline lost its per-file parallelism).
+    #[test]
+    fn a_pattern_ending_in_double_star_gives_a_datum_per_file() {
+        let i = inputs(&[("d", &["a/1", "a/b/2", "c"])]);
+        assert_eq!(labels(&expand(&g("d", "/**"), &i).expect("ok")), ["d:/a/1", "d:/a/b/2", "d:/c"]);
+        assert_eq!(labels(&expand(&g("d", "/a/**"), &i).expect("ok")), ["d:/a/1", "d:/a/b/2"]);
+        let each = expand(&g("d", "/**"), &i).expect("ok");
+        assert!(each.iter().all(|d| d.files.len() == 1), "one file each, never overlapping");
     }
 
     #[test]

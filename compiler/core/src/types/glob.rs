@@ -3,8 +3,9 @@
 //! Takes a pattern such as `/train/*` or `/(*)-(*).csv`; gives its capture count or a problem.
 //! `/` is the whole dataset as one datum; `/*` each top-level entry; `/*/*` each entry one level
 //! down; `**` any depth (as a whole segment only); `?`, `[abc]` and `[!abc]` as in shells;
-//! `(…)` captures part of a segment for `join` and `group`. Raises E3006 (malformed) and E3007
-//! (well formed but can never match).
+//! `(…)` captures part of a segment for `join` and `group`. Raises E3006 (malformed, or the
+//! alternation, braces and extglobs of other dialects, refused rather than matching nothing) and
+//! E3007 (well formed but can never match).
 
 use crate::diag::Code;
 
@@ -63,7 +64,50 @@ pub fn validate(pattern: &str) -> Result<usize, GlobProblem> {
     Ok(captures)
 }
 
+/// Syntax of other glob dialects (Pachyderm's, bash's extglob) that pipe does not read: refused
+/// with what to write instead, rather than matching nothing without a word.
+fn foreign_syntax(pattern: &str, segment: &str) -> Result<(), GlobProblem> {
+    let union = "Write one glob per alternative and combine them with `union(…)`";
+    if let Some(ext) = ["!(", "@(", "+("].iter().find(|e| segment.contains(**e)) {
+        return Err(bad(
+            Code::E3006,
+            format!("`{ext}…)` in glob pattern `{pattern}` is an extglob, which pipe's globs do not have"),
+            format!("{union}, or use a character class (`[!abc]`)."),
+        ));
+    }
+    if segment.contains('|') {
+        return Err(bad(
+            Code::E3006,
+            format!("`|` in glob pattern `{pattern}`: pipe's globs have no alternation"),
+            format!("{union}; for a literal `|` in a name, write `[|]`."),
+        ));
+    }
+    if segment.contains(['{', '}']) {
+        return Err(bad(
+            Code::E3006,
+            format!("braces in glob pattern `{pattern}`: pipe's globs do not expand `{{a,b}}`"),
+            format!("{union}; for a literal `{{` or `}}` in a name, write `[{{]` or `[}}]`."),
+        ));
+    }
+    Ok(())
+}
+
 fn segment_captures(pattern: &str, segment: &str) -> Result<usize, GlobProblem> {
+    let outside_classes: String = {
+        // Characters inside `[…]` are literal: `[|]` is how a name with `|` is matched.
+        let mut out = String::new();
+        let mut in_class = false;
+        for c in segment.chars() {
+            match c {
+                '[' if !in_class => in_class = true,
+                ']' if in_class => in_class = false,
+                c if !in_class => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    };
+    foreign_syntax(pattern, &outside_classes)?;
     let mut captures = 0;
     let mut open = false;
     let mut chars = segment.chars().peekable();
@@ -115,4 +159,29 @@ fn segment_captures(pattern: &str, segment: &str) -> Result<usize, GlobProblem> 
         ));
     }
     Ok(captures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pachyderm's and bash's glob syntax that pipe does not have is refused, never silently
+    /// matching nothing; the same characters inside a class are literal.
+    #[test]
+    fn other_dialects_are_refused_with_what_to_write() {
+        for (pattern, says) in [
+            ("/(a|b)/x", "no alternation"),
+            ("/{abc,def}ghi", "do not expand"),
+            ("/!(*.tmp)", "extglob"),
+            ("/@(a)", "extglob"),
+            ("/+(a)", "extglob"),
+        ] {
+            let err = validate(pattern).expect_err(pattern);
+            assert_eq!(err.code, Code::E3006, "{pattern}");
+            assert!(err.message.contains(says) && err.help.contains("union"), "{pattern}: {err:?}");
+        }
+        assert_eq!(validate("/a[|]b/[{]x[}]"), Ok(0), "literal in a class");
+        assert_eq!(validate("/(*)-(*)"), Ok(2));
+        assert_eq!(validate("/**"), Ok(0));
+    }
 }

@@ -102,6 +102,19 @@ fn summary(r: &RunReport, as_json: bool) -> u8 {
             }
         }
     }
+    // A glob that matched nothing (a typo in a path, an empty folder) runs no datum and commits an
+    // empty output: a run that "succeeds" while doing nothing must say so.
+    let warnings: Vec<String> = r
+        .stages
+        .iter()
+        .filter(|s| s.datums == 0)
+        .map(|s| {
+            format!(
+                "stage `{}` has no datums: its `datums` matched nothing in its inputs (check the glob patterns against `pipe data ls`, or `pipe run --explain-datums {}`)",
+                s.name, s.name
+            )
+        })
+        .collect();
     if as_json {
         let stages: Vec<_> = r
             .stages
@@ -111,7 +124,7 @@ fn summary(r: &RunReport, as_json: bool) -> u8 {
                         "skipped": s.skipped, "failed": s.failed, "seconds": s.seconds, "output": s.output })
             })
             .collect();
-        let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages });
+        let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages, "warnings": warnings });
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON values print"));
     } else {
         eprintln!(
@@ -126,6 +139,9 @@ fn summary(r: &RunReport, as_json: bool) -> u8 {
                 "{:<20} {:>8} {:>10} {:>8} {:>7} {:>9.2}  {:<8} {output}",
                 s.name, s.datums, s.processed, s.skipped, s.failed, s.seconds, s.status
             );
+        }
+        for w in &warnings {
+            eprintln!("warning: {w}");
         }
         eprintln!("run {}", r.run_id);
     }
