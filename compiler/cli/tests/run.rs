@@ -387,3 +387,37 @@ fn a_stage_whose_glob_matches_nothing_is_a_warning() {
         .expect("pipe runs");
     assert!(String::from_utf8_lossy(&human.stderr).contains("warning: stage `s` has no datums"));
 }
+
+/// `--explain-datums` of a stage reading a `dir(…)` input lists the folder as it is now: on a
+/// fresh project (it refused: no snapshot yet) and after a file was added (it listed the previous
+/// run's snapshot).
+#[test]
+fn explain_datums_reads_a_dir_input_as_it_is_now() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    pipe_tests::write_file(dir, "data/a.txt", b"a\n");
+    let text = "input d = dir(\"data\")\n\nstage s {\n  image   = \"busybox\"\n  datums  = glob(d, \"/*\")\n  command = [\"sh\", \"-c\", \"cat $PIPE_IN_D/* > $PIPE_OUT/x\"]\n}\n";
+    pipe_tests::write_file(dir, "p.pipe", text.as_bytes());
+    let explain = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+            .args(["run", "p.pipe", "--explain-datums", "s"])
+            .current_dir(dir)
+            .env_remove("PIPE_STORE")
+            .output()
+            .expect("pipe runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fresh = explain();
+    assert!(fresh.contains("process d:/a.txt"), "{fresh}");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "p.pipe"])
+        .current_dir(dir)
+        .env_remove("PIPE_STORE")
+        .output()
+        .expect("pipe runs");
+    assert!(run.status.success());
+    pipe_tests::write_file(dir, "data/b.txt", b"b\n");
+    let now = explain();
+    assert!(now.contains("cached  d:/a.txt") && now.contains("process d:/b.txt"), "{now}");
+}

@@ -170,7 +170,14 @@ async fn explain(
             pipe_spec::InputSource::Stage { stage } => {
                 (pipe_runtime::run::output_repo(&spec.pipeline, stage), "main".into())
             }
-            pipe_spec::InputSource::Dir { .. } => (format!("{}.in.{}", spec.pipeline, input.name), "main".into()),
+            pipe_spec::InputSource::Dir { path } => {
+                // The folder as it is now, as the run would snapshot it (its objects are stored,
+                // nothing is committed): not the snapshot of the last run.
+                let quiet = std::sync::Arc::new(pipe_store::Quiet);
+                let snap = store.snapshot(&cwd.join(path), Default::default(), None, 8, quiet).await?;
+                datasets.insert(input.name.clone(), snap.files);
+                continue;
+            }
             pipe_spec::InputSource::Url { url } => {
                 return Err(RunError::Stage {
                     stage: stage.into(),
