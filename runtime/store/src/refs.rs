@@ -66,11 +66,18 @@ async fn record(b: &Backend, key: &object_store::path::Path) -> Result<Option<Re
     Ok(Some(record))
 }
 
+/// The sequence number of a branch move's file name: exactly the 20 digits `move_branch` writes.
+/// Anything else in a branch's folder is not a move, for `head` and `branches` alike.
+fn move_seq(name: &str) -> Option<u64> {
+    (name.len() == 20 && name.bytes().all(|c| c.is_ascii_digit())).then(|| name.parse().ok()).flatten()
+}
+
 /// A branch's head: its latest sequence number and commit.
 pub(crate) async fn head(b: &Backend, repo: &str, branch: &str) -> Result<Option<(u64, CommitId)>> {
     name(branch)?;
     let moves = b.list(&layout::branch(repo, branch)).await?;
-    let Some(last) = moves.iter().rev().find_map(|k| layout::file_name(k).parse::<u64>().ok().map(|s| (s, k))) else {
+    let Some(last) = moves.iter().filter_map(|k| move_seq(layout::file_name(k)).map(|s| (s, k))).max_by_key(|m| m.0)
+    else {
         return Ok(None);
     };
     Ok(record(b, last.1).await?.map(|r| (last.0, r.commit)))
@@ -99,12 +106,18 @@ pub(crate) async fn move_branch(
 /// Every branch with its head, by name.
 pub(crate) async fn branches(b: &Backend, repo: &str) -> Result<BTreeMap<String, CommitId>> {
     let prefix = layout::branches(repo);
-    let mut last: BTreeMap<String, object_store::path::Path> = BTreeMap::new();
+    // The head of each branch by the rule `head` uses: the highest sequence number among the
+    // entries that are one. Anything else in the folder (a stray file) is not a move.
+    let mut last: BTreeMap<String, (u64, object_store::path::Path)> = BTreeMap::new();
     for key in b.list(&prefix).await? {
-        if let [branch, _seq] = &layout::rest(&key, &prefix)[..] {
-            last.insert(branch.clone(), key.clone());
+        if let [branch, seq] = &layout::rest(&key, &prefix)[..]
+            && let Some(seq) = move_seq(seq)
+            && last.get(branch).is_none_or(|(s, _)| seq > *s)
+        {
+            last.insert(branch.clone(), (seq, key.clone()));
         }
     }
+    let last: BTreeMap<String, object_store::path::Path> = last.into_iter().map(|(b, (_, k))| (b, k)).collect();
     let mut out = BTreeMap::new();
     for (branch, key) in last {
         if let Some(r) = record(b, &key).await? {

@@ -363,3 +363,26 @@ async fn a_stage_index_round_trips_files_with_and_without_chunks() {
     assert_eq!(serde_json::from_str::<FileEntry>(&json).expect("parse"), one);
     assert_eq!(serde_json::from_str::<FileEntry>(&serde_json::to_string(&two).expect("json")).expect("parse"), two);
 }
+
+/// Stray files in a branch's folder (an editor's backup, a copy, a hand-made `99`) are not moves:
+/// `head` (which `get` reads) and `branches` (which `log` names) pick the same head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_files_in_a_branch_folder_change_no_head() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("store");
+    let store = Store::open(root.to_str().expect("utf-8"), true).expect("open");
+    store.init("ds").await.expect("init");
+    let data = tmp.path().join("data");
+    write_file(&data, "a", b"1");
+    let first = store.put_dir("ds", &data, &opts("v1"), quiet()).await.expect("put").commit;
+    write_file(&data, "a", b"2");
+    let second = store.put_dir("ds", &data, &opts("v2"), quiet()).await.expect("put").commit;
+    let folder = walk(&root).into_iter().find(|p| p.to_string_lossy().contains("/heads/main/")).expect("a move");
+    let folder = folder.parent().expect("the branch folder").to_owned();
+    std::fs::write(folder.join("zzz"), b"not a ref").expect("stray");
+    std::fs::write(folder.join("99"), std::fs::read(folder.join(format!("{:020}", 0))).expect("the first move"))
+        .expect("stray copy");
+    assert_ne!(first, second);
+    assert_eq!(store.head("ds", "main").await.expect("head"), Some(second));
+    assert_eq!(store.branches("ds").await.expect("branches").get("main"), Some(&second));
+}
