@@ -267,3 +267,19 @@ fn the_server_survives_mutating_edits_and_answers_every_request() {
     let status = c.child.wait().expect("exit");
     assert!(status.success(), "the server exits cleanly after shutdown: {status}");
 }
+
+/// The specification: a `$/` request the server does not implement is answered with
+/// MethodNotFound (-32601), a `$/` notification ignored. It used to get no answer at all, and a
+/// client waited for it forever.
+#[test]
+fn a_dollar_request_is_answered_method_not_found_and_a_dollar_notification_ignored() {
+    let mut c = Client::start();
+    c.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
+    c.notify("initialized", json!({}));
+    c.notify("$/unknownNotification", json!({}));
+    let answer = c.request("$/unknown", json!({}));
+    assert_eq!(answer["error"]["code"], json!(-32601), "{answer}");
+    // Still serving.
+    let shutdown = c.request("shutdown", json!(null));
+    assert!(shutdown.get("error").is_none(), "{shutdown}");
+}

@@ -11,7 +11,7 @@ use pipe_core::Analysis;
 use pipe_core::source::{FileId, Span};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
-use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::jsonrpc::{Error, Request, Response, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
@@ -31,9 +31,41 @@ pub fn run_stdio() -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let (service, socket) = LspService::new(Backend::new);
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(DollarRequests(service)).await;
     });
     Ok(())
+}
+
+/// Answers requests whose method starts with `$/` with MethodNotFound, as the specification asks
+/// of a server that does not implement them ("$ Notifications and Requests"); notifications stay
+/// ignored. tower-lsp-server drops that answer for every `$/` method, requests included, which
+/// leaves a client waiting forever. The server implements no `$/` request.
+struct DollarRequests<S>(S);
+
+type Answer<E> = std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<Option<Response>, E>> + Send>>;
+
+impl<S> tower::Service<Request> for DollarRequests<S>
+where
+    S: tower::Service<Request, Response = Option<Response>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Option<Response>;
+    type Error = S::Error;
+    type Future = Answer<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::result::Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if req.method().starts_with("$/")
+            && let Some(id) = req.id().cloned()
+        {
+            return Box::pin(std::future::ready(Ok(Some(Response::from_error(id, Error::method_not_found())))));
+        }
+        Box::pin(self.0.call(req))
+    }
 }
 
 fn path_of(uri: &Uri) -> String {
