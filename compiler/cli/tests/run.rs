@@ -421,3 +421,23 @@ fn explain_datums_reads_a_dir_input_as_it_is_now() {
     let now = explain();
     assert!(now.contains("cached  d:/a.txt") && now.contains("process d:/b.txt"), "{now}");
 }
+
+/// `require_datums = true` turns an empty glob from a warning into a failed stage, with what to
+/// check: what a scheduled production run wants.
+#[test]
+fn require_datums_makes_an_empty_glob_an_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    pipe_tests::write_file(dir, "data/a.txt", b"a\n");
+    let text = "input d = dir(\"data\")\n\nstage s {\n  image          = \"busybox\"\n  datums         = glob(d, \"/*.csv\")\n  command        = [\"true\"]\n  require_datums = true\n}\n";
+    pipe_tests::write_file(dir, "p.pipe", text.as_bytes());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "p.pipe"])
+        .current_dir(dir)
+        .env_remove("PIPE_STORE")
+        .output()
+        .expect("pipe runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("matched nothing") && stderr.contains("require_datums = true"), "{stderr}");
+}

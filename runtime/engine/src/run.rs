@@ -446,10 +446,20 @@ pub fn default_work_root(state_dir: &std::path::Path) -> PathBuf {
 }
 
 /// The datums of `spec` over `datasets` (every input's and upstream stage's files, by name).
+/// A stage with `require_datums` whose datums match nothing fails here, on every runner.
 pub fn list_datums(spec: &StageSpec, datasets: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, RunError> {
     match &spec.datums {
-        Some(d) => datums::expand(d, datasets)
-            .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() }),
+        Some(d) => {
+            let list = datums::expand(d, datasets)
+                .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() })?;
+            if list.is_empty() && spec.require_datums {
+                return Err(RunError::Stage {
+                    stage: spec.stage.clone(),
+                    message: "its `datums` matched nothing in its inputs, and it has `require_datums = true`: check the glob patterns against `pipe data ls` and that the inputs hold data".into(),
+                });
+            }
+            Ok(list)
+        }
         None => Ok(vec![Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() }]),
     }
 }

@@ -135,6 +135,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         retries: 0,
         timeout_seconds: None,
         parallelism: None,
+        require_datums: false,
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),

@@ -41,6 +41,10 @@ pub struct StageSpec {
     pub timeout_seconds: Option<u64>,
     /// At most this many datums at once (`None`: as many as the runner allows).
     pub parallelism: Option<u32>,
+    /// Whether a stage whose datums match nothing fails (otherwise it runs no datum, with a
+    /// warning).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_datums: bool,
     /// Params left as `${name}` in `image`, `command` and literal `env` values, for a runner to
     /// [bind](StageSpec::bind) when the run starts (a literal `$` is written `$$` in such a spec).
     /// Empty when the compiler substituted every param.
@@ -261,6 +265,7 @@ mod bind_tests {
             retries: 0,
             timeout_seconds: None,
             parallelism: None,
+            require_datums: false,
             params: params.iter().map(|s| s.to_string()).collect(),
             param_types: BTreeMap::new(),
             code: Vec::new(),

@@ -156,6 +156,7 @@ fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> Stag
             _ => None,
         },
         parallelism: stage.int(StageField::Parallelism).and_then(|n| u32::try_from(n).ok()),
+        require_datums: matches!(stage.field(StageField::RequireDatums), Some(Value::Bool(true))),
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),

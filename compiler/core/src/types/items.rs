@@ -17,12 +17,13 @@ use indexmap::IndexMap;
 use std::sync::Arc;
 
 /// Fields that decide how a stage is laid out before it runs — retries, deadlines, shard counts,
-/// gang sizes, rendezvous settings — and so must be literals: a target builds Volcano tasks,
-/// TorchX replicas and Argo retry strategies from them when the pipeline is compiled, before any
-/// param has a value. (Resources, images, commands and env may be params: every target carries
+/// gang sizes, rendezvous settings, whether an empty stage fails — and so must be literals: a
+/// target builds Volcano tasks, TorchX replicas and Argo retry strategies from them when the
+/// pipeline is compiled, before any param has a value. (Resources, images, commands and env may be params: every target carries
 /// those to run time.)
-const STRUCTURAL: [StageField; 8] = [
+const STRUCTURAL: [StageField; 9] = [
     StageField::Retries,
+    StageField::RequireDatums,
     StageField::Timeout,
     StageField::Parallelism,
     StageField::Nnodes,

@@ -53,6 +53,7 @@ pub enum StageField {
     Retries,
     Timeout,
     Parallelism,
+    RequireDatums,
     Datums,
     /// `torchx.python`, `torchx.shell`, `torchx.ddp`.
     Script,
@@ -83,6 +84,7 @@ impl StageField {
             StageField::Retries => "retries",
             StageField::Timeout => "timeout",
             StageField::Parallelism => "parallelism",
+            StageField::RequireDatums => "require_datums",
             StageField::Datums => "datums",
             StageField::Script => "script",
             StageField::Interpreter => "interpreter",
@@ -175,6 +177,14 @@ pub fn stage_schema() -> Schema {
             field(Ty::Duration, false, "How long one datum may run before it is stopped: `30m`, `6h`."),
         ),
         (StageField::Parallelism.name(), field(Ty::Int, false, "At most this many datums (or shards) run at once.")),
+        (
+            StageField::RequireDatums.name(),
+            field(
+                Ty::Bool,
+                false,
+                "Fail the stage when its `datums` match nothing (a typo in a path, an empty folder), instead of a warning: what a scheduled production run wants.",
+            ),
+        ),
         (
             StageField::Datums.name(),
             field(
