@@ -369,22 +369,10 @@ fn a_stage_whose_glob_matches_nothing_is_a_warning() {
     pipe_tests::write_file(dir, "data/a.txt", b"a\n");
     let text = "input d = dir(\"data\")\n\nstage s {\n  image   = \"busybox\"\n  datums  = glob(d, \"/*.csv\")\n  command = [\"true\"]\n}\n";
     pipe_tests::write_file(dir, "p.pipe", text.as_bytes());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "p.pipe", "--json"])
-        .current_dir(dir)
-        .env_remove("PIPE_STORE")
-        .output()
-        .expect("pipe runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc: serde_json::Value = serde_json::from_str(&ok(dir, &["run", "p.pipe", "--json"])).expect("JSON");
     assert_eq!(doc["stages"][0]["datums"], 0);
     assert!(doc["warnings"][0].as_str().is_some_and(|w| w.contains("stage `s` has no datums")), "{doc}");
-    let human = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "p.pipe"])
-        .current_dir(dir)
-        .env_remove("PIPE_STORE")
-        .output()
-        .expect("pipe runs");
+    let human = pipe(dir, &["run", "p.pipe"]);
     assert!(String::from_utf8_lossy(&human.stderr).contains("warning: stage `s` has no datums"));
 }
 
@@ -398,25 +386,10 @@ fn explain_datums_reads_a_dir_input_as_it_is_now() {
     pipe_tests::write_file(dir, "data/a.txt", b"a\n");
     let text = "input d = dir(\"data\")\n\nstage s {\n  image   = \"busybox\"\n  datums  = glob(d, \"/*\")\n  command = [\"sh\", \"-c\", \"cat $PIPE_IN_D/* > $PIPE_OUT/x\"]\n}\n";
     pipe_tests::write_file(dir, "p.pipe", text.as_bytes());
-    let explain = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
-            .args(["run", "p.pipe", "--explain-datums", "s"])
-            .current_dir(dir)
-            .env_remove("PIPE_STORE")
-            .output()
-            .expect("pipe runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let explain = || ok(dir, &["run", "p.pipe", "--explain-datums", "s"]);
     let fresh = explain();
     assert!(fresh.contains("process d:/a.txt"), "{fresh}");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "p.pipe"])
-        .current_dir(dir)
-        .env_remove("PIPE_STORE")
-        .output()
-        .expect("pipe runs");
-    assert!(run.status.success());
+    ok(dir, &["run", "p.pipe"]);
     pipe_tests::write_file(dir, "data/b.txt", b"b\n");
     let now = explain();
     assert!(now.contains("cached  d:/a.txt") && now.contains("process d:/b.txt"), "{now}");
@@ -431,12 +404,7 @@ fn require_datums_makes_an_empty_glob_an_error() {
     pipe_tests::write_file(dir, "data/a.txt", b"a\n");
     let text = "input d = dir(\"data\")\n\nstage s {\n  image          = \"busybox\"\n  datums         = glob(d, \"/*.csv\")\n  command        = [\"true\"]\n  require_datums = true\n}\n";
     pipe_tests::write_file(dir, "p.pipe", text.as_bytes());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "p.pipe"])
-        .current_dir(dir)
-        .env_remove("PIPE_STORE")
-        .output()
-        .expect("pipe runs");
+    let out = pipe(dir, &["run", "p.pipe"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("matched nothing") && stderr.contains("require_datums = true"), "{stderr}");
