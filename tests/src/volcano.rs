@@ -36,7 +36,6 @@ type PodResult = Result<(String, String), String>;
 /// A Job's pods, running.
 #[derive(Debug)]
 pub struct Gang {
-    pub name: String,
     pub labels: BTreeMap<String, String>,
     /// Process ids of the pods' main containers, as they start, and whether the Job was deleted
     /// (a container starting after that is killed at once).
@@ -183,7 +182,7 @@ impl Gang {
             .flatten()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
             .collect();
-        Ok(Gang { name: name.to_owned(), labels, pids, pods: running })
+        Ok(Gang { labels, pids, pods: running })
     }
 
     /// How many pods the gang has.

@@ -28,7 +28,8 @@ fn task_name(step: &str, stage: &str) -> String {
     label(&format!("{step}-{stage}"))
 }
 
-/// `stage-<name>`: the template of a stage's shards (or, for ddp, of its Volcano Job).
+/// `stage-<name>`: the template of a ddp stage's Volcano Job (shard templates are shared by shape:
+/// [`shard_template`]).
 fn stage_template_name(stage: &str) -> String {
     label(&format!("stage-{stage}"))
 }

@@ -23,17 +23,22 @@ pub(crate) fn json_size<T: Serialize>(value: &T) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
 
+/// The stage an E5007 points at: the one with the largest spec.
+fn largest_stage<'a>(p: &'a Pipeline, specs: &[StageSpec]) -> Option<&'a pipe_core::ir::Stage> {
+    p.stages.iter().zip(specs).max_by_key(|(_, s)| json_size(s)).map(|(stage, _)| stage)
+}
+
 /// E5007 for every object over [`MAX_OBJECT_BYTES`], on the stage with the largest spec.
 pub(crate) fn check_sizes<'a>(
     p: &Pipeline,
     specs: &[StageSpec],
     sizes: impl Iterator<Item = (&'a str, usize)>,
 ) -> Result<(), Vec<Diagnostic>> {
-    let largest = || p.stages.iter().zip(specs).max_by_key(|(_, s)| json_size(s));
+    let largest = || largest_stage(p, specs);
     let errors: Vec<Diagnostic> = sizes
         .filter(|(_, size)| *size > MAX_OBJECT_BYTES)
         .filter_map(|(file, size)| {
-            let (stage, _) = largest()?;
+            let stage = largest()?;
             Some(
                 Diagnostic::new(
                     Code::E5007,
@@ -64,7 +69,7 @@ pub(crate) fn check_run(p: &Pipeline, specs: &[StageSpec], template_spec: usize)
     if total <= MAX_OBJECT_BYTES {
         return Ok(());
     }
-    let Some((stage, _)) = p.stages.iter().zip(specs).max_by_key(|(_, s)| json_size(s)) else { return Ok(()) };
+    let Some(stage) = largest_stage(p, specs) else { return Ok(()) };
     Err(vec![
         Diagnostic::new(
             Code::E5007,

@@ -59,13 +59,8 @@ pub(crate) fn argo_text(v: &Value) -> String {
 }
 
 /// The stage spec with its params bound to Argo's expressions for them: what the container runs.
-/// The expressions are text, whatever the params' types: Argo fills in the values as submitted,
-/// and the shim reads each as its type for the datum's key.
 pub(crate) fn argo_bound(spec: &StageSpec) -> StageSpec {
-    let values = spec.params.iter().map(|p| (p.clone(), param_ref(p))).collect();
-    let mut text = spec.clone();
-    text.param_types.clear();
-    text.bind(&values).expect("every param has a value, and text reads as text")
+    spec.with_placeholders(param_ref)
 }
 
 /// The pod-level security context: non-root, the runtime's default seccomp profile.

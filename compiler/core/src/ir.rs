@@ -95,15 +95,12 @@ impl Stage {
             return None;
         }
         let int = |field: StageField, default: i64| self.int(field).unwrap_or(default);
-        let d = Gang::DEFAULT;
+        let d = Gang::default();
         Some(Gang {
             nnodes: int(StageField::Nnodes, d.nnodes).max(1),
             nproc_per_node: int(StageField::NprocPerNode, d.nproc_per_node).max(1),
             rdzv_port: int(StageField::RdzvPort, d.rdzv_port),
-            rdzv_backend: self
-                .field(StageField::RdzvBackend)
-                .and_then(Value::as_plain_str)
-                .unwrap_or_else(|| d.rdzv_backend.into()),
+            rdzv_backend: self.field(StageField::RdzvBackend).and_then(Value::as_plain_str).unwrap_or(d.rdzv_backend),
             max_restarts: int(StageField::MaxRestarts, d.max_restarts),
         })
     }
@@ -120,21 +117,12 @@ pub struct Gang {
     pub max_restarts: i64,
 }
 
-/// [`Gang`] with string literals for its `const`.
-#[derive(Debug, Clone, Copy)]
-pub struct GangDefaults {
-    pub nnodes: i64,
-    pub nproc_per_node: i64,
-    pub rdzv_port: i64,
-    pub rdzv_backend: &'static str,
-    pub max_restarts: i64,
-}
-
-impl Gang {
+impl Default for Gang {
     /// The defaults `stdlib/torchx.pipe` gives every ddp stage (which the checker fills in; a test
     /// holds the two together), for a stage that somehow lacks one.
-    pub const DEFAULT: GangDefaults =
-        GangDefaults { nnodes: 1, nproc_per_node: 1, rdzv_port: 29_500, rdzv_backend: "c10d", max_restarts: 0 };
+    fn default() -> Gang {
+        Gang { nnodes: 1, nproc_per_node: 1, rdzv_port: 29_500, rdzv_backend: "c10d".into(), max_restarts: 0 }
+    }
 }
 
 impl Pipeline {
@@ -151,14 +139,14 @@ impl Pipeline {
 mod gang_tests {
     use super::*;
 
-    /// `Gang::DEFAULT` says again what `stdlib/torchx.pipe` says; the two must agree.
+    /// `Gang::default()` says again what `stdlib/torchx.pipe` says; the two must agree.
     #[test]
     fn gang_defaults_are_the_stdlibs() {
         let text = "use torchx\n\nstage t: torchx.ddp {\n  image  = \"pytorch\"\n  script = \"train.py\"\n}\n";
         let a = crate::analyze(&crate::resolve::NoFiles, "p.pipe", text);
         assert!(!a.has_errors(), "{:?}", a.diagnostics);
         let stage = &a.pipeline().stages[0];
-        let d = Gang::DEFAULT;
+        let d = Gang::default();
         let from_stdlib =
             |f: StageField| stage.int(f).unwrap_or_else(|| panic!("the stdlib gives `{}` a default", f.name()));
         assert_eq!(from_stdlib(StageField::Nnodes), d.nnodes);
@@ -166,7 +154,7 @@ mod gang_tests {
         assert_eq!(from_stdlib(StageField::RdzvPort), d.rdzv_port);
         assert_eq!(from_stdlib(StageField::MaxRestarts), d.max_restarts);
         let backend = stage.field(StageField::RdzvBackend).and_then(Value::as_plain_str);
-        assert_eq!(backend.as_deref(), Some(d.rdzv_backend));
+        assert_eq!(backend, Some(d.rdzv_backend));
         let gang = stage.gang().expect("a ddp stage has a gang");
         assert_eq!((gang.nnodes, gang.rdzv_port, gang.rdzv_backend.as_str()), (1, 29_500, "c10d"));
     }

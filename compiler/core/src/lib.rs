@@ -50,8 +50,9 @@ impl Analysis {
 /// [`analyze`] of a file's bytes: a file that is not UTF-8 is analysed as far as it reads, with an
 /// E1001 at the first byte that is not (its offset and value), instead of no answer at all.
 pub fn analyze_bytes(loader: &dyn Loader, name: &str, bytes: &[u8]) -> Analysis {
-    let Err(e) = std::str::from_utf8(bytes) else {
-        return analyze(loader, name, std::str::from_utf8(bytes).unwrap_or_default());
+    let e = match std::str::from_utf8(bytes) {
+        Ok(text) => return analyze(loader, name, text),
+        Err(e) => e,
     };
     let text = String::from_utf8_lossy(bytes);
     let mut analysis = analyze(loader, name, &text);

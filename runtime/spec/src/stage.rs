@@ -106,6 +106,16 @@ impl StageSpec {
         Ok(bound)
     }
 
+    /// The spec with every param written as `placeholder(name)`, as text, whatever its type: for a
+    /// target that fills values in itself when a run starts (Argo's
+    /// `{{workflow.parameters.NAME}}`). The shim still reads each given value as its type.
+    pub fn with_placeholders(&self, placeholder: impl Fn(&str) -> String) -> StageSpec {
+        let values = self.params.iter().map(|p| (p.clone(), placeholder(p))).collect();
+        let mut text = self.clone();
+        text.param_types.clear();
+        text.bind(&values).expect("every param has a placeholder, and text reads as text")
+    }
+
     /// blake3 of everything that decides what the stage computes: image, command, env (secret
     /// references by name, never values), kind, the runtime's rules, the scripts the command names
     /// (by argument and content hash, [`StageSpec::code`]), and the names of the stage's
