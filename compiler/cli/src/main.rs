@@ -97,7 +97,8 @@ fn main() -> ExitCode {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Status(args) => commands::deploy::status(args),
         Command::Lsp => match pipe_lsp::run_stdio() {
-            Ok(()) => 0,
+            Ok(pipe_lsp::Ending::AfterShutdown) => 0,
+            Ok(pipe_lsp::Ending::WithoutShutdown) => 1,
             Err(e) => report::usage_error(&format!("the language server could not start: {e}")),
         },
     };

@@ -283,3 +283,47 @@ fn a_dollar_request_is_answered_method_not_found_and_a_dollar_notification_ignor
     let shutdown = c.request("shutdown", json!(null));
     assert!(shutdown.get("error").is_none(), "{shutdown}");
 }
+
+/// JSON-RPC 2.0: input that is not a message gets an error answer (Parse error -32700 or Invalid
+/// Request -32600) and the server goes on. It used to answer and then stop reading (tokio-util's
+/// `FramedRead` ends after its first decode error): the process exited 0 and the editor was left
+/// without a server. The LSP specification's exit codes: 0 after `shutdown`, 1 without.
+#[test]
+fn a_malformed_frame_is_answered_and_the_session_goes_on() {
+    let frame = |body: &[u8]| [format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(), body.to_vec()].concat();
+    let malformed: Vec<(&str, Vec<u8>, i64)> = vec![
+        ("not json", frame(b"hello"), -32700),
+        ("truncated json", frame(br#"{"jsonrpc":"2.0","id":1,"method":"#), -32700),
+        ("not utf-8", frame(b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\"}"), -32700),
+        ("empty body", frame(b""), -32700),
+        ("an array", frame(b"[]"), -32600),
+        ("a number", frame(b"42"), -32600),
+        ("an empty object", frame(b"{}"), -32600),
+        ("jsonrpc 1.0", frame(br#"{"jsonrpc":"1.0","id":1,"method":"x"}"#), -32600),
+        ("a numeric method", frame(br#"{"jsonrpc":"2.0","id":1,"method":5}"#), -32600),
+        ("no Content-Length", b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}".to_vec(), -32700),
+        ("a length that is no number", b"Content-Length: abc\r\n\r\n{}".to_vec(), -32700),
+        ("a negative length", b"Content-Length: -5\r\n\r\n{}".to_vec(), -32700),
+        ("a header without a colon", b"garbage\r\n\r\n".to_vec(), -32700),
+    ];
+    let mut c = Client::start();
+    c.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
+    for (what, bytes, code) in malformed {
+        c.stdin.write_all(&bytes).expect("server reads");
+        c.stdin.flush().expect("flush");
+        let answer =
+            c.rx.recv_timeout(DEADLINE).unwrap_or_else(|e| panic!("{what}: no answer ({e}): the server stopped"));
+        assert_eq!(answer["error"]["code"], json!(code), "{what}: {answer}");
+        let symbols =
+            c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": "file:///nowhere.pipe" } }));
+        assert!(symbols.get("id").is_some(), "{what}: still serving: {symbols}");
+    }
+    c.request("shutdown", json!(null));
+    c.notify("exit", json!(null));
+    assert_eq!(c.child.wait().expect("exits").code(), Some(0), "exit after shutdown is 0");
+
+    let mut c = Client::start();
+    c.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
+    drop(c.stdin);
+    assert_eq!(c.child.wait().expect("exits").code(), Some(1), "input ending without shutdown is 1");
+}

@@ -8,6 +8,7 @@
 
 pub mod complete;
 pub mod diagnostics;
+mod framing;
 pub mod hover;
 pub mod index;
 pub mod line_index;
@@ -17,4 +18,4 @@ pub mod server;
 pub mod symbols;
 pub mod workspace;
 
-pub use server::run_stdio;
+pub use server::{Ending, run_stdio};

@@ -10,7 +10,9 @@ use crate::{complete, diagnostics, hover, navigate, symbols};
 use pipe_core::Analysis;
 use pipe_core::source::{FileId, Span};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp_server::jsonrpc::{Error, Request, Response, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
@@ -26,14 +28,43 @@ pub struct Backend {
     published: Mutex<HashMap<String, Vec<String>>>,
 }
 
-/// Runs the server on stdin/stdout until the client exits.
-pub fn run_stdio() -> std::io::Result<()> {
+/// How a session ended, for the process's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `exit` (or the end of input) after a `shutdown` request: exit code 0.
+    AfterShutdown,
+    /// The input ended, or `exit` came, without `shutdown`: exit code 1, as the specification asks.
+    WithoutShutdown,
+}
+
+/// Runs the server on stdin/stdout until the client exits or its input ends.
+pub fn run_stdio() -> std::io::Result<Ending> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
+    let ending = rt.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
+    // A read of stdin may still be blocked on a thread of the runtime's pool: do not wait for it.
+    rt.shutdown_background();
+    Ok(ending)
+}
+
+/// Serves one client on `input`/`output`. Input passes through [`framing`](crate::framing), so a
+/// malformed frame is answered and the session goes on.
+pub async fn serve(input: impl AsyncRead + Unpin + Send + 'static, output: impl AsyncWrite + Unpin) -> Ending {
+    use crate::framing;
+    const PIPE: usize = 1 << 20;
+    let (server_in, to_server) = tokio::io::duplex(PIPE);
+    let (from_server, server_out) = tokio::io::duplex(PIPE);
+    let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn(framing::filter(input, to_server, out_tx.clone(), shutdown.clone()));
+    let server = async {
         let (service, socket) = LspService::new(Backend::new);
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(DollarRequests(service)).await;
-    });
-    Ok(())
+        Server::new(server_in, server_out, socket).serve(DollarRequests(service)).await;
+        // The server is done (after `exit`, or its input ended): stop reading the client.
+        reader.abort();
+        let _ = reader.await;
+    };
+    tokio::join!(server, framing::frames(from_server, out_tx), framing::write_out(output, out_rx));
+    if shutdown.load(Ordering::SeqCst) { Ending::AfterShutdown } else { Ending::WithoutShutdown }
 }
 
 /// Answers requests whose method starts with `$/` with MethodNotFound, as the specification asks
