@@ -19,8 +19,20 @@ pub struct Moto {
 impl Moto {
     /// Starts a server on a free port and creates `bucket` in it.
     pub fn start(bucket: &str) -> Moto {
+        Moto::start_with(bucket, &[])
+    }
+
+    /// Like [`Moto::start`], but the server checks signatures after creating the bucket: keys it
+    /// does not know (such as [`Moto::env`]'s) get 403 InvalidAccessKeyId, as from AWS.
+    pub fn start_checking_credentials(bucket: &str) -> Moto {
+        // moto's settings.py: actions before this count go unauthenticated (bucket creation).
+        Moto::start_with(bucket, &[("INITIAL_NO_AUTH_ACTION_COUNT", "1")])
+    }
+
+    fn start_with(bucket: &str, env: &[(&str, &str)]) -> Moto {
         let port = free_port();
         let child = Command::new("moto_server")
+            .envs(env.iter().copied())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

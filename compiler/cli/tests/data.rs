@@ -209,7 +209,7 @@ fn an_unreachable_store_is_one_clear_error() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("error: cannot reach the store at `s3://bucket/prefix`"), "{stderr}");
     assert_eq!(stderr.lines().count(), 2, "one error and its help, not a chain or backtrace:\n{stderr}");
-    assert!(stderr.contains("help: check the URL"), "{stderr}");
+    assert!(stderr.contains("help: check the URL and the network"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(40), "gave up after {:?}", started.elapsed());
 
     let mut ftp = Command::new(env!("CARGO_BIN_EXE_pipe"));
@@ -217,6 +217,85 @@ fn an_unreachable_store_is_one_clear_error() {
     let bad = run(ftp);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a supported scheme"));
+}
+
+/// `pipe data` against moto with `args`, the store at `url` and moto's settings but `endpoint`.
+fn on_s3(moto_env: &[(String, String)], url: &str, args: &[&str]) -> (Option<i32>, String) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pipe"));
+    c.args(["data", "--store", url]).args(args).envs(moto_env.iter().cloned());
+    c.env("PIPE_STATE_DIR", tmp.path().join("state"));
+    let out = run(c);
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A 403 names the credentials, not the network (every retried error used to read as "cannot
+/// reach", because object_store's retry message contains "retry_timeout"), and shows the
+/// server's code and message instead of its XML.
+#[test]
+fn a_store_that_refuses_the_credentials_says_so() {
+    let moto = Moto::start_checking_credentials("locked");
+    let src = tempfile::tempdir().expect("tempdir");
+    write_file(src.path(), "a.txt", b"x");
+    for args in [vec!["log", "ds"], vec!["init", "ds"], vec!["put", "ds", src.path().to_str().expect("utf-8")]] {
+        let (code, stderr) = on_s3(&moto.env(), &moto.url("p"), &args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: the store at `s3://locked/p` refused to"), "{args:?}: {stderr}");
+        assert!(stderr.contains("403 Forbidden") && stderr.contains("AWS_ACCESS_KEY_ID"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("<?xml") && !stderr.contains("cannot reach"), "{args:?}: {stderr}");
+    }
+}
+
+/// A bucket that does not exist is named as such, with how to make it; it used to read as "no
+/// repo … create it with `pipe data init`", and that init then failed with raw XML.
+#[test]
+fn a_missing_bucket_is_named_with_how_to_make_it() {
+    let moto = Moto::start("present");
+    let src = tempfile::tempdir().expect("tempdir");
+    write_file(src.path(), "a.txt", b"x");
+    let url = "s3://absent/p";
+    for args in [
+        vec!["log", "ds"],
+        vec!["init", "ds"],
+        vec!["ls", "ds"],
+        vec!["put", "ds", src.path().to_str().expect("utf-8")],
+    ] {
+        let (code, stderr) = on_s3(&moto.env(), url, &args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: the bucket `absent` of `s3://absent/p` does not exist"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("aws s3 mb s3://absent"), "{args:?}: {stderr}");
+    }
+    // The bucket that exists still says what is missing there: the repo.
+    let (_, stderr) = on_s3(&moto.env(), &moto.url("p"), &["log", "ds"]);
+    assert!(stderr.starts_with("error: no repo `ds`"), "{stderr}");
+}
+
+/// An endpoint that takes connections and never answers fails in seconds (two tries of the 10 s
+/// read timeout), not after the 120 s request timeout.
+#[test]
+fn a_store_that_never_answers_fails_in_seconds() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let env = [
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "x".into()),
+        ("AWS_SECRET_ACCESS_KEY", "x".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let started = Instant::now();
+    let (code, stderr) = on_s3(&env, "s3://bucket/p", &["log", "ds"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: cannot reach the store at `s3://bucket/p`: it took the connection but answered no request within 10s"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(45), "gave up after {:?}", started.elapsed());
 }
 
 #[test]

@@ -3,14 +3,18 @@
 //!
 //! Takes `s3://`, `gs://`, `az://` (and `azure://`, `abfs://`), `file://`, `memory://` URLs or a plain
 //! path; cloud credentials come from each cloud's usual environment variables. Requests are retried
-//! a bounded number of times with a connect timeout, so an unreachable store fails in seconds with
-//! one message. Does not know the store's layout; see `layout`.
+//! a bounded number of times with a connect timeout, and reads with a read timeout, so a store that
+//! is down or silent fails in seconds with one message. Errors are classified by what the user must
+//! fix: credentials (401/403), a missing bucket, the network, or else the request; a server's XML
+//! answer is shortened to its status, code and message. Does not create buckets, and does not know
+//! the store's layout; see `layout`.
 
 use crate::error::{Result, StoreError};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::client::{HttpError, HttpErrorKind};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -24,7 +28,10 @@ use std::time::Duration;
 /// An opened object store.
 #[derive(Debug, Clone)]
 pub struct Backend {
+    /// Reads, lists and deletes: with a read timeout.
     inner: Arc<dyn ObjectStore>,
+    /// Writes: with only the whole request's timeout.
+    writer: Arc<dyn ObjectStore>,
     url: String,
     /// Reached over HTTP (S3, GCS, Azure): its client needs the async runtime.
     remote: bool,
@@ -41,72 +48,44 @@ impl Backend {
     /// `aws_allow_http`, `google_service_account`, …) on top of those from the environment.
     pub fn open_with(url: &str, create: bool, options: &[(String, String)]) -> Result<Backend> {
         let bad = |reason: String| StoreError::BadUrl { url: url.to_owned(), reason };
-        // A builder fails for a good URL when this machine cannot make an HTTP client at all.
-        let built = |reason: String| {
-            if reason.contains("CA certificates") {
-                StoreError::NoCertificates { url: url.to_owned(), reason }
-            } else {
-                bad(reason)
-            }
-        };
-        let mut remote = true;
-        let inner: Arc<dyn ObjectStore> = match url.split_once("://") {
+        let (inner, writer, remote): (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>, bool) = match url.split_once("://") {
             None => {
-                remote = false;
-                local(Path::new(url), url, create)?
+                let store = local(Path::new(url), url, create)?;
+                (store.clone(), store, false)
+            }
+            Some(("file", _)) => {
+                let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+                let path = parsed.to_file_path().map_err(|()| bad("not an absolute file path".into()))?;
+                let store = local(&path, url, create)?;
+                (store.clone(), store, false)
+            }
+            Some(("memory", _)) => {
+                let store = memory(url);
+                (store.clone(), store, false)
             }
             Some((scheme, _)) => {
                 let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
                 let prefix = Key::from(parsed.path().trim_matches('/'));
-                let client = [(ClientConfigKey::ConnectTimeout, "5s"), (ClientConfigKey::Timeout, "120s")];
                 let wrap = |store: Arc<dyn ObjectStore>| -> Arc<dyn ObjectStore> {
                     if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix.clone())) }
                 };
-                match scheme {
-                    "file" => {
-                        remote = false;
-                        let path = parsed.to_file_path().map_err(|()| bad("not an absolute file path".into()))?;
-                        local(&path, url, create)?
-                    }
-                    "memory" => {
-                        remote = false;
-                        memory(url)
-                    }
-                    "s3" | "s3a" => {
-                        let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry());
-                        for (k, v) in client {
-                            b = b.with_config(AmazonS3ConfigKey::Client(k), v);
-                        }
-                        for (k, v) in options {
-                            b = b.with_config(k.parse().map_err(|e| bad(cause(&e)))?, v);
-                        }
-                        wrap(Arc::new(b.build().map_err(|e| built(cause(&e)))?))
-                    }
-                    "gs" => {
-                        let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry());
-                        for (k, v) in client {
-                            b = b.with_config(GoogleConfigKey::Client(k), v);
-                        }
-                        for (k, v) in options {
-                            b = b.with_config(k.parse().map_err(|e| bad(cause(&e)))?, v);
-                        }
-                        wrap(Arc::new(b.build().map_err(|e| built(cause(&e)))?))
-                    }
-                    "az" | "azure" | "abfs" | "abfss" => {
-                        let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry());
-                        for (k, v) in client {
-                            b = b.with_config(AzureConfigKey::Client(k), v);
-                        }
-                        for (k, v) in options {
-                            b = b.with_config(k.parse().map_err(|e| bad(cause(&e)))?, v);
-                        }
-                        wrap(Arc::new(b.build().map_err(|e| built(cause(&e)))?))
-                    }
-                    other => return Err(bad(format!("`{other}://` is not a supported scheme"))),
-                }
+                let open = |client: &[(ClientConfigKey, &str)]| cloud(scheme, url, client, options).map(wrap);
+                // Reads must start answering within READ_TIMEOUT, so a silent endpoint fails in
+                // seconds; writes upload up to 4 MiB before the answer begins, several at once,
+                // so they get the whole request timeout instead (reqwest's read timeout runs from
+                // the start of the request).
+                let reads = open(&[
+                    (ClientConfigKey::ConnectTimeout, "5s"),
+                    (ClientConfigKey::ReadTimeout, READ_TIMEOUT),
+                    (ClientConfigKey::Timeout, "120s"),
+                ])
+                .map_err(|e| e.into_store_error(url))?;
+                let writes = open(&[(ClientConfigKey::ConnectTimeout, "5s"), (ClientConfigKey::Timeout, "120s")])
+                    .map_err(|e| e.into_store_error(url))?;
+                (reads, writes, true)
             }
         };
-        Ok(Backend { inner, url: url.to_owned(), remote })
+        Ok(Backend { inner, writer, url: url.to_owned(), remote })
     }
 
     /// The URL the store was opened with.
@@ -124,7 +103,7 @@ impl Backend {
     pub async fn get(&self, key: &Key) -> Result<Option<Bytes>> {
         let got = match self.inner.get(key).await {
             Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e @ object_store::Error::NotFound { .. }) => return self.not_found("read", key, &e).map(|()| None),
             Err(e) => return Err(self.error("read", key, &e)),
         };
         got.bytes().await.map(Some).map_err(|e| self.error("read", key, &e))
@@ -134,7 +113,7 @@ impl Backend {
     pub async fn exists(&self, key: &Key) -> Result<bool> {
         match self.inner.head(key).await {
             Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e @ object_store::Error::NotFound { .. }) => self.not_found("inspect", key, &e).map(|()| false),
             Err(e) => Err(self.error("inspect", key, &e)),
         }
     }
@@ -142,14 +121,14 @@ impl Backend {
     /// Writes `bytes` at `key`, replacing what is there. Used only for content-addressed keys,
     /// where what is there is the same bytes.
     pub async fn put(&self, key: &Key, bytes: Bytes) -> Result<()> {
-        self.inner.put(key, PutPayload::from(bytes)).await.map(drop).map_err(|e| self.error("write", key, &e))
+        self.writer.put(key, PutPayload::from(bytes)).await.map(drop).map_err(|e| self.error("write", key, &e))
     }
 
     /// Writes `bytes` at `key` only if nothing is there: atomically, on every backend. False
     /// when the key was taken.
     pub async fn put_new(&self, key: &Key, bytes: Bytes) -> Result<bool> {
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.inner.put_opts(key, PutPayload::from(bytes), opts).await {
+        match self.writer.put_opts(key, PutPayload::from(bytes), opts).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(false),
             Err(e) => Err(self.error("create", key, &e)),
@@ -177,15 +156,148 @@ impl Backend {
         }
     }
 
+    /// A "not found" that is about the object, or the error it really is: a missing bucket or
+    /// container answers every key with 404 too.
+    fn not_found(&self, op: &'static str, key: &Key, e: &object_store::Error) -> Result<()> {
+        if self.remote && missing_bucket(&e.to_string()) { Err(self.error(op, key, e)) } else { Ok(()) }
+    }
+
+    /// The store error for a failed request, classified by what the user must fix: credentials
+    /// (401/403), the bucket's name, the network, or the request itself.
     fn error(&self, op: &'static str, key: &Key, e: &object_store::Error) -> StoreError {
-        let lower = format!("{e:?}").to_lowercase();
-        let network = ["connect", "dns", "timed out", "timeout", "refused", "unreachable", "resolve"];
-        if network.iter().any(|w| lower.contains(w)) {
-            StoreError::Unreachable { url: self.url.clone(), cause: innermost(e) }
-        } else {
-            StoreError::Backend { url: self.url.clone(), op, key: key.to_string(), cause: cause(e) }
+        let url = self.url.clone();
+        let text = e.to_string();
+        match e {
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+                StoreError::Denied { url, op, key: key.to_string(), cause: answer(&text) }
+            }
+            _ if missing_bucket(&text) => StoreError::NoBucket { bucket: bucket_of(&url), url },
+            _ => match network(e) {
+                Some(HttpErrorKind::Timeout) => StoreError::Unreachable {
+                    url,
+                    cause: format!("it took the connection but answered no request within {READ_TIMEOUT}"),
+                },
+                Some(_) => StoreError::Unreachable { url, cause: innermost(e) },
+                None => StoreError::Backend { url, op, key: key.to_string(), cause: answer(&text) },
+            },
         }
     }
+}
+
+/// How long a read may wait for the store to start answering.
+const READ_TIMEOUT: &str = "10s";
+
+/// The network failure under an error, if that is what it is (connecting, sending, a timeout).
+fn network(e: &(dyn std::error::Error + 'static)) -> Option<HttpErrorKind> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(http) = err.downcast_ref::<HttpError>() {
+            return match http.kind() {
+                kind @ (HttpErrorKind::Connect
+                | HttpErrorKind::Request
+                | HttpErrorKind::Timeout
+                | HttpErrorKind::Interrupted) => Some(kind),
+                _ => None,
+            };
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// Whether an error's text is a cloud's "no such bucket/container" answer (S3 and S3-compatible
+/// servers: `NoSuchBucket`; GCS: "The specified bucket does not exist."; Azure: `ContainerNotFound`).
+fn missing_bucket(text: &str) -> bool {
+    ["<Code>NoSuchBucket</Code>", "ContainerNotFound", "The specified bucket does not exist"]
+        .iter()
+        .any(|m| text.contains(m))
+}
+
+/// The bucket (or container) of a cloud URL.
+fn bucket_of(url: &str) -> String {
+    url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// A server's error answer in one line: "403 Forbidden: InvalidAccessKeyId: The AWS Access Key
+/// Id you provided does not exist in our records." instead of the XML document.
+pub(crate) fn answer(text: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))?;
+        Some(text[start..start + end].to_string())
+    };
+    let status =
+        text.split("status code: ").nth(1).and_then(|rest| rest.split(':').next()).map(|s| s.trim().to_string());
+    match (status, tag("Code"), tag("Message")) {
+        (Some(status), Some(code), Some(message)) => format!("{status}: {code}: {message}"),
+        (Some(status), Some(code), None) => format!("{status}: {code}"),
+        (Some(status), None, _) => status,
+        (None, ..) => text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect(),
+    }
+}
+
+/// Why a cloud store could not be built.
+enum Build {
+    Options(String),
+    Client(String),
+}
+
+impl Build {
+    fn into_store_error(self, url: &str) -> StoreError {
+        match self {
+            Build::Options(reason) => StoreError::BadUrl { url: url.to_owned(), reason },
+            // A builder fails for a good URL when this machine cannot make an HTTP client at all.
+            Build::Client(reason) if reason.contains("CA certificates") => {
+                StoreError::NoCertificates { url: url.to_owned(), reason }
+            }
+            Build::Client(reason) => StoreError::BadUrl { url: url.to_owned(), reason },
+        }
+    }
+}
+
+/// A cloud store for `url` from the environment, `client` settings and the user's `options`.
+fn cloud(
+    scheme: &str,
+    url: &str,
+    client: &[(ClientConfigKey, &str)],
+    options: &[(String, String)],
+) -> Result<Arc<dyn ObjectStore>, Build> {
+    let option = |e: object_store::Error| Build::Options(cause(&e));
+    let built = |e: object_store::Error| Build::Client(cause(&e));
+    Ok(match scheme {
+        "s3" | "s3a" => {
+            let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry());
+            for (k, v) in client {
+                b = b.with_config(AmazonS3ConfigKey::Client(*k), *v);
+            }
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(option)?, v);
+            }
+            Arc::new(b.build().map_err(built)?)
+        }
+        "gs" => {
+            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry());
+            for (k, v) in client {
+                b = b.with_config(GoogleConfigKey::Client(*k), *v);
+            }
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(option)?, v);
+            }
+            Arc::new(b.build().map_err(built)?)
+        }
+        "az" | "azure" | "abfs" | "abfss" => {
+            let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry());
+            for (k, v) in client {
+                b = b.with_config(AzureConfigKey::Client(*k), *v);
+            }
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(option)?, v);
+            }
+            Arc::new(b.build().map_err(built)?)
+        }
+        other => return Err(Build::Options(format!("`{other}://` is not a supported scheme"))),
+    })
 }
 
 fn local(path: &Path, url: &str, create: bool) -> Result<Arc<dyn ObjectStore>> {

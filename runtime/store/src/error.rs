@@ -12,6 +12,10 @@ pub enum StoreError {
     NoCertificates { url: String, reason: String },
     #[error("cannot reach the store at `{url}`: {cause}")]
     Unreachable { url: String, cause: String },
+    #[error("the store at `{url}` refused to {op} `{key}`: {cause}")]
+    Denied { url: String, op: &'static str, key: String, cause: String },
+    #[error("the bucket `{bucket}` of `{url}` does not exist")]
+    NoBucket { url: String, bucket: String },
     #[error("the store at `{url}` failed to {op} `{key}`: {cause}")]
     Backend { url: String, op: &'static str, key: String, cause: String },
     #[error("there is no store at `{url}`")]
@@ -54,17 +58,18 @@ impl StoreError {
                 "use a local path, `file:///abs/path`, `memory://`, `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`".into()
             }
             StoreError::NoCertificates { .. } => "this machine (or image) has no CA certificates: install them (Debian: `apt-get install ca-certificates`; an image built `FROM scratch` needs /etc/ssl/certs/ca-certificates.crt copied in), or point SSL_CERT_FILE at a bundle".into(),
-            StoreError::Unreachable { url, .. } => {
-                // The variables each cloud's client reads (object_store's `from_env` builders).
-                let credentials = match url.split_once("://").map(|(scheme, _)| scheme) {
-                    Some("gs") => "for GCS: GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT",
-                    Some("az" | "azure" | "abfs" | "abfss") => {
-                        "for Azure: AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY"
-                    }
-                    _ => "for S3: AWS_ENDPOINT (or AWS_ENDPOINT_URL), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION",
-                };
-                format!("check the URL, the network and the credentials ({credentials}); `--store` or PIPE_STORE choose the store")
-            }
+            StoreError::Unreachable { url, .. } => format!(
+                "check the URL and the network, and that the endpoint is the store's ({}); `--store` or PIPE_STORE choose the store",
+                Cloud::of(url).endpoint()
+            ),
+            StoreError::Denied { url, .. } => format!(
+                "the store does not accept these credentials for this: check {} and that they may read, list and write under `{url}`",
+                Cloud::of(url).credentials()
+            ),
+            StoreError::NoBucket { url, bucket } => format!(
+                "pipe does not create buckets: create it ({}) or fix the name in `{url}`",
+                Cloud::of(url).make_bucket(bucket)
+            ),
             StoreError::Backend { .. } => "the store answered with an error; check its permissions and try again".into(),
             StoreError::NoStore { .. } => {
                 "`pipe data init REPO` creates one here; `--store` or PIPE_STORE point at another".into()
@@ -100,6 +105,49 @@ impl StoreError {
     }
 }
 
+/// The cloud a store URL is on, for help that names that cloud's own variables and tools.
+enum Cloud {
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Cloud {
+    fn of(url: &str) -> Cloud {
+        match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("gs") => Cloud::Gcs,
+            Some("az" | "azure" | "abfs" | "abfss") => Cloud::Azure,
+            _ => Cloud::S3,
+        }
+    }
+
+    /// The variables its client reads credentials from (object_store's `from_env` builders).
+    fn credentials(&self) -> &'static str {
+        match self {
+            Cloud::S3 => "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
+            Cloud::Gcs => "GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT",
+            Cloud::Azure => "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY",
+        }
+    }
+
+    /// The variables that say where the store is.
+    fn endpoint(&self) -> &'static str {
+        match self {
+            Cloud::S3 => "AWS_ENDPOINT or AWS_ENDPOINT_URL for S3-compatible servers, AWS_REGION",
+            Cloud::Gcs => "GOOGLE_APPLICATION_CREDENTIALS names the project's credentials",
+            Cloud::Azure => "AZURE_STORAGE_ACCOUNT_NAME",
+        }
+    }
+
+    fn make_bucket(&self, bucket: &str) -> String {
+        match self {
+            Cloud::S3 => format!("`aws s3 mb s3://{bucket}`"),
+            Cloud::Gcs => format!("`gcloud storage buckets create gs://{bucket}`"),
+            Cloud::Azure => format!("`az storage container create --name {bucket}`"),
+        }
+    }
+}
+
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -107,12 +155,32 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 mod help_tests {
     use super::*;
 
-    /// A `gs://` store that cannot be reached is not told to set S3's variables.
+    /// A `gs://` store is not told to set S3's variables, nor to make its bucket with `aws`.
     #[test]
-    fn an_unreachable_store_is_told_its_own_clouds_variables() {
-        let help = |url: &str| StoreError::Unreachable { url: url.into(), cause: "x".into() }.help();
-        assert!(help("s3://b/p").contains("AWS_ENDPOINT") && help("s3://b/p").contains("AWS_ACCESS_KEY_ID"));
-        assert!(help("gs://b/p").contains("GOOGLE_APPLICATION_CREDENTIALS") && !help("gs://b/p").contains("AWS_"));
-        assert!(help("az://c/p").contains("AZURE_STORAGE_ACCOUNT_NAME") && !help("az://c/p").contains("AWS_"));
+    fn each_cloud_is_told_its_own_variables_and_tools() {
+        let unreachable = |url: &str| StoreError::Unreachable { url: url.into(), cause: "x".into() }.help();
+        let denied =
+            |url: &str| StoreError::Denied { url: url.into(), op: "read", key: "k".into(), cause: "x".into() }.help();
+        let no_bucket = |url: &str| StoreError::NoBucket { url: url.into(), bucket: "b".into() }.help();
+        assert!(unreachable("s3://b/p").contains("AWS_ENDPOINT") && denied("s3://b/p").contains("AWS_ACCESS_KEY_ID"));
+        assert!(no_bucket("s3://b/p").contains("aws s3 mb s3://b"));
+        for url in ["gs://b/p", "az://b/p"] {
+            for help in [unreachable(url), denied(url), no_bucket(url)] {
+                assert!(!help.contains("AWS_") && !help.contains("aws s3"), "{url}: {help}");
+            }
+        }
+        assert!(
+            denied("gs://b/p").contains("GOOGLE_APPLICATION_CREDENTIALS") && no_bucket("gs://b/p").contains("gcloud")
+        );
+        assert!(
+            denied("az://c/p").contains("AZURE_STORAGE_ACCOUNT_KEY") && no_bucket("az://c/p").contains("az storage")
+        );
+    }
+
+    /// A server's XML error answer becomes one line with its status, code and message.
+    #[test]
+    fn a_servers_error_document_is_one_line() {
+        let text = "Error performing GET http://x in 3ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>InvalidAccessKeyId</Code><Message>No such key.</Message><RequestId>1</RequestId></Error>";
+        assert_eq!(crate::backend::answer(text), "403 Forbidden: InvalidAccessKeyId: No such key.");
     }
 }

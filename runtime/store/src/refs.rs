@@ -37,10 +37,13 @@ pub(crate) async fn init(b: &Backend, repo: &str) -> Result<()> {
 pub(crate) async fn require(b: &Backend, repo: &str) -> Result<()> {
     name(repo)?;
     if b.exists(&layout::repo(repo)).await? {
-        Ok(())
-    } else {
-        Err(StoreError::NoRepo { repo: repo.into(), url: b.url().into() })
+        return Ok(());
     }
+    if b.is_remote() {
+        // A HEAD of a missing bucket is a bodiless 404, like a missing repo; a listing says which.
+        b.list(&layout::repo(repo)).await?;
+    }
+    Err(StoreError::NoRepo { repo: repo.into(), url: b.url().into() })
 }
 
 pub(crate) async fn repos(b: &Backend) -> Result<Vec<String>> {
