@@ -10,6 +10,7 @@
 //! the store's layout; see `layout`.
 
 use crate::error::{Result, StoreError};
+use crate::leftovers::Writers;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
@@ -35,6 +36,14 @@ pub struct Backend {
     url: String,
     /// Reached over HTTP (S3, GCS, Azure): its client needs the async runtime.
     remote: bool,
+    /// A local store's folder, and this process's place among its writers once it first writes.
+    local: Option<Arc<LocalWriters>>,
+}
+
+#[derive(Debug)]
+struct LocalWriters {
+    root: std::path::PathBuf,
+    entered: std::sync::Mutex<Option<Writers>>,
 }
 
 impl Backend {
@@ -48,15 +57,18 @@ impl Backend {
     /// `aws_allow_http`, `google_service_account`, …) on top of those from the environment.
     pub fn open_with(url: &str, create: bool, options: &[(String, String)]) -> Result<Backend> {
         let bad = |reason: String| StoreError::BadUrl { url: url.to_owned(), reason };
+        let mut folder = None;
         let (inner, writer, remote): (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>, bool) = match url.split_once("://") {
             None => {
                 let store = local(Path::new(url), url, create)?;
+                folder = Some(Path::new(url).to_path_buf());
                 (store.clone(), store, false)
             }
             Some(("file", _)) => {
                 let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
                 let path = parsed.to_file_path().map_err(|()| bad("not an absolute file path".into()))?;
                 let store = local(&path, url, create)?;
+                folder = Some(path);
                 (store.clone(), store, false)
             }
             Some(("memory", _)) => {
@@ -85,7 +97,8 @@ impl Backend {
                 (reads, writes, true)
             }
         };
-        Ok(Backend { inner, writer, url: url.to_owned(), remote })
+        let local = folder.map(|root| Arc::new(LocalWriters { root, entered: std::sync::Mutex::new(None) }));
+        Ok(Backend { inner, writer, url: url.to_owned(), remote, local })
     }
 
     /// The URL the store was opened with.
@@ -121,12 +134,14 @@ impl Backend {
     /// Writes `bytes` at `key`, replacing what is there. Used only for content-addressed keys,
     /// where what is there is the same bytes.
     pub async fn put(&self, key: &Key, bytes: Bytes) -> Result<()> {
+        self.enter_writers()?;
         self.writer.put(key, PutPayload::from(bytes)).await.map(drop).map_err(|e| self.error("write", key, &e))
     }
 
     /// Writes `bytes` at `key` only if nothing is there: atomically, on every backend. False
     /// when the key was taken.
     pub async fn put_new(&self, key: &Key, bytes: Bytes) -> Result<bool> {
+        self.enter_writers()?;
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         match self.writer.put_opts(key, PutPayload::from(bytes), opts).await {
             Ok(_) => Ok(true),
@@ -154,6 +169,19 @@ impl Backend {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error("delete", key, &e)),
         }
+    }
+
+    /// Before this process's first write to a local store: joins its writers (see `leftovers`),
+    /// collecting what killed writers left. Gives how many leftovers that removed.
+    pub fn enter_writers(&self) -> Result<usize> {
+        let Some(local) = &self.local else { return Ok(0) };
+        let mut entered = local.entered.lock().unwrap_or_else(|p| p.into_inner());
+        if entered.is_some() {
+            return Ok(0);
+        }
+        let (writers, removed) = Writers::enter(&local.root).map_err(StoreError::io(&local.root))?;
+        *entered = Some(writers);
+        Ok(removed)
     }
 
     /// A "not found" that is about the object, or the error it really is: a missing bucket or

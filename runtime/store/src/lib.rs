@@ -16,6 +16,7 @@ mod error;
 mod filter;
 mod get;
 mod layout;
+mod leftovers;
 mod manifests;
 mod put;
 mod refs;
