@@ -122,23 +122,38 @@ const TOKENS: [&str; 24] = [
     "-9223372036854775809",
 ];
 
-/// Byte flips, deletions, token insertions and truncations (1 to 4 of them) of a text.
+/// Byte flips, deletions, token insertions and truncations (1 to 4 of them) of a text, as text
+/// (invalid UTF-8 replaced).
 pub fn mutate(rng: &mut fastrand::Rng, text: &str) -> String {
+    String::from_utf8_lossy(&mutate_bytes(rng, text)).into_owned()
+}
+
+/// [`mutate`]'s edits as bytes, which may be invalid UTF-8, plus rarer hostile ones: an opener
+/// repeated past the nesting limit, a 70,000-character run (a long line, or a long name inside
+/// an identifier), a stray continuation byte or a truncated multi-byte character.
+pub fn mutate_bytes(rng: &mut fastrand::Rng, text: &str) -> Vec<u8> {
     let mut bytes = text.as_bytes().to_vec();
     for _ in 0..rng.usize(1..=4) {
         let at = rng.usize(0..=bytes.len());
-        match rng.u8(0..5) {
-            0 if at < bytes.len() => bytes[at] ^= 1 << rng.u8(0..8),
-            1 if at < bytes.len() => {
+        match rng.u8(0..40) {
+            0..=7 if at < bytes.len() => bytes[at] ^= 1 << rng.u8(0..8),
+            8..=15 if at < bytes.len() => {
                 let end = (at + rng.usize(1..=24)).min(bytes.len());
                 bytes.drain(at..end);
             }
-            2 => bytes.splice(at..at, TOKENS[rng.usize(0..TOKENS.len())].bytes()).for_each(drop),
-            3 => bytes.truncate(at),
+            16..=23 => bytes.splice(at..at, TOKENS[rng.usize(0..TOKENS.len())].bytes()).for_each(drop),
+            24..=31 => bytes.truncate(at),
+            32 => {
+                let opener: &[u8] = [b"[".as_slice(), b"{ a = ", b"(", b"${"][rng.usize(0..4)];
+                let deep = opener.repeat(rng.usize(60..=300));
+                bytes.splice(at..at, deep).for_each(drop);
+            }
+            33 => bytes.splice(at..at, std::iter::repeat_n(b'n', 70_000)).for_each(drop),
+            34 => bytes.splice(at..at, [0x80, 0xff, 0xe2, 0x82].into_iter().take(rng.usize(1..=4))).for_each(drop),
             _ => bytes.insert(at.min(bytes.len()), rng.u8(..)),
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes
 }
 
 /// Copies the folder `from` to `to`, leaving out `.pipe` (a local store and its state).

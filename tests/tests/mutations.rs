@@ -1,4 +1,5 @@
-//! Mutated examples: byte flips, deletions, insertions and truncations of every example file.
+//! Mutated examples: byte flips, deletions, insertions and truncations of every example file, and
+//! rarer hostile edits (nesting past the limit, 70,000-character lines and names, invalid UTF-8).
 //!
 //! Neither the analysis nor the formatter may panic; every diagnostic must carry a documented code,
 //! a message, a help sentence and a span inside its file on character boundaries. The formatter's
@@ -6,7 +7,7 @@
 //! (default 1500); a failure names the seed that reproduces it.
 
 use pipe_core::Analysis;
-use pipe_tests::{MemLoader, mutate, pipe_files, repo_root};
+use pipe_tests::{MemLoader, mutate_bytes, pipe_files, repo_root};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -32,11 +33,18 @@ fn check_diagnostics(a: &Analysis) -> Result<(), String> {
     Ok(())
 }
 
-fn run_one(files: &BTreeMap<String, String>, root: &str, text: &str) -> Result<(), String> {
+fn run_one(files: &BTreeMap<String, String>, root: &str, bytes: &[u8]) -> Result<(), String> {
     let loader = MemLoader { files: files.clone() };
-    let a = pipe_core::analyze(&loader, root, text);
+    let a = pipe_core::analyze_bytes(&loader, root, bytes);
     check_diagnostics(&a)?;
     let _ = pipe_core::diag::render::graphical_all(&a.diagnostics, a.sources(), 80);
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return if a.diagnostics.iter().any(|d| d.code.as_str() == "E1001") {
+            Ok(())
+        } else {
+            Err("invalid UTF-8 without E1001".into())
+        };
+    };
     if let Ok(once) = pipe_core::format::format(text) {
         let twice = pipe_core::format::format(&once).map_err(|d| format!("formatted text does not parse: {d:?}"))?;
         if once != twice {
@@ -60,11 +68,14 @@ fn mutated_examples_never_panic_and_diagnostics_are_well_formed() {
         for (path, original) in &files {
             for seed in 0..per_file as u64 {
                 let mut rng = fastrand::Rng::with_seed(seed);
-                let text = mutate(&mut rng, original);
+                let bytes = mutate_bytes(&mut rng, original);
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                // A used file is read as text; the root keeps its raw bytes.
                 let mut mutated = files.clone();
                 mutated.insert(path.clone(), text.clone());
-                let outcome =
-                    catch_unwind(AssertUnwindSafe(|| run_one(&mutated, "pipeline.pipe", &mutated["pipeline.pipe"])));
+                let root =
+                    if path == "pipeline.pipe" { bytes.clone() } else { mutated["pipeline.pipe"].clone().into_bytes() };
+                let outcome = catch_unwind(AssertUnwindSafe(|| run_one(&mutated, "pipeline.pipe", &root)));
                 let problem = match outcome {
                     Ok(Ok(())) => continue,
                     Ok(Err(e)) => e,
