@@ -4,7 +4,9 @@
 # every example and fixture plus hostile shapes: nesting past the depth limit, a 70,000-character
 # line and name, invalid UTF-8. Needs `cargo install cargo-fuzz`; on a stable toolchain
 # RUSTC_BOOTSTRAP enables the sanitizer flags cargo-fuzz passes. Crashes land in
-# fuzz/artifacts/parse_check/; the last line libFuzzer prints counts the inputs run.
+# fuzz/artifacts/parse_check/; the last line libFuzzer prints counts the inputs run. MAX_LEN
+# (default 131072, room for the long-line seeds) and SANITIZER (default address; `none` runs
+# several times faster) tune a long run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -29,9 +31,10 @@ for name, data in seeds.items():
 PY
 cd fuzz
 # A unit slower than 10 s or larger than 2 GiB fails the run, like a crash.
-limits=(-max_len=131072 -timeout=10 -rss_limit_mb=2048)
+limits=(-max_len="${MAX_LEN:-131072}" -timeout=10 -rss_limit_mb=2048)
+fuzz=(cargo fuzz run --sanitizer "${SANITIZER:-address}" parse_check)
 if [[ -n "${RUNS:-}" ]]; then
-  RUSTC_BOOTSTRAP=1 cargo fuzz run parse_check -- -runs="$RUNS" "${limits[@]}"
+  RUSTC_BOOTSTRAP=1 "${fuzz[@]}" -- -runs="$RUNS" "${limits[@]}"
 else
-  RUSTC_BOOTSTRAP=1 cargo fuzz run parse_check -- -max_total_time="$seconds" "${limits[@]}"
+  RUSTC_BOOTSTRAP=1 "${fuzz[@]}" -- -max_total_time="$seconds" "${limits[@]}"
 fi

@@ -409,3 +409,50 @@ fn require_datums_makes_an_empty_glob_an_error() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("matched nothing") && stderr.contains("require_datums = true"), "{stderr}");
 }
+
+/// A stage output damaged in the store is not served from the cache: once the damage is known
+/// (found by `pipe data fsck`, or by a stage reading it), the datum that made it runs again and
+/// its snapshot rewrites the object. Before, the cache kept vouching for the damaged output and
+/// every reader failed until the store was repaired by hand.
+#[test]
+fn a_damaged_output_is_made_again_instead_of_reused() {
+    let pipeline = |reader: &str| {
+        format!(
+            "use torchx\n\ninput raw = dir(\"raw\")\n\nstage copy: torchx.shell {{\n  image  = \"busybox\"\n  script = \"for f in $PIPE_IN_RAW/*; do tr a-z A-Z < $f > $PIPE_OUT/$(basename $f); done\"\n  datums = glob(raw, \"/*\")\n}}\n\nstage after: torchx.shell {{\n  image  = \"busybox\"\n  script = \"{reader}\"\n  datums = glob(copy, \"/\")\n}}\n"
+        )
+    };
+    let (_tmp, dir) = project(&[
+        ("pipeline.pipe", &pipeline("cat $PIPE_IN_COPY/* > $PIPE_OUT/all")),
+        ("raw/a", "alpha"),
+        ("raw/b", "bravo"),
+    ]);
+    assert_eq!(run(&dir, &[]), triples(&[("copy", 2, 0), ("after", 1, 0)]));
+    let files: Value =
+        serde_json::from_str(&ok(&dir, &["data", "--store", ".pipe", "ls", "pipeline.copy", "--json"])).expect("JSON");
+    let hash = files.as_array().expect("files").iter().find(|f| f["path"] == "a").expect("a")["hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let object = dir.join(".pipe/objects").join(&hash[..2]).join(&hash);
+    // Not the input's bytes (an input snapshot holding them would repair the object first).
+    let damage = || std::fs::write(&object, "ALPHX").expect("damage");
+
+    // Found by fsck: the next run makes that datum again, and nothing else.
+    damage();
+    assert_eq!(pipe(&dir, &["data", "--store", ".pipe", "fsck"]).status.code(), Some(1));
+    assert_eq!(run(&dir, &[]), triples(&[("copy", 1, 1), ("after", 0, 1)]));
+    ok(&dir, &["data", "--store", ".pipe", "fsck"]);
+
+    // Found by a reader: that run fails naming the damage, the next one repairs and goes on.
+    damage();
+    std::fs::write(dir.join("pipeline.pipe"), pipeline("cat $PIPE_IN_COPY/* $PIPE_IN_COPY/* > $PIPE_OUT/all"))
+        .expect("write");
+    let out = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is corrupt"), "{stderr}");
+    assert_eq!(run(&dir, &[]), triples(&[("copy", 1, 1), ("after", 1, 0)]));
+    let all = ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.after", "got"]);
+    assert!(!all.is_empty());
+    assert_eq!(std::fs::read_to_string(dir.join("got/all")).expect("read"), "ALPHABRAVOALPHABRAVO");
+}

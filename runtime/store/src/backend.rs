@@ -38,6 +38,8 @@ pub struct Backend {
     remote: bool,
     /// A local store's folder, and this process's place among its writers once it first writes.
     local: Option<Arc<LocalWriters>>,
+    /// `verify`'s memo of the objects recorded as damaged, read once per process.
+    pub(crate) damage: Arc<std::sync::Mutex<Option<std::collections::HashSet<pipe_spec::Hash>>>>,
 }
 
 #[derive(Debug)]
@@ -98,7 +100,7 @@ impl Backend {
             }
         };
         let local = folder.map(|root| Arc::new(LocalWriters { root, entered: std::sync::Mutex::new(None) }));
-        Ok(Backend { inner, writer, url: url.to_owned(), remote, local })
+        Ok(Backend { inner, writer, url: url.to_owned(), remote, local, damage: Arc::default() })
     }
 
     /// The URL the store was opened with.

@@ -38,6 +38,8 @@ pub enum StoreError {
     MissingObject { hash: Hash, path: String },
     #[error("commit {commit} of `{repo}` cannot be read: {detail}")]
     BadCommit { repo: String, commit: CommitId, detail: String },
+    #[error("the store has {objects} damaged object(s) and {commits} damaged commit(s)")]
+    Damaged { objects: usize, commits: usize },
     #[error("`{path}`: {reason}")]
     BadPath { path: String, reason: String },
     #[error("`{}`: {source}", path.display())]
@@ -86,8 +88,14 @@ impl StoreError {
                 ours.0.short(12)
             ),
             StoreError::TagExists { .. } => "tags never move: choose a new tag name".into(),
-            StoreError::Corrupt { .. } | StoreError::MissingObject { .. } | StoreError::BadCommit { .. } => {
-                "the store was changed outside pipe; `pipe data put` the data again to restore the object, or use another copy of the store".into()
+            StoreError::Corrupt { .. } | StoreError::MissingObject { .. } => {
+                "the store was changed outside pipe; `pipe data put` a folder holding this file (the put rewrites the object, even when the folder is up to date); `pipe data fsck` lists every damaged object".into()
+            }
+            StoreError::BadCommit { .. } => {
+                "the store was changed outside pipe; a commit's manifest cannot be rebuilt from data: copy it from another copy of the store, or `pipe data put` the data again as a new commit".into()
+            }
+            StoreError::Damaged { .. } => {
+                "`pipe data put REPO DIR` from a folder holding the files listed rewrites their objects (even when the folder is up to date); run `pipe data fsck` again to confirm".into()
             }
             StoreError::BadPath { .. } => {
                 "stored paths are relative and stay inside their folder: rename the file (no `..`, leading `/`, NUL, backslash or symbolic link)".into()

@@ -1,17 +1,17 @@
 //! Materialising a commit (or the part of it a filter selects) into a folder (`pipe data get`).
 //!
-//! Every object is checked against its hash as it arrives; a file appears under its name only when
+//! Every object is checked against its hash as it arrives (a damaged one is recorded, see `verify`); a file appears under its name only when
 //! all of it was written (a temp file in the same folder, renamed). Paths are checked again here,
 //! because a store can be written by anyone: nothing is written outside the target folder or
 //! through a symbolic link inside it. Existing files of the same name are replaced; other files
 //! in the folder are left alone.
 
+use crate::Progress;
 use crate::backend::Backend;
 use crate::error::{Result, StoreError};
 use crate::filter::Filter;
 use crate::workers::{Waiter, map_in_threads};
-use crate::{Progress, layout};
-use pipe_spec::{FileEntry, Hash, Manifest, check_path, file_hash};
+use pipe_spec::{FileEntry, Manifest, check_path, file_hash};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,14 +77,7 @@ fn write_file(backend: &Backend, waiter: &Waiter, root: &Path, f: &FileEntry, pr
     let dir = make_parents(root, &f.path)?;
     let mut tmp = tempfile::Builder::new().prefix(".pipe-get-").tempfile_in(&dir).map_err(StoreError::io(&dir))?;
     for c in f.objects() {
-        let bytes = waiter
-            .wait(backend.get(&layout::object(&c.hash)))?
-            .ok_or_else(|| StoreError::MissingObject { hash: c.hash, path: f.path.clone() })?;
-        let actual = Hash::of(&bytes);
-        if actual != c.hash || bytes.len() as u64 != c.size {
-            let detail = format!("its bytes hash to {} ({} bytes, {} expected)", actual.short(12), bytes.len(), c.size);
-            return Err(StoreError::Corrupt { hash: c.hash, path: f.path.clone(), detail });
-        }
+        let bytes = waiter.wait(crate::verify::read_object(backend, &c, &f.path))?;
         tmp.write_all(&bytes).map_err(StoreError::io(tmp.path()))?;
         progress.advance(c.size);
     }

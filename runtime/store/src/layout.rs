@@ -10,6 +10,8 @@
 //! stages/<stage fingerprint>                every datum key of the stage's last run → its outputs
 //! runs/<run-id>                             provenance of one run (written by the runtime)
 //! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
+//! damaged/<h>                               marker: object h was found corrupt or missing; the
+//!                                           next put that holds its bytes rewrites it
 //! ```
 //!
 //! A branch is an append-only log rather than one overwritten object: moving it creates the next
@@ -31,6 +33,18 @@ pub(crate) fn repos() -> Key {
 pub(crate) fn object(hash: &Hash) -> Key {
     let hex = hash.to_hex();
     Key::from(format!("objects/{}/{hex}", &hex[..2]))
+}
+
+pub(crate) fn damaged(hash: &Hash) -> Key {
+    Key::from(format!("damaged/{hash}"))
+}
+
+pub(crate) fn damaged_all() -> Key {
+    Key::from("damaged")
+}
+
+pub(crate) fn caches() -> Key {
+    Key::from("cache")
 }
 
 pub(crate) fn commit(repo: &str, id: &CommitId) -> Key {

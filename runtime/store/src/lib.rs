@@ -22,6 +22,7 @@ mod put;
 mod refs;
 mod snapshot;
 mod statcache;
+mod verify;
 mod walk;
 mod workers;
 
@@ -33,9 +34,10 @@ pub use get::GetOutcome;
 pub use put::{PutOptions, PutOutcome};
 pub use snapshot::Snapshot;
 pub use statcache::RACY as STAT_CACHE_RACY_WINDOW;
+pub use verify::{BadCommit, Damage, FsckReport};
 
 use pipe_spec::{CacheEntry, CommitId, Hash, Manifest};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -166,12 +168,13 @@ impl Store {
     pub async fn snapshot(
         &self,
         dir: &Path,
-        known: std::collections::HashSet<Hash>,
+        known: HashSet<Hash>,
         stat_cache: Option<std::path::PathBuf>,
         jobs: usize,
         progress: Arc<dyn Progress>,
     ) -> Result<Snapshot> {
-        snapshot::snapshot(&self.backend, dir, known, stat_cache, jobs, progress).await
+        let damaged = verify::damaged(&self.backend).await?;
+        snapshot::snapshot(&self.backend, dir, known, damaged, stat_cache, jobs, progress).await
     }
 
     /// Commits `files` (whose objects are stored) to `branch` of `repo`, creating the repo if it
@@ -202,6 +205,12 @@ impl Store {
         Ok((id, true))
     }
 
+    /// Reads back every object the commits of `repos` (every repo, and every cache entry, when
+    /// empty) refer to; see the `verify` module.
+    pub async fn fsck(&self, repos: &[String], jobs: usize) -> Result<FsckReport> {
+        verify::fsck(&self.backend, repos, jobs).await
+    }
+
     /// Writes `files` into `dest`, each at its path, verifying every object.
     pub async fn get_files(
         &self,
@@ -218,6 +227,13 @@ impl Store {
         let key = layout::cache_entry(fingerprint, datum);
         let Some(bytes) = self.backend.get(&key).await? else { return Ok(None) };
         match serde_json::from_slice::<CacheEntry>(&bytes) {
+            // Outputs recorded as damaged: the datum runs again and its snapshot rewrites them.
+            Ok(e)
+                if e.format == pipe_spec::CACHE_FORMAT
+                    && verify::touches(&verify::damaged(&self.backend).await?, &e.files) =>
+            {
+                Ok(None)
+            }
             Ok(e) if e.format == pipe_spec::CACHE_FORMAT => Ok(Some(e)),
             // An entry this version cannot read is a miss: the datum is processed again.
             _ => Ok(None),
@@ -236,7 +252,11 @@ impl Store {
     pub async fn stage_index_get(&self, fingerprint: &Hash) -> Result<HashMap<Hash, Vec<pipe_spec::FileEntry>>> {
         let Some(bytes) = self.backend.get(&layout::stage_index(fingerprint)).await? else { return Ok(HashMap::new()) };
         // Anything else (an older format, a torn write) is an empty index: it only saves work.
-        Ok(bytes.strip_prefix(STAGE_INDEX_MAGIC).and_then(|b| postcard::from_bytes(b).ok()).unwrap_or_default())
+        let mut index: HashMap<Hash, Vec<pipe_spec::FileEntry>> =
+            bytes.strip_prefix(STAGE_INDEX_MAGIC).and_then(|b| postcard::from_bytes(b).ok()).unwrap_or_default();
+        let damaged = verify::damaged(&self.backend).await?;
+        index.retain(|_, files| !verify::touches(&damaged, files));
+        Ok(index)
     }
 
     /// Replaces a stage's index; call after its output commit.

@@ -3,7 +3,9 @@
 //! Takes a folder, a repo and a branch; gives a new commit on that branch, or the head unchanged
 //! when the folder matches it. Objects are written first, then the manifest, then the branch moves
 //! by create-if-absent: a crash at any point leaves the branch where it was, and anything already
-//! written is reused by the next attempt. Storing the files is `snapshot`'s work.
+//! written is reused by the next attempt. Objects recorded as damaged (see `verify`) that the folder
+//! holds are written again, even when the folder matches the head. Storing the files is
+//! `snapshot`'s work.
 
 use crate::backend::Backend;
 use crate::error::{Result, StoreError};
@@ -56,7 +58,8 @@ pub(crate) async fn put_dir(
         None => None,
     };
     let known = parent.iter().flat_map(|(_, m)| m.files.iter().flat_map(FileEntry::objects)).map(|c| c.hash).collect();
-    let snap = snapshot(backend, dir, known, opts.stat_cache.clone(), opts.jobs, progress).await?;
+    let damaged = crate::verify::damaged(backend).await?;
+    let snap = snapshot(backend, dir, known, damaged, opts.stat_cache.clone(), opts.jobs, progress).await?;
     let mut outcome = PutOutcome {
         commit: CommitId(Hash::of(b"")),
         parent: parent.as_ref().map(|(id, _)| *id),

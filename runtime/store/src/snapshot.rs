@@ -45,17 +45,21 @@ struct Job {
     backend: Backend,
     waiter: Waiter,
     known: Mutex<HashSet<Hash>>,
+    /// Objects recorded as damaged: written again whatever the store holds under their name.
+    damaged: HashSet<Hash>,
     cache: Mutex<StatCache>,
     counters: Counters,
     progress: Arc<dyn Progress>,
 }
 
 /// Stores every file under `dir` (objects only) and gives their entries. `known` holds hashes
-/// already in the store, which are neither checked nor written.
+/// already in the store, which are neither checked nor written; `damaged` those recorded as
+/// damaged, which are written again when the folder holds their bytes (and their records cleared).
 pub(crate) async fn snapshot(
     backend: &Backend,
     dir: &Path,
     known: HashSet<Hash>,
+    damaged: HashSet<Hash>,
     stat_cache: Option<PathBuf>,
     jobs: usize,
     progress: Arc<dyn Progress>,
@@ -63,7 +67,8 @@ pub(crate) async fn snapshot(
     let job = Job {
         backend: backend.clone(),
         waiter: Waiter::for_backend(backend),
-        known: Mutex::new(known),
+        known: Mutex::new(known.difference(&damaged).copied().collect()),
+        damaged,
         cache: Mutex::new(StatCache::load(stat_cache)),
         counters: Counters::default(),
         progress,
@@ -142,7 +147,7 @@ fn store_file(job: &Job, f: &walk::Found, cached: Option<&FileEntry>) -> Result<
 fn all_stored(job: &Job, objects: &[ChunkRef]) -> Result<bool> {
     for c in objects {
         let known = job.known.lock().expect("known lock").contains(&c.hash);
-        if !known && !job.waiter.wait(job.backend.exists(&layout::object(&c.hash)))? {
+        if job.damaged.contains(&c.hash) || !known && !job.waiter.wait(job.backend.exists(&layout::object(&c.hash)))? {
             return Ok(false);
         }
     }
@@ -163,10 +168,14 @@ fn read_file(job: &Job, f: &walk::Found) -> Result<FileEntry> {
             let known = job.known.lock().expect("known lock").contains(&c.hash);
             if !known {
                 let key = layout::object(&c.hash);
-                if !job.waiter.wait(job.backend.exists(&key))? {
+                let repair = job.damaged.contains(&c.hash);
+                if repair || !job.waiter.wait(job.backend.exists(&key))? {
                     job.waiter.wait(job.backend.put(&key, bytes))?;
                     job.counters.objects_written.fetch_add(1, Ordering::Relaxed);
                     job.counters.bytes_written.fetch_add(c.size, Ordering::Relaxed);
+                }
+                if repair {
+                    job.waiter.wait(crate::verify::unmark(&job.backend, &c.hash))?;
                 }
                 job.known.lock().expect("known lock").insert(c.hash);
             }

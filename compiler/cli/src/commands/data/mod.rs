@@ -1,4 +1,4 @@
-//! `pipe data init|put|log|ls|get|diff|tag`: versioned data repos, with git's and DVC's habits.
+//! `pipe data init|put|log|ls|get|diff|tag|fsck`: versioned data repos, with git's and DVC's habits.
 //!
 //! Takes the store URL (`--store`, `PIPE_STORE`, default `.pipe`) and a subcommand; gives text for
 //! people or JSON (`--json`) for tools on stdout, progress bars and errors on stderr. Exit codes: 0
@@ -80,6 +80,16 @@ enum DataCommand {
     /// Resolve a pipeline's `repo(…) @ REF` inputs to the commits they name now.
     Resolve {
         file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read back every stored object the repos' commits (and, with no repo named, the cache's
+    /// entries) use, and report the damaged ones; the next put of a folder holding them rewrites
+    /// them.
+    Fsck {
+        repos: Vec<String>,
+        #[arg(short, long, default_value_t = 8)]
+        jobs: usize,
         #[arg(long)]
         json: bool,
     },
@@ -179,6 +189,13 @@ async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
                 None => pipe_spec::Manifest { files: Vec::new(), parent: None, ..new_m.clone() },
             };
             print::diff(&pipe_store::diff(&old_m, &new_m), json);
+        }
+        DataCommand::Fsck { repos, jobs, json } => {
+            let report = store.fsck(&repos, jobs).await?;
+            print::fsck(&report, json);
+            if !report.damaged.is_empty() || !report.bad_commits.is_empty() {
+                return Err(StoreError::Damaged { objects: report.damaged.len(), commits: report.bad_commits.len() });
+            }
         }
         DataCommand::Resolve { .. } => unreachable!("resolve is dispatched before the store opens"),
         DataCommand::Tag { repo, tag, reference } => {

@@ -1,7 +1,7 @@
 //! What `pipe data` prints: one line per thing for people, or one JSON document for tools.
 
 use pipe_spec::{CommitId, Manifest};
-use pipe_store::{Change, ChangeKind, Filter, GetOutcome, PutOutcome};
+use pipe_store::{Change, ChangeKind, Filter, FsckReport, GetOutcome, PutOutcome};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,4 +132,36 @@ pub(super) fn diff(changes: &[Change], json: bool) {
         count(ChangeKind::Removed),
         count(ChangeKind::Changed)
     );
+}
+
+pub(super) fn fsck(r: &FsckReport, json: bool) {
+    if json {
+        emit(&json!(r));
+        return;
+    }
+    let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let cache = match r.cache_entries {
+        0 => String::new(),
+        1 => " and 1 cache entry".into(),
+        n => format!(" and {n} cache entries"),
+    };
+    println!(
+        "checked {} ({}){cache}: {}, {}",
+        plural(r.repos, "repo"),
+        plural(r.commits, "commit"),
+        plural(r.objects, "object"),
+        bytes(r.bytes)
+    );
+    for d in &r.damaged {
+        println!("damaged object {}: {}", d.hash.short(12), d.problem);
+        for u in &d.used_by {
+            println!("  used by {}", shown(u));
+        }
+    }
+    for c in &r.bad_commits {
+        println!("bad commit {}@{}: {}", shown(&c.repo), c.commit.0.short(12), shown(&c.problem));
+    }
+    if r.cleared > 0 {
+        println!("{} recorded as damaged before are whole again", plural(r.cleared, "object"));
+    }
 }
