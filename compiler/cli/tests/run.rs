@@ -456,3 +456,59 @@ fn a_damaged_output_is_made_again_instead_of_reused() {
     assert!(!all.is_empty());
     assert_eq!(std::fs::read_to_string(dir.join("got/all")).expect("read"), "ALPHABRAVOALPHABRAVO");
 }
+
+/// A command writing outside its datum's folder — up through `$PIPE_OUT/../..`, or by absolute
+/// path into the store or the project — made side effects the cache never saw. Under bubblewrap
+/// those folders are read-only to it and the datum fails naming why; without it, what lands next
+/// to the datum's folder is still found.
+#[test]
+fn writing_outside_the_datum_folder_is_refused() {
+    assert!(
+        std::process::Command::new("bwrap").arg("--version").output().is_ok(),
+        "this test needs bubblewrap: `apt-get install bubblewrap` (scripts/test.sh does)"
+    );
+    let (_tmp, dir) = project(&[("raw/a", "1")]);
+    let abs = dir.canonicalize().expect("absolute");
+    let stage = |name: &str, script: &str| {
+        format!(
+            "stage {name}: torchx.shell {{\n  image  = \"busybox\"\n  script = \"{script} && cp $PIPE_IN_RAW/a $PIPE_OUT/\"\n  datums = glob(raw, \"/a\")\n}}\n\n"
+        )
+    };
+    let pipeline = format!(
+        "use torchx\n\ninput raw = dir(\"raw\")\n\n{}{}{}",
+        stage("climb", "echo x > $PIPE_OUT/../../climbed"),
+        stage("store", &format!("echo x > {}/.pipe/planted", abs.display())),
+        stage("project", &format!("echo x >> {}/raw/a", abs.display())),
+    );
+    std::fs::write(dir.join("pipeline.pipe"), &pipeline).expect("write");
+    let out = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for name in ["climb", "store", "project"] {
+        assert!(
+            stderr.contains(&format!(
+                "stage `{name}`, datum `raw:/a` failed after 1 attempt(s): the command exited with code"
+            )) && stderr.contains("where the project, the store and other datums' folders are read-only"),
+            "{name}: {stderr}"
+        );
+    }
+    assert!(!dir.join(".pipe/planted").exists() && !dir.join(".pipe/state/work/climbed").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("raw/a")).expect("read"), "1", "the project is untouched");
+
+    // Without the sandbox, the climb is still found (after the fact); the others are not.
+    let off = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "pipeline.pipe"])
+        .current_dir(&dir)
+        .env("PIPE_SANDBOX", "off")
+        .env_remove("PIPE_STORE")
+        .env_remove("PIPE_STATE_DIR")
+        .output()
+        .expect("pipe runs");
+    let stderr = String::from_utf8_lossy(&off.stderr);
+    assert!(
+        stderr.contains("stage `climb`, datum `raw:/a` failed after 1 attempt(s): the command wrote `")
+            && stderr.contains("climbed` next to its work folder"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("note: commands ran without a sandbox (PIPE_SANDBOX=off)"), "{stderr}");
+}

@@ -1,7 +1,9 @@
 //! Processing one datum: materialise its files under `in/<input>/`, run the stage's command in the
 //! datum's work folder with `PIPE_IN_<INPUT>` and `PIPE_OUT`, store what it wrote to `out/`, and
 //! record the cache entry. Anything the command leaves in the work folder outside `out/`, or any
-//! change under `in/`, fails the datum: outputs that are not stored would be lost on reuse.
+//! change under `in/`, fails the datum: outputs that are not stored would be lost on reuse. Where
+//! bubblewrap works, the command runs with the project, the store and other datums' folders
+//! read-only (see `sandbox`); elsewhere, entries it leaves next to its folder are found after it.
 //!
 //! Every attempt runs in a folder of its own (`<work root>/<stage>/<key>.<random>`, locked while
 //! in use), so no two executions — copies in two runs, a retry, a command a killed run left —
@@ -41,6 +43,8 @@ pub struct ExecContext {
     /// commands still run in process groups of their own, ended when they exit or time out, but a
     /// killed runner leaves them running.
     pub watchdog: Option<Arc<crate::guard::Watchdog>>,
+    /// How commands are kept from writing outside their datum's folder (see `sandbox`).
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 /// What became of one datum.
@@ -130,12 +134,25 @@ pub async fn run_datum(
         };
         let reproduce = reproduce_line(&work, &env, &command);
         let inputs_before = listing(&inputs_dir);
-        let ran = run_command(program, args, &env, &work, spec.timeout_seconds, ctx.watchdog.as_deref()).await;
+        let (wrapped, wrapped_args) = ctx.sandbox.wrap(program, args, &work);
+        let beside_before = beside(&stage_dir, &key);
+        let ran =
+            run_command(&wrapped, &wrapped_args, &env, &work, spec.timeout_seconds, ctx.watchdog.as_deref()).await;
+        let refused = matches!(ctx.sandbox, crate::sandbox::Sandbox::Bubblewrap { .. })
+            && tail(&work.join("stderr.log"), 20).contains("Read-only file system");
+        let left_beside = beside(&stage_dir, &key).difference(&beside_before).next().cloned();
         let reason = match ran {
+            Err(reason) if refused => Some(format!(
+                "{reason}; it tried to write outside its datum's folder, where the project, the store and other datums' folders are read-only: write outputs under $PIPE_OUT"
+            )),
             Err(reason) => Some(reason),
             Ok(()) => match stray_entry(&work) {
                 Some(stray) => Some(format!(
                     "the command wrote `{stray}` in its work folder, outside `out/`: write outputs under $PIPE_OUT"
+                )),
+                None if left_beside.is_some() => Some(format!(
+                    "the command wrote `{}` next to its work folder, outside `out/`: write outputs under $PIPE_OUT",
+                    stage_dir.join(left_beside.unwrap_or_default()).display()
                 )),
                 None if listing(&inputs_dir) != inputs_before => Some(
                     "the command changed files under `in/`: inputs are read-only; write outputs under $PIPE_OUT".into(),
@@ -233,6 +250,23 @@ fn stray_entry(work: &Path) -> Option<String> {
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|name| !matches!(name.as_str(), "in" | "out" | "stdout.log" | "stderr.log"))
+}
+
+/// What is in the stage's work folder besides datums' folders (`<key>.<random>`): what a command
+/// wrote through `$PIPE_OUT/../..`, when no sandbox stopped it.
+fn beside(stage_dir: &Path, key: &Hash) -> std::collections::BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(stage_dir) else { return Default::default() };
+    let prefix_len = key.short(16).len();
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            let datum_folder = name.len() > prefix_len
+                && name.as_bytes()[prefix_len] == b'.'
+                && name[..prefix_len].bytes().all(|b| b.is_ascii_hexdigit());
+            !datum_folder
+        })
+        .collect()
 }
 
 /// Every file under `dir` with its size and mtime, sorted: enough to see that inputs were changed.

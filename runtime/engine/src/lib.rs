@@ -12,4 +12,5 @@ pub mod glob;
 pub mod guard;
 pub mod record;
 pub mod run;
+pub mod sandbox;
 pub mod shim;

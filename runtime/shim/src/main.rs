@@ -209,6 +209,8 @@ fn exec_context(work: PathBuf, rank: usize) -> ExecContext {
         stat_cache: None,
         record: rank == 0,
         watchdog: pipe_runtime::guard::start_for_this_process(),
+        // The pod is the sandbox: its filesystem holds nothing but this stage's work.
+        sandbox: pipe_runtime::sandbox::Sandbox::Off { reason: "a pod runs one stage's work".into() },
     }
 }
 

@@ -57,6 +57,13 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return report::usage_error(&format!("cannot start the async runtime: {e}")),
     };
+    // Commands may write only inside their datum's folder, not into the project or the store.
+    let mut protected = vec![dir.clone(), state.clone()];
+    protected.extend(local_folder(&url));
+    let sandbox = match pipe_runtime::sandbox::Sandbox::detect(&protected) {
+        Ok(s) => s,
+        Err(e) => return report::usage_error(&e),
+    };
     let bars = progress::Bars::new(args.json);
     let opts = RunOptions {
         jobs,
@@ -66,6 +73,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             stat_cache: Some(state.join("statcache.bin")),
             record: true,
             watchdog: pipe_runtime::guard::start_for_this_process(),
+            sandbox,
         },
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
@@ -77,9 +85,10 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             None => run_pipeline(&store, &specs, &opts).await.map(Some),
         }
     });
+    let unsandboxed = opts.exec.sandbox.off_reason().map(str::to_owned);
     match result {
         Ok(None) => 0,
-        Ok(Some(r)) => summary(&r, args.json),
+        Ok(Some(r)) => summary(&r, args.json, unsandboxed.as_deref()),
         Err(e) => {
             eprintln!("error: {e}\n  help: {}", e.help());
             1
@@ -87,7 +96,18 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     }
 }
 
-fn summary(r: &RunReport, as_json: bool) -> u8 {
+/// The folder of a local store URL (a path or `file://`), which commands must not write to.
+fn local_folder(url: &str) -> Option<PathBuf> {
+    match url.split_once("://") {
+        None => Some(PathBuf::from(url)),
+        Some(("file", path)) => Some(PathBuf::from(path)),
+        Some(_) => None,
+    }
+}
+
+/// Prints failures, the table (or JSON) and warnings; `unsandboxed` says why commands ran without
+/// the sandbox, if they did.
+fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> u8 {
     for s in &r.stages {
         for f in &s.failures {
             eprintln!(
@@ -124,7 +144,9 @@ fn summary(r: &RunReport, as_json: bool) -> u8 {
                         "skipped": s.skipped, "failed": s.failed, "seconds": s.seconds, "output": s.output })
             })
             .collect();
-        let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages, "warnings": warnings });
+        let sandbox = if unsandboxed.is_some() { "off" } else { "bubblewrap" };
+        let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages, "warnings": warnings,
+                          "sandbox": sandbox, "sandbox_off_reason": unsandboxed });
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON values print"));
     } else {
         eprintln!(
@@ -142,6 +164,11 @@ fn summary(r: &RunReport, as_json: bool) -> u8 {
         }
         for w in &warnings {
             eprintln!("warning: {w}");
+        }
+        if let Some(why) = unsandboxed.filter(|_| r.stages.iter().any(|s| s.processed > 0)) {
+            eprintln!(
+                "note: commands ran without a sandbox ({why}): a write outside $PIPE_OUT next to a datum's folder is found, one into the project or the store is not"
+            );
         }
         eprintln!("run {}", r.run_id);
     }
