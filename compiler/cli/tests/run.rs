@@ -512,3 +512,50 @@ fn writing_outside_the_datum_folder_is_refused() {
     );
     assert!(stderr.contains("note: commands ran without a sandbox (PIPE_SANDBOX=off)"), "{stderr}");
 }
+
+/// Pachyderm's examples/joins, ported: stores' purchases and returns joined with `outer` on
+/// purchases (a store with no returns still gets a datum, with its purchases alone), and a join
+/// whose arguments capture the same parts in different orders (`on`). Before, neither could be
+/// written, and a direct port of the second paired nothing.
+#[test]
+fn outer_joins_and_keys_in_another_order_run_as_in_pachyderm() {
+    let pipeline = r#"use torchx
+
+input purchases = dir("purchases")
+input returns = dir("returns")
+
+stage net: torchx.shell {
+  image  = "busybox"
+  script = "cat $PIPE_IN_PURCHASES/* > $PIPE_OUT/$PIPE_CAPTURE_1; [ -d $PIPE_IN_RETURNS ] && cat $PIPE_IN_RETURNS/* >> $PIPE_OUT/$PIPE_CAPTURE_1; true"
+  datums = join(glob(purchases, "/(*).txt"), glob(returns, "/(*).txt"), outer = [true, false])
+}
+
+input by_day = dir("by_day")
+input by_store = dir("by_store")
+
+stage swapped: torchx.shell {
+  image  = "busybox"
+  script = "cat $PIPE_IN_BY_DAY/* $PIPE_IN_BY_STORE/* > $PIPE_OUT/$PIPE_CAPTURE_1-$PIPE_CAPTURE_2"
+  datums = join(glob(by_day, "/(*)-(*).csv"), glob(by_store, "/(*)_(*).csv"), on = ["$1$2", "$2$1"])
+}
+"#;
+    let (_tmp, dir) = project(&[
+        ("pipeline.pipe", pipeline),
+        ("purchases/store1.txt", "p1 "),
+        ("purchases/store2.txt", "p2 "),
+        ("returns/store2.txt", "r2"),
+        ("returns/store3.txt", "r3"),
+        ("by_day/mon-store1.csv", "a"),
+        ("by_day/tue-store1.csv", "b"),
+        ("by_store/store1_mon.csv", "c"),
+    ]);
+    assert_eq!(run(&dir, &[]), triples(&[("net", 2, 0), ("swapped", 1, 0)]));
+    let pairs = dir.join("pairs");
+    ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.swapped", pairs.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(pairs.join("mon-store1")).expect("joined"), "ac", "captures meet swapped");
+    let out = dir.join("got");
+    ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.net", out.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(out.join("store1")).expect("outer datum"), "p1 ", "purchases alone");
+    assert_eq!(std::fs::read_to_string(out.join("store2")).expect("joined"), "p2 r2");
+    assert!(!out.join("store3").exists(), "returns is not outer: its lone datum is dropped");
+}

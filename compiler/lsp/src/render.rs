@@ -38,12 +38,23 @@ fn datums_text(d: &Datums) -> String {
         Datums::Glob { dataset, pattern, .. } => format!("glob({dataset}, \"{pattern}\")"),
         Datums::Cross(ps) => format!("cross({})", list(ps)),
         Datums::Union(ps) => format!("union({})", list(ps)),
-        Datums::Join(ps) => format!("join({})", list(ps)),
-        Datums::Group { inner, by } => {
-            let key: Vec<String> = by.iter().map(|n| format!("${n}")).collect();
-            format!("group({}, by = \"{}\")", datums_text(inner), key.join("-"))
+        Datums::Join(ps) => {
+            let parts: Vec<String> = ps.iter().map(|p| datums_text(&p.datums)).collect();
+            let keys: Vec<String> = ps.iter().map(|p| format!("\"{}\"", key_text(&p.on))).collect();
+            let mut text = format!("join({}, on = [{}]", parts.join(", "), keys.join(", "));
+            if ps.iter().any(|p| p.outer) {
+                let outer: Vec<String> = ps.iter().map(|p| p.outer.to_string()).collect();
+                text.push_str(&format!(", outer = [{}]", outer.join(", ")));
+            }
+            text + ")"
         }
+        Datums::Group { inner, by } => format!("group({}, by = \"{}\")", datums_text(inner), key_text(by)),
     }
+}
+
+/// `[2, 1]` as `$2$1`.
+fn key_text(refs: &[usize]) -> String {
+    refs.iter().map(|n| format!("${n}")).collect()
 }
 
 /// A markdown table of a schema's fields; `own_only` leaves out the builtin stage fields.

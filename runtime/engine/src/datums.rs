@@ -8,7 +8,7 @@
 //! the command could not tell the copies apart, so it runs once.
 
 use crate::glob::Glob;
-use pipe_spec::{DatumSpec, FileEntry, Hash};
+use pipe_spec::{DatumSpec, FileEntry, Hash, JoinPart};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One file of a datum: which input it comes from, and the entry (path inside that input).
@@ -109,31 +109,7 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             }
             acc
         }
-        DatumSpec::Join(parts) => {
-            let lists: Vec<Vec<Datum>> = parts.iter().map(|p| expand_spec(p, inputs)).collect::<Result<_, _>>()?;
-            let by_key: Vec<BTreeMap<Vec<String>, Vec<&Datum>>> = lists
-                .iter()
-                .map(|l| {
-                    let mut m: BTreeMap<Vec<String>, Vec<&Datum>> = BTreeMap::new();
-                    for d in l {
-                        m.entry(d.captures.clone()).or_default().push(d);
-                    }
-                    m
-                })
-                .collect();
-            let mut out = Vec::new();
-            let Some((first, rest)) = by_key.split_first() else { return Ok(out) };
-            for (key, firsts) in first {
-                let Some(others) = rest.iter().map(|m| m.get(key)).collect::<Option<Vec<_>>>() else { continue };
-                let mut combos: Vec<Vec<&Datum>> = firsts.iter().map(|d| vec![*d]).collect();
-                for group in others {
-                    combos =
-                        combos.iter().flat_map(|c| group.iter().map(move |d| [c.clone(), vec![*d]].concat())).collect();
-                }
-                out.extend(combos.iter().map(|c| Datum::merge(c, key.clone(), " ⋈ ")));
-            }
-            out
-        }
+        DatumSpec::Join(parts) => join(parts, inputs)?,
         DatumSpec::Group { inner, by } => {
             let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
             for d in expand_spec(inner, inputs)? {
@@ -151,6 +127,37 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
                 .collect()
         }
     })
+}
+
+/// A join as Pachyderm computes it (`src/internal/datum/iterator.go`, `computeJoin`): datums of
+/// each part are keyed by the captures its `on` names, in that order; for a key every part has,
+/// one datum per combination of one datum from each part; for a key some part lacks, the
+/// combinations of the `outer` parts that have it (none when no such part is outer). Keys come
+/// out in order; the datum's captures are its key.
+fn join(parts: &[JoinPart], inputs: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, DatumError> {
+    let mut by_key: BTreeMap<Vec<String>, Vec<Vec<Datum>>> = BTreeMap::new();
+    for (i, part) in parts.iter().enumerate() {
+        for d in expand_spec(&part.datums, inputs)? {
+            let key =
+                part.on.iter().map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default()).collect();
+            by_key.entry(key).or_insert_with(|| vec![Vec::new(); parts.len()])[i].push(d);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, lists) in by_key {
+        let complete = lists.iter().all(|l| !l.is_empty());
+        let kept: Vec<&Vec<Datum>> =
+            lists.iter().zip(parts).filter(|(l, p)| !l.is_empty() && (complete || p.outer)).map(|(l, _)| l).collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let mut combos: Vec<Vec<&Datum>> = vec![Vec::new()];
+        for list in kept {
+            combos = combos.iter().flat_map(|c| list.iter().map(move |d| [c.clone(), vec![d]].concat())).collect();
+        }
+        out.extend(combos.iter().map(|c| Datum::merge(c, key.clone(), " ⋈ ")));
+    }
+    Ok(out)
 }
 
 /// One datum per outermost match of `pattern` among the files and folders of one input; for a
@@ -252,7 +259,8 @@ mod tests {
         assert_eq!(expand(&DatumSpec::Union(vec![g("a", "/*"), g("b", "/*")]), &i).expect("ok").len(), 5);
 
         let j = inputs(&[("img", &["cat-1.png", "dog-2.png", "eel-3.png"]), ("lbl", &["cat.txt", "dog.txt"])]);
-        let join = DatumSpec::Join(vec![g("img", "/(*)-*.png"), g("lbl", "/(*).txt")]);
+        let join =
+            DatumSpec::Join(vec![part(g("img", "/(*)-*.png"), &[1], false), part(g("lbl", "/(*).txt"), &[1], false)]);
         let joined = expand(&join, &j).expect("ok");
         assert_eq!(labels(&joined), ["img:/cat-1.png ⋈ lbl:/cat.txt", "img:/dog-2.png ⋈ lbl:/dog.txt"]);
         assert_eq!(joined[0].captures, ["cat"]);
@@ -263,6 +271,51 @@ mod tests {
         assert_eq!(grouped.len(), 2);
         assert_eq!(grouped[0].files.len(), 2);
         assert_eq!(grouped[0].captures, ["2024"]);
+    }
+
+    fn part(datums: DatumSpec, on: &[usize], outer: bool) -> JoinPart {
+        JoinPart { datums, on: on.to_vec(), outer }
+    }
+
+    /// Pachyderm's `join_on` per input: `/(*)-(*)` meets `/(*)_(*)` with the captures swapped.
+    /// Joining on captures in order paired nothing here (or, with one input twice, each file with
+    /// itself).
+    #[test]
+    fn each_part_of_a_join_picks_its_key_captures_in_its_order() {
+        let i = inputs(&[("a", &["x-1.csv", "y-2.csv"]), ("b", &["1_x.json", "2_z.json"])]);
+        let swapped = DatumSpec::Join(vec![
+            part(g("a", "/(*)-(*).csv"), &[1, 2], false),
+            part(g("b", "/(*)_(*).json"), &[2, 1], false),
+        ]);
+        let joined = expand(&swapped, &i).expect("ok");
+        assert_eq!(labels(&joined), ["a:/x-1.csv ⋈ b:/1_x.json"]);
+        assert_eq!(joined[0].captures, ["x", "1"], "the key, in the order of the first part's `on`");
+        let in_order = DatumSpec::Join(vec![
+            part(g("a", "/(*)-(*).csv"), &[1, 2], false),
+            part(g("b", "/(*)_(*).json"), &[1, 2], false),
+        ]);
+        assert!(expand(&in_order, &i).expect("ok").is_empty());
+    }
+
+    /// Pachyderm's examples/joins (stores and returns): an outer part keeps its datums that have
+    /// no partner, alone; the inner part's do not; with both outer, every datum appears.
+    #[test]
+    fn an_outer_part_keeps_its_unmatched_datums() {
+        let i =
+            inputs(&[("purchases", &["STOREID1.txt", "STOREID2.txt"]), ("returns", &["STOREID2.txt", "STOREID3.txt"])]);
+        let spec = |outer_p, outer_r| {
+            DatumSpec::Join(vec![
+                part(g("purchases", "/(*).txt"), &[1], outer_p),
+                part(g("returns", "/(*).txt"), &[1], outer_r),
+            ])
+        };
+        let both = "purchases:/STOREID2.txt ⋈ returns:/STOREID2.txt";
+        assert_eq!(labels(&expand(&spec(false, false), &i).expect("ok")), [both]);
+        assert_eq!(labels(&expand(&spec(true, false), &i).expect("ok")), ["purchases:/STOREID1.txt", both]);
+        assert_eq!(labels(&expand(&spec(false, true), &i).expect("ok")), [both, "returns:/STOREID3.txt"]);
+        let all = expand(&spec(true, true), &i).expect("ok");
+        assert_eq!(labels(&all), ["purchases:/STOREID1.txt", both, "returns:/STOREID3.txt"]);
+        assert_eq!(all[0].captures, ["STOREID1"]);
     }
 
     #[test]

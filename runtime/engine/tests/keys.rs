@@ -15,7 +15,8 @@
 
 use pipe_runtime::datums::{Datum, expand};
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, FileEntry, Hash, InputSource, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
+    DatumSpec, EnvValue, EnvVar, FileEntry, Hash, InputSource, JoinPart, STAGE_SPEC_FORMAT, StageInput, StageKind,
+    StageSpec,
 };
 use std::collections::HashMap;
 
@@ -100,7 +101,14 @@ fn random_datums(rng: &mut fastrand::Rng, inputs: &[String], depth: u32) -> Datu
     match rng.u8(..6) {
         0 => DatumSpec::Cross(parts(rng)),
         1 => DatumSpec::Union(parts(rng)),
-        2 => DatumSpec::Join(parts(rng)),
+        2 => {
+            let parts: Vec<DatumSpec> = parts(rng);
+            // Keys of one or two captures, in either order; some parts outer.
+            let on = if rng.bool() { vec![1] } else { vec![2, 1] };
+            DatumSpec::Join(
+                parts.into_iter().map(|datums| JoinPart { datums, on: on.clone(), outer: rng.bool() }).collect(),
+            )
+        }
         3 => DatumSpec::Group { inner: Box::new(random_datums(rng, inputs, depth - 1)), by: vec![1 + rng.usize(..2)] },
         _ => glob(rng),
     }

@@ -214,8 +214,18 @@ pub enum DatumSpec {
     Glob { input: String, pattern: String },
     Cross(Vec<DatumSpec>),
     Union(Vec<DatumSpec>),
-    Join(Vec<DatumSpec>),
+    Join(Vec<JoinPart>),
     Group { inner: Box<DatumSpec>, by: Vec<usize> },
+}
+
+/// One argument of a join: its datums, the captures that make its key (`$2$1` is `[2, 1]`), and
+/// whether its datums with no partner are kept (Pachyderm's `outer_join`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinPart {
+    pub datums: DatumSpec,
+    pub on: Vec<usize>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outer: bool,
 }
 
 /// The format number of [`CacheEntry`].

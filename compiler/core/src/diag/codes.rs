@@ -66,7 +66,7 @@ codes! {
     E3006 => "invalid glob pattern",
     E3007 => "glob pattern can never match",
     E3008 => "join inputs capture different groups",
-    E3009 => "group key names a missing capture",
+    E3009 => "group or join key names a missing capture",
     E3010 => "value out of range",
     E3011 => "value is not one of the allowed values",
     E3012 => "invalid cron schedule",

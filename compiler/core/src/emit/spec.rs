@@ -7,7 +7,7 @@ use crate::ir::{Pipeline, Source, Stage};
 use crate::types::{Datums, Kind, Piece, StageField, Ty, Value};
 use indexmap::IndexMap;
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, InputSource, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
+    DatumSpec, EnvValue, EnvVar, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
 };
 
 /// The spec of every stage, in topological order.
@@ -168,7 +168,12 @@ fn datum_spec(d: &Datums) -> DatumSpec {
         Datums::Glob { dataset, pattern, .. } => DatumSpec::Glob { input: dataset.clone(), pattern: pattern.clone() },
         Datums::Cross(parts) => DatumSpec::Cross(parts.iter().map(datum_spec).collect()),
         Datums::Union(parts) => DatumSpec::Union(parts.iter().map(datum_spec).collect()),
-        Datums::Join(parts) => DatumSpec::Join(parts.iter().map(datum_spec).collect()),
+        Datums::Join(parts) => DatumSpec::Join(
+            parts
+                .iter()
+                .map(|p| JoinPart { datums: datum_spec(&p.datums), on: p.on.clone(), outer: p.outer })
+                .collect(),
+        ),
         Datums::Group { inner, by } => DatumSpec::Group { inner: Box::new(datum_spec(inner)), by: by.clone() },
     }
 }

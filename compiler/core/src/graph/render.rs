@@ -16,7 +16,8 @@ fn patterns(datums: Option<&Datums>, dataset: &str) -> Vec<String> {
         match d {
             Datums::Glob { dataset: ds, pattern, .. } if ds == dataset => out.push(pattern.clone()),
             Datums::Glob { .. } => {}
-            Datums::Cross(ps) | Datums::Union(ps) | Datums::Join(ps) => ps.iter().for_each(|p| walk(p, dataset, out)),
+            Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| walk(p, dataset, out)),
+            Datums::Join(ps) => ps.iter().for_each(|p| walk(&p.datums, dataset, out)),
             Datums::Group { inner, .. } => walk(inner, dataset, out),
         }
     }

@@ -2,12 +2,13 @@
 //!
 //! Takes a call; gives a [`Datums`] tree and records which datasets the current stage reads.
 //! `glob(DATASET, "/pattern")` splits an input or a stage's output; `cross` pairs every datum of
-//! each argument; `union` concatenates; `join` matches datums whose capture groups are equal;
+//! each argument; `union` concatenates; `join` matches datums whose keys (every capture, or those
+//! `on` names per argument) are equal, keeping unmatched datums of `outer` arguments;
 //! `group(x, by = "$1")` gathers datums with the same key. Raises E2001, E2011, E3001, E3005,
 //! E3006–E3009.
 
 use super::glob;
-use super::{Checker, Datums, Place, Ty, Value};
+use super::{Checker, Datums, JoinArg, Place, Ty, Value};
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::resolve::DefKind;
 use crate::syntax::ast::{Call, Expr, ExprKind};
@@ -16,7 +17,11 @@ impl Checker<'_> {
     pub(super) fn datums_call(&mut self, c: &Call, at: Place<'_>) -> Option<Datums> {
         let f = c.callee.name.as_str();
         let positional: Vec<&Expr> = c.args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
-        let allowed_named: &[&str] = if f == "group" { &["by"] } else { &[] };
+        let allowed_named: &[&str] = match f {
+            "group" => &["by"],
+            "join" => &["on", "outer"],
+            _ => &[],
+        };
         for a in c.args.iter().filter_map(|a| a.name.as_ref()) {
             if !allowed_named.contains(&a.name.as_str()) {
                 self.diags.push(
@@ -149,18 +154,122 @@ impl Checker<'_> {
         }
     }
 
+    /// `join(A, B, …)`, keyed on every capture of each argument in order, or on the captures each
+    /// argument's entry of `on = ["$1$2", "$2$1"]` names; `outer = [true, false]` keeps the
+    /// unmatched datums of the arguments marked `true`.
     fn join(&mut self, c: &Call, args: Vec<&Expr>, parts: Vec<Datums>) -> Option<Datums> {
+        let named = |name: &str| c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == name));
+        // Both checked before either failure returns, so both are reported.
+        let outer = match named("outer") {
+            Some(a) => self.join_outer(c, &a.value, parts.len()),
+            None => Some(vec![false; parts.len()]),
+        };
+        let keys = match named("on") {
+            Some(a) => self.join_keys(c, &a.value, &parts),
+            None => self.join_all_captures(c, &args, &parts),
+        };
+        let (outer, keys) = (outer?, keys?);
+        let parts = parts.into_iter().zip(keys).zip(outer);
+        Some(Datums::Join(parts.map(|((datums, on), outer)| JoinArg { datums, on, outer }).collect()))
+    }
+
+    /// The default key: every capture, in order, the same number in each argument.
+    fn join_all_captures(&mut self, c: &Call, args: &[&Expr], parts: &[Datums]) -> Option<Vec<Vec<usize>>> {
         let counts: Vec<usize> = parts.iter().map(Datums::captures).collect();
         if counts.iter().all(|n| *n == counts[0]) && counts[0] > 0 {
-            return Some(Datums::Join(parts));
+            return Some(counts.iter().map(|n| (1..=*n).collect()).collect());
         }
         let mut d = Diagnostic::new(Code::E3008, c.callee.span, "join inputs must capture the same number of groups")
             .label(format!("captures: {}", counts.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")));
         for (e, n) in args.iter().zip(&counts) {
             d = d.also(e.span, format!("{n} capture group{}", if *n == 1 { "" } else { "s" }));
         }
-        self.diags.push(d.help("Datums are joined on their capture groups: give each input the same groups, e.g. `glob(a, \"/(*).csv\")` and `glob(b, \"/(*).json\")`."));
+        self.diags.push(d.help("Datums are joined on their capture groups: give each input the same groups, e.g. `glob(a, \"/(*).csv\")` and `glob(b, \"/(*).json\")`, or pick each one's key with `on = [\"$1\", \"$2\"]`."));
         None
+    }
+
+    /// `on = ["$1$2", "$2$1"]`: one key per argument, each naming captures it has, all as long.
+    fn join_keys(&mut self, c: &Call, on: &Expr, parts: &[Datums]) -> Option<Vec<Vec<usize>>> {
+        let items = self.list_for(c, on, parts.len(), "on", "[\"$1\", \"$1\"]")?;
+        let mut keys = Vec::with_capacity(items.len());
+        for (item, part) in items.iter().zip(parts) {
+            let Some(text) = (match &item.kind {
+                ExprKind::Str(s) => s.as_plain(),
+                _ => None,
+            }) else {
+                self.mismatch(item, &Ty::String, Place { field: "on", params: false });
+                return None;
+            };
+            let refs = capture_refs(&text);
+            let max = part.captures();
+            if let Some(bad) = missing_capture(&refs, max) {
+                self.diags.push(
+                    Diagnostic::new(Code::E3009, item.span, format!("join key names {bad}, but its datums have {max} capture group{}", if max == 1 { "" } else { "s" }))
+                        .label("no such capture")
+                        .help("Name this argument's capture groups by number, in the order to match: `on = [\"$1$2\", \"$2$1\"]`."),
+                );
+                return None;
+            }
+            keys.push(refs);
+        }
+        if keys.iter().any(|k| k.len() != keys[0].len()) {
+            let mut d = Diagnostic::new(Code::E3008, on.span, "join keys must name the same number of captures")
+                .label(format!("lengths: {}", keys.iter().map(|k| k.len().to_string()).collect::<Vec<_>>().join(", ")));
+            for (item, k) in items.iter().zip(&keys) {
+                d = d.also(item.span, format!("{} capture{}", k.len(), if k.len() == 1 { "" } else { "s" }));
+            }
+            self.diags.push(d.help("Keys are compared capture by capture: give every argument a key of as many `$N`."));
+            return None;
+        }
+        Some(keys)
+    }
+
+    /// `outer = [true, false]`: one flag per argument.
+    fn join_outer(&mut self, c: &Call, outer: &Expr, n: usize) -> Option<Vec<bool>> {
+        let items = self.list_for(c, outer, n, "outer", "[true, false]")?;
+        let mut flags = Vec::with_capacity(n);
+        for item in items {
+            match item.kind {
+                ExprKind::Bool(b) => flags.push(b),
+                _ => {
+                    self.mismatch(item, &Ty::Bool, Place { field: "outer", params: false });
+                    return None;
+                }
+            }
+        }
+        Some(flags)
+    }
+
+    /// The items of a list argument of `join` that has one entry per datums argument.
+    fn list_for<'e>(&mut self, c: &Call, e: &'e Expr, n: usize, name: &str, example: &str) -> Option<&'e [Expr]> {
+        match &e.kind {
+            ExprKind::List(items) if items.len() == n => Some(items),
+            ExprKind::List(items) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E3005,
+                        e.span,
+                        format!(
+                            "`{name}` has {} entr{} for {n} arguments",
+                            items.len(),
+                            if items.len() == 1 { "y" } else { "ies" }
+                        ),
+                    )
+                    .label(format!("needs {n}"))
+                    .also(c.callee.span, "in this join")
+                    .help(format!("Give one entry per argument of the join, in order, e.g. `{name} = {example}`.")),
+                );
+                None
+            }
+            _ => {
+                self.mismatch(
+                    e,
+                    &Ty::List(Box::new(if name == "outer" { Ty::Bool } else { Ty::String })),
+                    Place { field: name, params: false },
+                );
+                None
+            }
+        }
     }
 
     fn group(&mut self, c: &Call, args: &[&Expr], at: Place<'_>) -> Option<Datums> {
@@ -184,8 +293,7 @@ impl Checker<'_> {
         let text = s.as_plain().unwrap_or_default();
         let refs = capture_refs(&text);
         let max = inner.captures();
-        if refs.is_empty() || refs.iter().any(|n| *n == 0 || *n > max) {
-            let bad = refs.iter().find(|n| **n == 0 || **n > max).map_or("no `$N`".to_string(), |n| format!("`${n}`"));
+        if let Some(bad) = missing_capture(&refs, max) {
             self.diags.push(
                 Diagnostic::new(
                     Code::E3009,
@@ -204,7 +312,15 @@ impl Checker<'_> {
     }
 }
 
-/// The numbers of `$1`, `$2`, … in a group key.
+/// What is wrong with a key naming `refs` of `max` captures: no `$N` at all, or one out of range.
+fn missing_capture(refs: &[usize], max: usize) -> Option<String> {
+    if refs.is_empty() {
+        return Some("no `$N`".into());
+    }
+    refs.iter().find(|n| **n == 0 || **n > max).map(|n| format!("`${n}`"))
+}
+
+/// The numbers of `$1`, `$2`, … in a group or join key.
 fn capture_refs(key: &str) -> Vec<usize> {
     let mut out = Vec::new();
     let mut rest = key;
@@ -221,6 +337,7 @@ fn usage(f: &str) -> String {
     match f {
         "glob" => "Write `glob(DATASET, \"/pattern\")`, e.g. `glob(images, \"/*\")`.".into(),
         "group" => "Write `group(DATUMS, by = \"$1\")`.".into(),
+        "join" => "Write `join(DATUMS, DATUMS, …)`, optionally with `on = [\"$1\", \"$1\"]` (each argument's key captures, in order) and `outer = [true, false]` (keep an argument's datums that have no partner).".into(),
         other => format!("Write `{other}(DATUMS, DATUMS, …)` with at least two datum expressions."),
     }
 }

@@ -152,8 +152,17 @@ pub enum Datums {
     Glob { dataset: String, pattern: String, captures: usize },
     Cross(Vec<Datums>),
     Union(Vec<Datums>),
-    Join(Vec<Datums>),
+    Join(Vec<JoinArg>),
     Group { inner: Box<Datums>, by: Vec<usize> },
+}
+
+/// One argument of `join`: its datums, the captures that make its key, in order (`on = "$2$1"` is
+/// `[2, 1]`; all of them by default), and whether its unmatched datums are kept (`outer`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JoinArg {
+    pub datums: Datums,
+    pub on: Vec<usize>,
+    pub outer: bool,
 }
 
 impl Datums {
@@ -163,7 +172,7 @@ impl Datums {
             Datums::Glob { captures, .. } => *captures,
             Datums::Cross(parts) => parts.iter().map(Datums::captures).sum(),
             Datums::Union(parts) => parts.iter().map(Datums::captures).min().unwrap_or(0),
-            Datums::Join(parts) => parts.first().map_or(0, Datums::captures),
+            Datums::Join(parts) => parts.first().map_or(0, |p| p.on.len()),
             Datums::Group { by, .. } => by.len(),
         }
     }
@@ -182,9 +191,8 @@ impl Datums {
                     out.push(dataset.clone());
                 }
             }
-            Datums::Cross(ps) | Datums::Union(ps) | Datums::Join(ps) => {
-                ps.iter().for_each(|p| p.collect(out));
-            }
+            Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| p.collect(out)),
+            Datums::Join(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
             Datums::Group { inner, .. } => inner.collect(out),
         }
     }
