@@ -48,7 +48,14 @@ fn datums_text(d: &Datums) -> String {
             }
             text + ")"
         }
-        Datums::Group { inner, by } => format!("group({}, by = \"{}\")", datums_text(inner), key_text(by)),
+        Datums::Group(ps) if ps.len() == 1 => {
+            format!("group({}, by = \"{}\")", datums_text(&ps[0].datums), key_text(&ps[0].by))
+        }
+        Datums::Group(ps) => {
+            let parts: Vec<String> = ps.iter().map(|p| datums_text(&p.datums)).collect();
+            let keys: Vec<String> = ps.iter().map(|p| format!("\"{}\"", key_text(&p.by))).collect();
+            format!("group({}, by = [{}])", parts.join(", "), keys.join(", "))
+        }
     }
 }
 

@@ -110,11 +110,17 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             acc
         }
         DatumSpec::Join(parts) => join(parts, inputs)?,
-        DatumSpec::Group { inner, by } => {
+        DatumSpec::Group(parts) => {
             let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
-            for d in expand_spec(inner, inputs)? {
-                let key = by.iter().map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default()).collect();
-                groups.entry(key).or_default().push(d);
+            for part in parts {
+                for d in expand_spec(&part.datums, inputs)? {
+                    let key = part
+                        .by
+                        .iter()
+                        .map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default())
+                        .collect();
+                    groups.entry(key).or_default().push(d);
+                }
             }
             groups
                 .into_iter()
@@ -204,6 +210,7 @@ fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pipe_spec::GroupPart;
 
     fn files(paths: &[&str]) -> Vec<FileEntry> {
         paths
@@ -266,7 +273,7 @@ mod tests {
         assert_eq!(joined[0].captures, ["cat"]);
 
         let k = inputs(&[("d", &["2024-a.csv", "2024-b.csv", "2025-a.csv"])]);
-        let group = DatumSpec::Group { inner: Box::new(g("d", "/(*)-(*).csv")), by: vec![1] };
+        let group = DatumSpec::Group(vec![GroupPart { datums: g("d", "/(*)-(*).csv"), by: vec![1] }]);
         let grouped = expand(&group, &k).expect("ok");
         assert_eq!(grouped.len(), 2);
         assert_eq!(grouped[0].files.len(), 2);
@@ -295,6 +302,22 @@ mod tests {
             part(g("b", "/(*)_(*).json"), &[1, 2], false),
         ]);
         assert!(expand(&in_order, &i).expect("ok").is_empty());
+    }
+
+    /// Pachyderm's `group_by` per input: two inputs naming their key captures differently group
+    /// into one datum per key.
+    #[test]
+    fn each_part_of_a_group_picks_its_key_captures() {
+        let i = inputs(&[("a", &["x-1.csv", "y-2.csv"]), ("b", &["1_x.json", "3_z.json"])]);
+        let spec = DatumSpec::Group(vec![
+            GroupPart { datums: g("a", "/(*)-(*).csv"), by: vec![1] },
+            GroupPart { datums: g("b", "/(*)_(*).json"), by: vec![2] },
+        ]);
+        let grouped = expand(&spec, &i).expect("ok");
+        assert_eq!(
+            labels(&grouped),
+            ["group x: a:/x-1.csv + b:/1_x.json", "group y: a:/y-2.csv", "group z: b:/3_z.json"]
+        );
     }
 
     /// Pachyderm's examples/joins (stores and returns): an outer part keeps its datums that have

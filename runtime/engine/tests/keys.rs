@@ -15,8 +15,8 @@
 
 use pipe_runtime::datums::{Datum, expand};
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, FileEntry, Hash, InputSource, JoinPart, STAGE_SPEC_FORMAT, StageInput, StageKind,
-    StageSpec,
+    DatumSpec, EnvValue, EnvVar, FileEntry, GroupPart, Hash, InputSource, JoinPart, STAGE_SPEC_FORMAT, StageInput,
+    StageKind, StageSpec,
 };
 use std::collections::HashMap;
 
@@ -109,7 +109,12 @@ fn random_datums(rng: &mut fastrand::Rng, inputs: &[String], depth: u32) -> Datu
                 parts.into_iter().map(|datums| JoinPart { datums, on: on.clone(), outer: rng.bool() }).collect(),
             )
         }
-        3 => DatumSpec::Group { inner: Box::new(random_datums(rng, inputs, depth - 1)), by: vec![1 + rng.usize(..2)] },
+        3 => {
+            let parts: Vec<DatumSpec> = (0..rng.usize(1..3)).map(|_| random_datums(rng, inputs, depth - 1)).collect();
+            DatumSpec::Group(
+                parts.into_iter().map(|datums| GroupPart { datums, by: vec![1 + rng.usize(..2)] }).collect(),
+            )
+        }
         _ => glob(rng),
     }
 }

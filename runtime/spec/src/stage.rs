@@ -215,7 +215,15 @@ pub enum DatumSpec {
     Cross(Vec<DatumSpec>),
     Union(Vec<DatumSpec>),
     Join(Vec<JoinPart>),
-    Group { inner: Box<DatumSpec>, by: Vec<usize> },
+    Group(Vec<GroupPart>),
+}
+
+/// One argument of a group: its datums and the captures that make its key (`$2$1` is `[2, 1]`).
+/// Every argument's datums with equal keys are one datum (Pachyderm's `group_by` per input).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPart {
+    pub datums: DatumSpec,
+    pub by: Vec<usize>,
 }
 
 /// One argument of a join: its datums, the captures that make its key (`$2$1` is `[2, 1]`), and

@@ -65,7 +65,7 @@ codes! {
     E3005 => "wrong arguments",
     E3006 => "invalid glob pattern",
     E3007 => "glob pattern can never match",
-    E3008 => "join inputs capture different groups",
+    E3008 => "join or group keys do not line up",
     E3009 => "group or join key names a missing capture",
     E3010 => "value out of range",
     E3011 => "value is not one of the allowed values",

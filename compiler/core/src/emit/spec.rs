@@ -7,7 +7,8 @@ use crate::ir::{Pipeline, Source, Stage};
 use crate::types::{Datums, Kind, Piece, StageField, Ty, Value};
 use indexmap::IndexMap;
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
+    DatumSpec, EnvValue, EnvVar, GroupPart, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind,
+    StageSpec,
 };
 
 /// The spec of every stage, in topological order.
@@ -174,6 +175,8 @@ fn datum_spec(d: &Datums) -> DatumSpec {
                 .map(|p| JoinPart { datums: datum_spec(&p.datums), on: p.on.clone(), outer: p.outer })
                 .collect(),
         ),
-        Datums::Group { inner, by } => DatumSpec::Group { inner: Box::new(datum_spec(inner)), by: by.clone() },
+        Datums::Group(parts) => DatumSpec::Group(
+            parts.iter().map(|p| GroupPart { datums: datum_spec(&p.datums), by: p.by.clone() }).collect(),
+        ),
     }
 }

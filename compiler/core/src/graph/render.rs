@@ -18,7 +18,7 @@ fn patterns(datums: Option<&Datums>, dataset: &str) -> Vec<String> {
             Datums::Glob { .. } => {}
             Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| walk(p, dataset, out)),
             Datums::Join(ps) => ps.iter().for_each(|p| walk(&p.datums, dataset, out)),
-            Datums::Group { inner, .. } => walk(inner, dataset, out),
+            Datums::Group(ps) => ps.iter().for_each(|p| walk(&p.datums, dataset, out)),
         }
     }
     let mut out = Vec::new();

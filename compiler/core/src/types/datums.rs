@@ -8,7 +8,7 @@
 //! E3006–E3009.
 
 use super::glob;
-use super::{Checker, Datums, JoinArg, Place, Ty, Value};
+use super::{Checker, Datums, GroupArg, JoinArg, Place, Ty, Value};
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::resolve::DefKind;
 use crate::syntax::ast::{Call, Expr, ExprKind};
@@ -165,7 +165,7 @@ impl Checker<'_> {
             None => Some(vec![false; parts.len()]),
         };
         let keys = match named("on") {
-            Some(a) => self.join_keys(c, &a.value, &parts),
+            Some(a) => self.keys(c, &a.value, &parts, "on"),
             None => self.join_all_captures(c, &args, &parts),
         };
         let (outer, keys) = (outer?, keys?);
@@ -188,33 +188,49 @@ impl Checker<'_> {
         None
     }
 
-    /// `on = ["$1$2", "$2$1"]`: one key per argument, each naming captures it has, all as long.
-    fn join_keys(&mut self, c: &Call, on: &Expr, parts: &[Datums]) -> Option<Vec<Vec<usize>>> {
-        let items = self.list_for(c, on, parts.len(), "on", "[\"$1\", \"$1\"]")?;
+    /// One key per argument (`on = ["$1$2", "$2$1"]`, `by = ["$1", "$2"]`; a single argument may
+    /// have a plain string), each naming captures its argument has, all of one length.
+    fn keys(&mut self, c: &Call, e: &Expr, parts: &[Datums], name: &str) -> Option<Vec<Vec<usize>>> {
+        let one;
+        let items: &[Expr] = match &e.kind {
+            ExprKind::Str(_) if parts.len() == 1 => {
+                one = [e.clone()];
+                &one
+            }
+            _ => self.list_for(c, e, parts.len(), name, "[\"$1\", \"$1\"]")?,
+        };
         let mut keys = Vec::with_capacity(items.len());
         for (item, part) in items.iter().zip(parts) {
             let Some(text) = (match &item.kind {
                 ExprKind::Str(s) => s.as_plain(),
                 _ => None,
             }) else {
-                self.mismatch(item, &Ty::String, Place { field: "on", params: false });
+                self.mismatch(item, &Ty::String, Place { field: name, params: false });
                 return None;
             };
             let refs = capture_refs(&text);
             let max = part.captures();
             if let Some(bad) = missing_capture(&refs, max) {
                 self.diags.push(
-                    Diagnostic::new(Code::E3009, item.span, format!("join key names {bad}, but its datums have {max} capture group{}", if max == 1 { "" } else { "s" }))
-                        .label("no such capture")
-                        .help("Name this argument's capture groups by number, in the order to match: `on = [\"$1$2\", \"$2$1\"]`."),
+                    Diagnostic::new(
+                        Code::E3009,
+                        item.span,
+                        format!("{} key names {bad}, but its datums have {max} capture group{}", c.callee.name, if max == 1 { "" } else { "s" }),
+                    )
+                    .label("no such capture")
+                    .help(format!("Name the capture groups of this argument's globs by number, in the order to match, e.g. `{name} = \"$1\"` for `glob(d, \"/(*)-(*).csv\")`.")),
                 );
                 return None;
             }
             keys.push(refs);
         }
         if keys.iter().any(|k| k.len() != keys[0].len()) {
-            let mut d = Diagnostic::new(Code::E3008, on.span, "join keys must name the same number of captures")
-                .label(format!("lengths: {}", keys.iter().map(|k| k.len().to_string()).collect::<Vec<_>>().join(", ")));
+            let mut d = Diagnostic::new(
+                Code::E3008,
+                e.span,
+                format!("{} keys must name the same number of captures", c.callee.name),
+            )
+            .label(format!("lengths: {}", keys.iter().map(|k| k.len().to_string()).collect::<Vec<_>>().join(", ")));
             for (item, k) in items.iter().zip(&keys) {
                 d = d.also(item.span, format!("{} capture{}", k.len(), if k.len() == 1 { "" } else { "s" }));
             }
@@ -272,12 +288,15 @@ impl Checker<'_> {
         }
     }
 
+    /// `group(A, by = "$1")`, or `group(A, B, …, by = ["$1", "$2", …])` with one key per argument:
+    /// every argument's datums with equal keys are one datum.
     fn group(&mut self, c: &Call, args: &[&Expr], at: Place<'_>) -> Option<Datums> {
-        let [inner] = args else {
-            self.arity(c, "1", args.len());
+        if args.is_empty() {
+            self.arity(c, "at least 1", 0);
             return None;
-        };
-        let inner = self.datums_arg(inner, at)?;
+        }
+        let parts: Vec<Option<Datums>> = args.iter().map(|e| self.datums_arg(e, at)).collect();
+        let parts: Vec<Datums> = parts.into_iter().collect::<Option<_>>()?;
         let Some(by) = c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "by")) else {
             self.diags.push(
                 Diagnostic::new(Code::E3005, c.callee.span, "`group` needs `by`")
@@ -286,29 +305,8 @@ impl Checker<'_> {
             );
             return None;
         };
-        let ExprKind::Str(s) = &by.value.kind else {
-            self.mismatch(&by.value, &Ty::String, Place { field: "by", ..at });
-            return None;
-        };
-        let text = s.as_plain().unwrap_or_default();
-        let refs = capture_refs(&text);
-        let max = inner.captures();
-        if let Some(bad) = missing_capture(&refs, max) {
-            self.diags.push(
-                Diagnostic::new(
-                    Code::E3009,
-                    by.value.span,
-                    format!(
-                        "group key names {bad}, but the datums have {max} capture group{}",
-                        if max == 1 { "" } else { "s" }
-                    ),
-                )
-                .label("no such capture")
-                .help("Name capture groups of the glob by number: `group(glob(d, \"/(*)-(*).csv\"), by = \"$1\")`."),
-            );
-            return None;
-        }
-        Some(Datums::Group { inner: Box::new(inner), by: refs })
+        let keys = self.keys(c, &by.value, &parts, "by")?;
+        Some(Datums::Group(parts.into_iter().zip(keys).map(|(datums, by)| GroupArg { datums, by }).collect()))
     }
 }
 
@@ -336,7 +334,7 @@ fn capture_refs(key: &str) -> Vec<usize> {
 fn usage(f: &str) -> String {
     match f {
         "glob" => "Write `glob(DATASET, \"/pattern\")`, e.g. `glob(images, \"/*\")`.".into(),
-        "group" => "Write `group(DATUMS, by = \"$1\")`.".into(),
+        "group" => "Write `group(DATUMS, by = \"$1\")`, or `group(A, B, by = [\"$1\", \"$2\"])` with one key per argument.".into(),
         "join" => "Write `join(DATUMS, DATUMS, …)`, optionally with `on = [\"$1\", \"$1\"]` (each argument's key captures, in order) and `outer = [true, false]` (keep an argument's datums that have no partner).".into(),
         other => format!("Write `{other}(DATUMS, DATUMS, …)` with at least two datum expressions."),
     }

@@ -17,7 +17,7 @@ pub mod ty;
 pub mod units;
 
 pub use schema::{FieldInfo, Kind, Schema, StageField};
-pub use ty::{Datums, JoinArg, Piece, Quantity, Ty, Value};
+pub use ty::{Datums, GroupArg, JoinArg, Piece, Quantity, Ty, Value};
 
 use crate::diag::Diagnostics;
 use crate::ir;

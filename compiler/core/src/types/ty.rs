@@ -153,7 +153,14 @@ pub enum Datums {
     Cross(Vec<Datums>),
     Union(Vec<Datums>),
     Join(Vec<JoinArg>),
-    Group { inner: Box<Datums>, by: Vec<usize> },
+    Group(Vec<GroupArg>),
+}
+
+/// One argument of `group`: its datums and the captures that make its key, in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupArg {
+    pub datums: Datums,
+    pub by: Vec<usize>,
 }
 
 /// One argument of `join`: its datums, the captures that make its key, in order (`on = "$2$1"` is
@@ -173,7 +180,7 @@ impl Datums {
             Datums::Cross(parts) => parts.iter().map(Datums::captures).sum(),
             Datums::Union(parts) => parts.iter().map(Datums::captures).min().unwrap_or(0),
             Datums::Join(parts) => parts.first().map_or(0, |p| p.on.len()),
-            Datums::Group { by, .. } => by.len(),
+            Datums::Group(parts) => parts.first().map_or(0, |p| p.by.len()),
         }
     }
 
@@ -193,7 +200,7 @@ impl Datums {
             }
             Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| p.collect(out)),
             Datums::Join(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
-            Datums::Group { inner, .. } => inner.collect(out),
+            Datums::Group(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
         }
     }
 }
