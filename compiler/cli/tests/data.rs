@@ -471,3 +471,55 @@ fn stored_names_cannot_drive_the_terminal() {
     }
     assert!(ok(cmd(&store, &["ls", "r"])).contains("evil\\u{1b}[31mred"));
 }
+
+/// `get` never overwrites a user's edit: a file in the way that differs from the version got and
+/// that pipe did not write (or that was changed since) is refused, naming it, unless `--force`;
+/// files pipe wrote and nobody touched are replaced by the next version, and files already right
+/// are left as they are. Also: `ls`/`get` globs that match nothing are an error, not an empty
+/// success; `pipe data repos` lists the store's repos; re-tagging a commit with its own tag is a
+/// no-op.
+#[test]
+fn get_keeps_edits_and_the_small_commands_say_what_happened() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("store");
+    let src = tmp.path().join("src");
+    let out = tmp.path().join("out");
+    let out_s = out.to_str().expect("utf-8");
+    write_file(&src, "a.txt", b"one");
+    write_file(&src, "b.txt", b"bee");
+    ok(cmd(&store, &["init", "ds"]));
+    ok(cmd(&store, &["put", "ds", src.to_str().expect("utf-8")]));
+    ok(cmd(&store, &["tag", "ds", "v1"]));
+    ok(cmd(&store, &["tag", "ds", "v1"]));
+    write_file(&src, "a.txt", b"two");
+    ok(cmd(&store, &["put", "ds", src.to_str().expect("utf-8")]));
+
+    // A version over an untouched copy of another: replaced.
+    ok(cmd(&store, &["get", "ds@v1", out_s]));
+    ok(cmd(&store, &["get", "ds@main", out_s]));
+    assert_eq!(std::fs::read(out.join("a.txt")).expect("read"), b"two");
+
+    // The user edits a file: the next get refuses and writes nothing over it.
+    std::fs::write(out.join("a.txt"), b"mine").expect("edit");
+    let refused = run(cmd(&store, &["get", "ds@v1", out_s]));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("a.txt` is in the way") && stderr.contains("--force"), "{stderr}");
+    assert_eq!(std::fs::read(out.join("a.txt")).expect("read"), b"mine", "the edit is kept");
+    // A file that already holds the wanted bytes is no conflict, edited by hand or not.
+    std::fs::write(out.join("a.txt"), b"two").expect("edit back");
+    ok(cmd(&store, &["get", "ds@main", out_s]));
+    std::fs::write(out.join("a.txt"), b"mine").expect("edit");
+    ok(cmd(&store, &["get", "ds@v1", out_s, "--force"]));
+    assert_eq!(std::fs::read(out.join("a.txt")).expect("read"), b"one");
+
+    for args in [vec!["ls", "ds", "nothing/*"], vec!["get", "ds", out_s, "nothing/*"]] {
+        let none = run(cmd(&store, &args));
+        let stderr = String::from_utf8_lossy(&none.stderr);
+        assert_eq!(none.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("no file of `ds` matches nothing/*"), "{args:?}: {stderr}");
+    }
+    ok(cmd(&store, &["init", "other"]));
+    let repos = ok(cmd(&store, &["repos"]));
+    assert!(repos.contains("ds  main@") && repos.contains("other  (no commits)"), "{repos}");
+}

@@ -19,8 +19,14 @@ pub const FUNCTION_DOCS: [(&str, &str); 9] = [
     ),
     ("cross", "`cross(A, B, …)`: one datum per combination of a datum from each argument."),
     ("union", "`union(A, B, …)`: every datum of every argument."),
-    ("join", "`join(A, B, …)`: one datum per set of datums, one from each argument, whose capture groups are equal. `on = [\"$1$2\", \"$2$1\"]` picks each argument's key captures, in order; `outer = [true, false]` also keeps an argument's datums that have no partner."),
-    ("group", "`group(A, by = \"$1\")`: one datum per key, holding every datum of `A` with that key; `group(A, B, by = [\"$1\", \"$2\"])` keys each argument on its own captures."),
+    (
+        "join",
+        "`join(A, B, …)`: one datum per set of datums, one from each argument, whose capture groups are equal. `on = [\"$1$2\", \"$2$1\"]` picks each argument's key captures, in order; `outer = [true, false]` also keeps an argument's datums that have no partner.",
+    ),
+    (
+        "group",
+        "`group(A, by = \"$1\")`: one datum per key, holding every datum of `A` with that key; `group(A, B, by = [\"$1\", \"$2\"])` keys each argument on its own captures.",
+    ),
     ("secret", "`secret(NAME, KEY)`: a Kubernetes secret's key, passed only as an environment variable."),
     ("repo", "`repo(\"NAME\") @ \"REF\"`: a data repo at a branch, tag or commit (`main` when not pinned)."),
     ("dir", "`dir(\"PATH\")`: a folder beside the pipeline, snapshotted when the pipeline runs."),

@@ -44,10 +44,14 @@ pub enum StoreError {
     BadPath { path: String, reason: String },
     #[error("`{}`: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("`{}` is in the way: it differs from the version being got, and was changed after pipe last wrote or read it", path.display())]
+    WouldOverwrite { path: PathBuf },
     #[error("`{}` changed while it was being read", path.display())]
     Changed { path: PathBuf },
     #[error("{0}")]
     Name(String),
+    #[error("no file of `{target}` matches {globs}")]
+    NoMatch { target: String, globs: String },
     #[error("`{pattern}` is not a valid glob: {reason}")]
     Glob { pattern: String, reason: String },
 }
@@ -101,8 +105,14 @@ impl StoreError {
                 "stored paths are relative and stay inside their folder: rename the file (no `..`, leading `/`, NUL, backslash or symbolic link)".into()
             }
             StoreError::Io { .. } => "check that the path exists and is readable (and writable, for `get`)".into(),
+            StoreError::WouldOverwrite { .. } => {
+                "nothing was overwritten: move the file away (or `pipe data put` it first to keep it as a version), or pass `--force` to replace it".into()
+            }
             StoreError::Changed { .. } => "something is still writing to it; wait for it to finish, then run the command again".into(),
             StoreError::Name(_) => "names become object keys, so only these characters are allowed".into(),
+            StoreError::NoMatch { target, .. } => format!(
+                "patterns start at the repo's root and match whole path segments, e.g. `train/*.png`; `pipe data ls {target}` lists every file"
+            ),
             StoreError::Glob { .. } => "globs use `*`, `**`, `?`, `[abc]` and `{a,b}`, e.g. `train/*.png`".into(),
         }
     }

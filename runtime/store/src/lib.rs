@@ -30,7 +30,7 @@ pub use backend::Backend;
 pub use diff::{Change, ChangeKind, diff};
 pub use error::{Result, StoreError};
 pub use filter::Filter;
-pub use get::GetOutcome;
+pub use get::{GetOptions, GetOutcome};
 pub use put::{PutOptions, PutOutcome};
 pub use snapshot::Snapshot;
 pub use statcache::RACY as STAT_CACHE_RACY_WINDOW;
@@ -156,10 +156,10 @@ impl Store {
         manifest: &Manifest,
         dest: &Path,
         filter: &Filter,
-        jobs: usize,
+        opts: &GetOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<GetOutcome> {
-        get::get_dir(&self.backend, manifest, dest, filter, jobs, progress).await
+        get::get_dir(&self.backend, manifest, dest, filter, opts, progress).await
     }
 
     /// Stores the files under `dir` (objects only, no commit) and gives their entries; with a
@@ -219,7 +219,7 @@ impl Store {
         jobs: usize,
         progress: Arc<dyn Progress>,
     ) -> Result<GetOutcome> {
-        get::get_files(&self.backend, files, dest, jobs, progress).await
+        get::get_files(&self.backend, files, dest, &GetOptions::fresh(jobs), progress).await
     }
 
     /// The cache entry of a datum, if it was processed before by a stage with this fingerprint.

@@ -141,7 +141,8 @@ pub(crate) async fn tags(b: &Backend, repo: &str) -> Result<BTreeMap<String, Com
     Ok(out)
 }
 
-/// Creates tag `tag` at `commit`. Tags never move.
+/// Creates tag `tag` at `commit`. Tags never move; tagging the commit a tag already names again
+/// is a no-op.
 pub(crate) async fn tag(b: &Backend, repo: &str, tag: &str, commit: CommitId) -> Result<()> {
     name(tag)?;
     let record = RefRecord { format: REF_FORMAT, kind: RefKind::Tag, commit, time: now() };
@@ -149,8 +150,12 @@ pub(crate) async fn tag(b: &Backend, repo: &str, tag: &str, commit: CommitId) ->
     if b.put_new(&layout::tag(repo, tag), bytes).await? {
         return Ok(());
     }
-    let existing = record_of_tag(b, repo, tag).await?.unwrap_or(commit);
-    Err(StoreError::TagExists { repo: repo.into(), tag: tag.into(), commit: existing })
+    match record_of_tag(b, repo, tag).await? {
+        Some(existing) if existing == commit => Ok(()),
+        existing => {
+            Err(StoreError::TagExists { repo: repo.into(), tag: tag.into(), commit: existing.unwrap_or(commit) })
+        }
+    }
 }
 
 async fn record_of_tag(b: &Backend, repo: &str, tag: &str) -> Result<Option<CommitId>> {

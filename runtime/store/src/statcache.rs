@@ -126,6 +126,16 @@ impl StatCache {
         self.dirty = true;
     }
 
+    /// Records a file pipe itself just wrote with `entry`'s content, racy window or not: only an
+    /// edit within the filesystem's timestamp granularity that keeps the size could hide behind it
+    /// (impossible where timestamps have nanoseconds: ext4, XFS, btrfs, tmpfs).
+    pub(crate) fn record_written(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
+        let racy = std::mem::replace(&mut self.racy, Duration::ZERO);
+        let started = std::mem::replace(&mut self.started, SystemTime::now() + Duration::from_secs(3600));
+        self.record(path, meta, entry);
+        (self.racy, self.started) = (racy, started);
+    }
+
     /// Writes the cache back (atomically: a temp file renamed over the old one), if it changed.
     pub(crate) fn save(&self) -> std::io::Result<()> {
         let Some(file) = &self.file else { return Ok(()) };

@@ -2,7 +2,7 @@
 //! server (`moto_server`) on loopback. Each scenario runs on every backend.
 
 use pipe_spec::{FileEntry, Hash, Manifest};
-use pipe_store::{ChangeKind, Filter, Progress, PutOptions, Quiet, Store, StoreError};
+use pipe_store::{ChangeKind, Filter, GetOptions, Progress, PutOptions, Quiet, Store, StoreError};
 use pipe_tests::servers::Moto;
 use pipe_tests::{random_bytes, write_file};
 use std::path::Path;
@@ -56,7 +56,7 @@ async fn commits_snapshots_diffs_and_tags(store: Store) {
     assert_eq!(m1.files[0].hash, Hash::of(b"one"), "a one-chunk file's hash is its blake3");
 
     let out = tmp.path().join("out");
-    let got = store.get_dir(&m1, &out, &Filter::all(), 4, quiet()).await.expect("get");
+    let got = store.get_dir(&m1, &out, &Filter::all(), &GetOptions::fresh(4), quiet()).await.expect("get");
     assert_eq!(got.files, 3);
     assert_eq!(tree(&out), tree(&src));
 
@@ -92,7 +92,10 @@ async fn commits_snapshots_diffs_and_tags(store: Store) {
     assert!(matches!(store.resolve("other", "main").await, Err(StoreError::NoRepo { .. })));
 
     let part = tmp.path().join("part");
-    store.get_dir(&m2, &part, &Filter::new(&["a".into()]).expect("glob"), 4, quiet()).await.expect("filtered get");
+    store
+        .get_dir(&m2, &part, &Filter::new(&["a".into()]).expect("glob"), &GetOptions::fresh(4), quiet())
+        .await
+        .expect("filtered get");
     assert_eq!(tree(&part), [("a/one.txt".to_string(), b"one".to_vec())]);
     assert_eq!(store.repos().await.expect("repos"), ["ds"]);
 }
@@ -150,12 +153,18 @@ async fn damage_is_detected_on_read_with_the_path(store: Store) {
     let key = object_store::path::Path::from(Store::object_key(&m.files[0].hash));
 
     store.backend().put(&key, bytes::Bytes::from_static(b"id,label\n1,dog\n")).await.expect("damage");
-    let err = store.get_dir(&m, &tmp.path().join("o1"), &Filter::all(), 1, quiet()).await.expect_err("corrupt");
+    let err = store
+        .get_dir(&m, &tmp.path().join("o1"), &Filter::all(), &GetOptions::fresh(1), quiet())
+        .await
+        .expect_err("corrupt");
     assert!(matches!(&err, StoreError::Corrupt { path, .. } if path == "data/labels.csv"), "{err}");
     assert!(!tmp.path().join("o1/data/labels.csv").exists(), "no half-written file");
 
     store.backend().delete(&key).await.expect("delete");
-    let err = store.get_dir(&m, &tmp.path().join("o2"), &Filter::all(), 1, quiet()).await.expect_err("missing");
+    let err = store
+        .get_dir(&m, &tmp.path().join("o2"), &Filter::all(), &GetOptions::fresh(1), quiet())
+        .await
+        .expect_err("missing");
     assert!(matches!(&err, StoreError::MissingObject { path, .. } if path == "data/labels.csv"), "{err}");
     assert!(err.help().contains("put"), "{}", err.help());
 
@@ -318,7 +327,7 @@ async fn paths_cannot_escape_on_put_or_get() {
             message: String::new(),
             files: vec![entry],
         };
-        let err = store.get_dir(&m, &dest, &Filter::all(), 1, quiet()).await.expect_err(bad);
+        let err = store.get_dir(&m, &dest, &Filter::all(), &GetOptions::fresh(1), quiet()).await.expect_err(bad);
         assert!(matches!(err, StoreError::BadPath { .. }), "{bad:?}: {err}");
     }
     assert!(walk(&outside).is_empty() && !tmp.path().join("evil").exists(), "nothing was written outside");

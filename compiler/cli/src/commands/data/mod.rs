@@ -9,7 +9,7 @@ mod progress;
 mod resolve;
 
 use clap::{Args, Subcommand};
-use pipe_store::{Filter, PutOptions, Store, StoreError};
+use pipe_store::{Filter, GetOptions, PutOptions, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,6 +27,11 @@ pub(crate) struct DataArgs {
 enum DataCommand {
     /// Create an empty repo.
     Init { repo: String },
+    /// List the store's repos, with each one's branches.
+    Repos {
+        #[arg(long)]
+        json: bool,
+    },
     /// Snapshot a folder into a repo and move a branch to the new commit.
     Put {
         repo: String,
@@ -66,6 +71,9 @@ enum DataCommand {
         globs: Vec<String>,
         #[arg(short, long, default_value_t = 8)]
         jobs: usize,
+        /// Replace files in the folder that were changed since pipe wrote them.
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -120,6 +128,19 @@ pub(crate) fn run(args: DataArgs) -> u8 {
     }
 }
 
+/// Globs that select no file of a commit are a mistake to say, not an empty success.
+fn matches_something(
+    m: &pipe_spec::Manifest,
+    filter: &Filter,
+    globs: &[String],
+    target: &str,
+) -> Result<(), StoreError> {
+    if globs.is_empty() || m.files.iter().any(|f| filter.matches(&f.path)) {
+        return Ok(());
+    }
+    Err(StoreError::NoMatch { target: target.into(), globs: globs.join(" ") })
+}
+
 /// `REPO@REF` → (REPO, REF); `REPO` → (REPO, main).
 fn split_target(target: &str) -> (&str, &str) {
     target.split_once('@').unwrap_or((target, pipe_store::DEFAULT_BRANCH))
@@ -153,20 +174,31 @@ async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
             names.extend(store.tags(repo).await?);
             print::log(&log, &names, json);
         }
+        DataCommand::Repos { json } => {
+            let mut repos = Vec::new();
+            for repo in store.repos().await? {
+                let branches = store.branches(&repo).await?;
+                repos.push((repo, branches));
+            }
+            print::repos(&repos, json);
+        }
         DataCommand::Ls { target, globs, json } => {
             let (repo, reference) = split_target(&target);
             let filter = Filter::new(&globs)?;
             let commit = store.resolve(repo, reference).await?;
             let manifest = store.manifest(repo, commit).await?;
+            matches_something(&manifest, &filter, &globs, &target)?;
             print::ls(&manifest, &filter, json);
         }
-        DataCommand::Get { target, dir, globs, jobs, json } => {
+        DataCommand::Get { target, dir, globs, jobs, force, json } => {
             let (repo, reference) = split_target(&target);
             let filter = Filter::new(&globs)?;
             let commit = store.resolve(repo, reference).await?;
             let manifest = store.manifest(repo, commit).await?;
+            matches_something(&manifest, &filter, &globs, &target)?;
             let bar = progress::Bar::new(json);
-            let outcome = store.get_dir(&manifest, &dir, &filter, jobs, Arc::new(bar)).await?;
+            let opts = GetOptions { jobs, force, stat_cache: Some(state_dir().join("statcache.bin")) };
+            let outcome = store.get_dir(&manifest, &dir, &filter, &opts, Arc::new(bar)).await?;
             print::get(repo, commit, &dir, &outcome, json);
         }
         DataCommand::Diff { from, to, json } => {

@@ -165,3 +165,15 @@ pub(super) fn fsck(r: &FsckReport, json: bool) {
         println!("{} recorded as damaged before are whole again", plural(r.cleared, "object"));
     }
 }
+
+pub(super) fn repos(repos: &[(String, BTreeMap<String, CommitId>)], json: bool) {
+    if json {
+        let list: Vec<_> = repos.iter().map(|(name, branches)| json!({ "repo": name, "branches": branches })).collect();
+        emit(&json!(list));
+        return;
+    }
+    for (name, branches) in repos {
+        let heads: Vec<String> = branches.iter().map(|(b, c)| format!("{}@{}", shown(b), c.0.short(12))).collect();
+        println!("{}  {}", shown(name), if heads.is_empty() { "(no commits)".to_string() } else { heads.join(" ") });
+    }
+}
