@@ -295,37 +295,23 @@ fn cloud(
 ) -> Result<Arc<dyn ObjectStore>, Build> {
     let option = |e: object_store::Error| Build::Options(cause(&e));
     let built = |e: object_store::Error| Build::Client(cause(&e));
+    // The three builders differ only in their types: one body for all.
+    macro_rules! build {
+        ($builder:expr, $client:path) => {{
+            let mut b = $builder.with_url(url).with_retry(retry());
+            for (k, v) in client {
+                b = b.with_config($client(*k), *v);
+            }
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(option)?, v);
+            }
+            Arc::new(b.build().map_err(built)?)
+        }};
+    }
     Ok(match scheme {
-        "s3" | "s3a" => {
-            let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry());
-            for (k, v) in client {
-                b = b.with_config(AmazonS3ConfigKey::Client(*k), *v);
-            }
-            for (k, v) in options {
-                b = b.with_config(k.parse().map_err(option)?, v);
-            }
-            Arc::new(b.build().map_err(built)?)
-        }
-        "gs" => {
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry());
-            for (k, v) in client {
-                b = b.with_config(GoogleConfigKey::Client(*k), *v);
-            }
-            for (k, v) in options {
-                b = b.with_config(k.parse().map_err(option)?, v);
-            }
-            Arc::new(b.build().map_err(built)?)
-        }
-        "az" | "azure" | "abfs" | "abfss" => {
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry());
-            for (k, v) in client {
-                b = b.with_config(AzureConfigKey::Client(*k), *v);
-            }
-            for (k, v) in options {
-                b = b.with_config(k.parse().map_err(option)?, v);
-            }
-            Arc::new(b.build().map_err(built)?)
-        }
+        "s3" | "s3a" => build!(AmazonS3Builder::from_env(), AmazonS3ConfigKey::Client),
+        "gs" => build!(GoogleCloudStorageBuilder::from_env(), GoogleConfigKey::Client),
+        "az" | "azure" | "abfs" | "abfss" => build!(MicrosoftAzureBuilder::from_env(), AzureConfigKey::Client),
         other => return Err(Build::Options(format!("`{other}://` is not a supported scheme"))),
     })
 }
