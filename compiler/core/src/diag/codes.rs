@@ -77,6 +77,8 @@ codes! {
     E3017 => "param in a structural field",
     W3001 => "`gpu_type` without a GPU",
     W3002 => "more processes than GPUs",
+    W3003 => "memory without a unit",
+    W3004 => "more CPU cores than any node has",
     E4001 => "cycle between stages",
     E4002 => "stage reads its own output",
     E4003 => "template inherits from itself",

@@ -3,7 +3,7 @@
 //! Takes the root module; gives the [`ir::Pipeline`]: params (types and defaults), inputs (their
 //! sources), stages (fields against their template's schema, defaults applied, required fields
 //! present, values in range) and the `pipeline` block. Raises E2002, E2006, E2007, E3002, E3003,
-//! E3005, E3010, E3012, E3013, E3016, E3017, W3001, W3002 and, through [`crate::target`], E5001–E5006.
+//! E3005, E3010, E3012, E3013, E3016, E3017, W3001–W3004 and, through [`crate::target`], E5001–E5006.
 
 use super::schema::{Kind, Schema, StageField, pipeline_schema, stage_schema};
 use super::{Checker, Place, Ty, Value};
@@ -44,6 +44,8 @@ const INT_RANGES: [(StageField, i64, i64); 7] = [
     (StageField::MaxRestarts, 0, 100),
 ];
 
+/// More cores than this in one pod's `cpu` is taken for a missing `m` (W3004).
+const MAX_NODE_CORES: i128 = 256;
 impl Checker<'_> {
     pub(super) fn root(&mut self, fallback_name: &str) -> ir::Pipeline {
         let prog = self.prog;
@@ -405,6 +407,26 @@ impl Checker<'_> {
                 )
                 .label("has no effect without `gpu`")
                 .help("Request GPUs with `gpu = N`, or remove `gpu_type`."),
+            );
+        }
+        // Numbers that are almost certainly missing a unit: Kubernetes reads `memory = 2` as two
+        // bytes and `cpu = 500` as five hundred cores.
+        if let Some(Value::Quantity(q)) = get(StageField::Memory)
+            && q.text.parse::<f64>().is_ok()
+        {
+            self.diags.push(
+                Diagnostic::new(Code::W3003, span_of(StageField::Memory), format!("`memory = {}` is {} bytes", q.text, q.text))
+                    .label("no unit")
+                    .help("Give memory a unit, e.g. `memory = 2Gi` or `512Mi`; for bytes, write them with a unit too (`2048Ki`)."),
+            );
+        }
+        if let Some(Value::Quantity(q)) = get(StageField::Cpu)
+            && q.milli > MAX_NODE_CORES * 1000
+        {
+            self.diags.push(
+                Diagnostic::new(Code::W3004, span_of(StageField::Cpu), format!("`cpu = {}` asks for {} cores", q.text, q.milli / 1000))
+                    .label("more than any node has")
+                    .help(format!("Thousandths of a core are written `{}m`; a pod must fit on one node, and nodes have at most a few hundred cores.", q.text)),
             );
         }
         let nproc = get(StageField::NprocPerNode).and_then(Value::as_int).unwrap_or(1);
