@@ -4,7 +4,8 @@
 //!
 //! Takes a checked pipeline and an opened store; gives one [`ResolvedInput`] per repo input, in
 //! declaration order. `dir(…)` and `url(…)` inputs are not resolved here: they are snapshotted when
-//! the pipeline runs.
+//! the pipeline runs; [`missing_dirs`] says, before anything runs, which `dir(…)` folders are not
+//! there.
 
 use pipe_core::ir::{Pipeline, Source};
 use pipe_spec::ResolvedInput;
@@ -40,4 +41,28 @@ pub(crate) async fn resolve(store: &Store, pipeline: &Pipeline) -> Result<Vec<Re
         }
     }
     Ok(out)
+}
+
+/// Every `dir(…)` input whose folder (relative to `base`, the pipeline's folder) is not there, as
+/// one line each naming the input, the path and where it is declared.
+pub(crate) fn missing_dirs(analysis: &pipe_core::Analysis, base: &Path) -> Vec<String> {
+    let pipeline = analysis.pipeline();
+    pipeline
+        .inputs
+        .iter()
+        .filter_map(|input| match &input.source {
+            Source::Dir { path } if !base.join(path).is_dir() => {
+                let file = analysis.sources().get(input.span.file);
+                let (line, col) = file.line_col(input.span.start as usize);
+                Some(format!(
+                    "input `{}` reads the folder `{path}` ({}:{}:{}), which is not there",
+                    input.name,
+                    file.name,
+                    line + 1,
+                    col + 1
+                ))
+            }
+            _ => None,
+        })
+        .collect()
 }

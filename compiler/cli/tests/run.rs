@@ -559,3 +559,62 @@ stage swapped: torchx.shell {
     assert_eq!(std::fs::read_to_string(out.join("store2")).expect("joined"), "p2 r2");
     assert!(!out.join("store3").exists(), "returns is not outer: its lone datum is dropped");
 }
+
+/// What can be checked before anything runs is: a `dir(…)` that is not there (named with its
+/// input and line, not as a bare "No such file"), a list param given a value that is no list of
+/// its type (accepted unchecked before), a secret missing from the environment (found only after
+/// every stage upstream of the one that needs it had run).
+#[test]
+fn bad_inputs_params_and_secrets_stop_the_run_before_it_starts() {
+    let pipeline = r#"use torchx
+
+param lrs: list[float] = [0.1, 0.01]
+
+input raw = dir("raw")
+input gone = dir("nodir")
+
+stage first: torchx.shell {
+  image  = "busybox"
+  script = "cp $PIPE_IN_RAW/* $PIPE_OUT/"
+  datums = glob(raw, "/*")
+}
+
+stage second: torchx.shell {
+  image  = "busybox"
+  script = "echo ${lrs} > $PIPE_OUT/lrs; ls $PIPE_IN_GONE $PIPE_IN_FIRST"
+  datums = cross(glob(first, "/"), glob(gone, "/"))
+  env    = { TOKEN = secret("hf", "token") }
+}
+"#;
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1")]);
+    let fails = |args: &[&str], code: i32| {
+        let out = pipe(&dir, args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert!(!dir.join(".pipe/runs").exists(), "{args:?}: nothing ran");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let secret = fails(&["run", "pipeline.pipe"], 1);
+    assert!(secret.contains("stage `second` needs `TOKEN`, from secret `hf` (key `token`)"), "{secret}");
+    let run_with_token = |extra: &[&str], code: i32| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
+            .args([&["run", "pipeline.pipe"], extra].concat())
+            .current_dir(&dir)
+            .env("TOKEN", "t")
+            .env_remove("PIPE_STORE")
+            .env_remove("PIPE_STATE_DIR")
+            .output()
+            .expect("pipe runs");
+        assert_eq!(out.status.code(), Some(code), "{extra:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let missing = run_with_token(&[], 1);
+    assert!(
+        missing.contains("input `gone` reads the folder `nodir` (pipeline.pipe:6:7), which is not there"),
+        "{missing}"
+    );
+    std::fs::create_dir_all(dir.join("nodir")).expect("mkdir");
+    std::fs::write(dir.join("nodir/x"), "x").expect("write");
+    let list = run_with_token(&["--param", "lrs=abc"], 2);
+    assert!(list.contains("param `lrs` is list[float], and `abc` is not"), "{list}");
+    run_with_token(&["--param", "lrs=[0.3, 0.1]"], 0);
+}

@@ -36,6 +36,17 @@ pub fn resolve(p: &Pipeline, overrides: &[(String, String)]) -> Result<IndexMap<
 /// shim applies to values a cluster run is given): `2.0`, `2.00` and the default `2.0` are one
 /// value, so one text, one datum key (`+3` and `3` likewise).
 fn check(name: &str, ty: &Ty, value: String) -> Result<String, String> {
+    if let Ty::List(elem) = ty {
+        // `[0.3, 0.1]` as in the language, or `0.3 0.1` / `0.3,0.1`; rendered as a default list is.
+        let trimmed = value.trim();
+        let inner = trimmed.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(trimmed);
+        let read = super::spec::param_type(elem).unwrap_or(ParamType::Text);
+        let items = inner.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty());
+        let canonical: Option<Vec<String>> = items.map(|i| read.canonical(i.trim_matches('"'))).collect();
+        return canonical.map(|c| c.join(" ")).ok_or_else(|| {
+            format!("param `{name}` is {ty}, and `{value}` is not: write its items as `[1, 2]` or `1,2`, each a {elem}")
+        });
+    }
     let read = super::spec::param_type(ty).unwrap_or(ParamType::Text);
     read.canonical(&value).ok_or_else(|| format!("param `{name}` is {ty}, and `{value}` is not"))
 }
@@ -75,7 +86,16 @@ mod tests {
         assert_eq!(check("n", &Ty::Int, "+3".into()), Ok(default(Value::Int(3))));
         assert_eq!(check("b", &Ty::Bool, "true".into()), Ok("true".into()));
         assert_eq!(check("s", &Ty::String, "2.0".into()), Ok("2.0".into()), "text stays as given");
-        for (ty, bad) in [(Ty::Float, "inf"), (Ty::Float, "x"), (Ty::Int, "2.5"), (Ty::Bool, "yes")] {
+        let floats = Ty::List(Box::new(Ty::Float));
+        let list = |items: Vec<Value>| default(Value::List(items));
+        for given in ["[0.3, 0.1]", "0.3,0.1", " 0.30 0.1 ", "[0.3,0.1]"] {
+            assert_eq!(
+                check("lrs", &floats, given.into()),
+                Ok(list(vec![Value::Float(0.3), Value::Float(0.1)])),
+                "{given}"
+            );
+        }
+        for (ty, bad) in [(Ty::Float, "inf"), (Ty::Float, "x"), (Ty::Int, "2.5"), (Ty::Bool, "yes"), (floats, "abc")] {
             assert!(check("p", &ty, bad.into()).is_err(), "{bad}");
         }
     }

@@ -50,6 +50,24 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     let specs = pipe_core::emit::spec::stage_specs(pipeline, &params);
     let dir = args.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let dir = std::path::absolute(&dir).unwrap_or(dir);
+    // What can be checked before anything runs is: a stage that cannot start because a secret is
+    // missing used to fail only after every stage upstream of it had run.
+    let secrets = missing_secrets(&specs);
+    if args.explain_datums.is_none() && !secrets.is_empty() {
+        for m in &secrets {
+            eprintln!("error: {m}");
+        }
+        eprintln!("  help: only a cluster holds secrets; export each variable named to run the pipeline here");
+        return 1;
+    }
+    let missing = inputs::missing_dirs(&analysis, &dir);
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("error: {m}");
+        }
+        eprintln!("  help: create the folder, or fix the path in `dir(…)` (relative to the pipeline's folder)");
+        return 1;
+    }
     let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
     let state = std::env::var_os("PIPE_STATE_DIR").map_or_else(|| dir.join(".pipe/state"), PathBuf::from);
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -94,6 +112,22 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             1
         }
     }
+}
+
+/// Every secret-valued variable of a stage that this process's environment does not provide.
+fn missing_secrets(specs: &[StageSpec]) -> Vec<String> {
+    specs
+        .iter()
+        .flat_map(|s| {
+            s.env.iter().filter_map(move |v| match &v.value {
+                pipe_spec::EnvValue::Secret { name, key } if std::env::var_os(&v.name).is_none() => Some(format!(
+                    "stage `{}` needs `{}`, from secret `{name}` (key `{key}`), which is not in this environment",
+                    s.stage, v.name
+                )),
+                _ => None,
+            })
+        })
+        .collect()
 }
 
 /// The folder of a local store URL (a path or `file://`), which commands must not write to.
