@@ -5,8 +5,9 @@
 # line and name, invalid UTF-8. Needs `cargo install cargo-fuzz`; on a stable toolchain
 # RUSTC_BOOTSTRAP enables the sanitizer flags cargo-fuzz passes. Crashes land in
 # fuzz/artifacts/parse_check/; the last line libFuzzer prints counts the inputs run. MAX_LEN
-# (default 131072, room for the long-line seeds) and SANITIZER (default address; `none` runs
-# several times faster) tune a long run.
+# (default 131072, room for the long-line seeds), SANITIZER (default address; `none` runs
+# several times faster) and JOBS (processes over the shared corpus, each running RUNS inputs) tune
+# a long run, e.g. `RUNS=520000 JOBS=2 MAX_LEN=8192 SANITIZER=none bash scripts/fuzz.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -32,6 +33,7 @@ PY
 cd fuzz
 # A unit slower than 10 s or larger than 2 GiB fails the run, like a crash.
 limits=(-max_len="${MAX_LEN:-131072}" -timeout=10 -rss_limit_mb=2048)
+if [[ -n "${JOBS:-}" ]]; then limits+=(-jobs="$JOBS" -workers="$JOBS"); fi
 fuzz=(cargo fuzz run --sanitizer "${SANITIZER:-address}" parse_check)
 if [[ -n "${RUNS:-}" ]]; then
   RUSTC_BOOTSTRAP=1 "${fuzz[@]}" -- -runs="$RUNS" "${limits[@]}"
