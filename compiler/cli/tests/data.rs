@@ -523,3 +523,30 @@ fn get_keeps_edits_and_the_small_commands_say_what_happened() {
     let repos = ok(cmd(&store, &["repos"]));
     assert!(repos.contains("ds  main@") && repos.contains("other  (no commits)"), "{repos}");
 }
+
+/// Store errors that misled: a file given as the store said "File exists"; a repo name that is
+/// one stage's output under another pipeline's name was told to `pipe data init`, which made a
+/// second, empty repo.
+#[test]
+fn store_errors_name_the_mistake() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let out = run(cmd(&file, &["init", "ds"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is a file, not a folder") && !stderr.contains("File exists"), "{stderr}");
+
+    let store = tmp.path().join("store");
+    ok(cmd(&store, &["init", "sweep-validate.leaderboard"]));
+    for (asked, meant) in
+        [("pipeline.leaderboard", "sweep-validate.leaderboard"), ("leaderboard", "sweep-validate.leaderboard")]
+    {
+        let out = run(cmd(&store, &["log", asked]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("help: did you mean `{meant}`?")) && !stderr.contains("pipe data init"),
+            "{stderr}"
+        );
+    }
+}

@@ -317,6 +317,9 @@ fn cloud(
 }
 
 fn local(path: &Path, url: &str, create: bool) -> Result<Arc<dyn ObjectStore>> {
+    if path.exists() && !path.is_dir() {
+        return Err(StoreError::NotAFolder { url: url.to_owned() });
+    }
     if create {
         std::fs::create_dir_all(path).map_err(StoreError::io(path))?;
     } else if !path.is_dir() {

@@ -18,10 +18,12 @@ pub enum StoreError {
     NoBucket { url: String, bucket: String },
     #[error("the store at `{url}` failed to {op} `{key}`: {cause}")]
     Backend { url: String, op: &'static str, key: String, cause: String },
+    #[error("`{url}` is a file, not a folder: it cannot hold a store")]
+    NotAFolder { url: String },
     #[error("there is no store at `{url}`")]
     NoStore { url: String },
     #[error("no repo `{repo}` in the store at `{url}`")]
-    NoRepo { repo: String, url: String },
+    NoRepo { repo: String, url: String, similar: Vec<String> },
     #[error("repo `{repo}` already exists")]
     RepoExists { repo: String },
     #[error("repo `{repo}` has no branch, tag or commit `{reference}`")]
@@ -80,6 +82,10 @@ impl StoreError {
             StoreError::NoStore { .. } => {
                 "`pipe data init REPO` creates one here; `--store` or PIPE_STORE point at another".into()
             }
+            StoreError::NoRepo { similar, .. } if !similar.is_empty() => format!(
+                "did you mean {}? (`pipe data repos` lists every repo of this store)",
+                similar.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" or ")
+            ),
             StoreError::NoRepo { repo, .. } => format!("create it with `pipe data init {repo}`, or check `--store`"),
             StoreError::RepoExists { .. } => "pick another name, or `pipe data put` into the existing repo".into(),
             StoreError::UnknownRef { repo, known, .. } if known.is_empty() => {
@@ -104,7 +110,8 @@ impl StoreError {
             StoreError::BadPath { .. } => {
                 "stored paths are relative and stay inside their folder: rename the file (no `..`, leading `/`, NUL, backslash or symbolic link)".into()
             }
-            StoreError::Io { .. } => "check that the path exists and is readable (and writable, for `get`)".into(),
+            StoreError::Io { .. } => "check that the path exists and that this user may read it (and write it, where pipe writes)".into(),
+            StoreError::NotAFolder { .. } => "a local store is a folder (created when missing): give `--store` a folder path or a URL such as `s3://bucket/prefix`".into(),
             StoreError::WouldOverwrite { .. } => {
                 "nothing was overwritten: move the file away (or `pipe data put` it first to keep it as a version), or pass `--force` to replace it".into()
             }

@@ -43,7 +43,8 @@ pub(crate) async fn require(b: &Backend, repo: &str) -> Result<()> {
         // A HEAD of a missing bucket is a bodiless 404, like a missing repo; a listing says which.
         b.list(&layout::repo(repo)).await?;
     }
-    Err(StoreError::NoRepo { repo: repo.into(), url: b.url().into() })
+    let similar = similar_names(repo, repos(b).await.unwrap_or_default());
+    Err(StoreError::NoRepo { repo: repo.into(), url: b.url().into(), similar })
 }
 
 pub(crate) async fn repos(b: &Backend) -> Result<Vec<String>> {
@@ -194,4 +195,34 @@ pub(crate) async fn resolve(b: &Backend, repo: &str, reference: &str) -> Result<
     let mut known: Vec<String> = branches(b, repo).await?.into_keys().collect();
     known.extend(tags(b, repo).await?.into_keys());
     Err(StoreError::UnknownRef { repo: repo.into(), reference: reference.into(), known })
+}
+
+/// The existing repos a missing name was probably meant to be: a close spelling, the same last
+/// part after the pipeline's name (`pipeline.leaderboard` for `sweep-validate.leaderboard`), or a
+/// stage's output named without its pipeline (`train` for `mnist.train`).
+fn similar_names(missing: &str, existing: Vec<String>) -> Vec<String> {
+    let tail = |name: &str| name.rsplit_once('.').map(|(_, t)| t.to_owned());
+    let mut out: Vec<String> = existing
+        .into_iter()
+        .filter(|name| {
+            let stage = tail(name);
+            strsim::levenshtein(name, missing) <= 2
+                || (stage.is_some() && stage == tail(missing))
+                || stage.as_deref() == Some(missing)
+        })
+        .collect();
+    out.truncate(5);
+    out
+}
+
+#[cfg(test)]
+mod similar_tests {
+    #[test]
+    fn a_missing_repo_is_matched_by_spelling_or_by_its_stage() {
+        let existing = ["mnist", "sweep-validate.leaderboard", "other.train"].map(String::from).to_vec();
+        assert_eq!(super::similar_names("pipeline.leaderboard", existing.clone()), ["sweep-validate.leaderboard"]);
+        assert_eq!(super::similar_names("mnsit", existing.clone()), ["mnist"]);
+        assert_eq!(super::similar_names("train", existing.clone()), ["other.train"]);
+        assert!(super::similar_names("faces", existing).is_empty());
+    }
 }
