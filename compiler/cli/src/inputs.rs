@@ -13,16 +13,55 @@ use pipe_store::{Store, StoreError};
 use std::path::Path;
 
 /// The store a pipeline uses: `--store`/`PIPE_STORE` if given, else the pipeline's own `store`
-/// setting, else the folder `.pipe` beside the pipeline file.
+/// setting, else the nearest store at or above the pipeline's folder ([`find_store`]), else the
+/// folder `.pipe` beside the pipeline file.
 pub(crate) fn store_url(flag: Option<&str>, pipeline: &Pipeline, file: &Path) -> String {
     if let Some(url) = flag {
         return url.to_owned();
     }
-    let beside = |rel: &str| file.parent().unwrap_or(Path::new("")).join(rel).to_string_lossy().into_owned();
+    let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let beside = |rel: &str| folder.join(rel).to_string_lossy().into_owned();
     match &pipeline.store {
         Some(url) if url.contains("://") || url.starts_with('/') => url.clone(),
         Some(relative) => beside(relative),
-        None => beside(".pipe"),
+        None => find_store(folder).map_or_else(|| beside(".pipe"), |p| p.to_string_lossy().into_owned()),
+    }
+}
+
+/// The store `pipe data` uses without `--store`: the nearest one at or above the current folder,
+/// else `.pipe` here (where `init` creates it).
+pub(crate) fn data_store_url() -> String {
+    find_store(Path::new(".")).map_or_else(|| ".pipe".to_owned(), |p| p.to_string_lossy().into_owned())
+}
+
+/// The nearest folder `.pipe` holding a store (its `repos/`) at or above `start`, looking no
+/// further up than a project's root (a folder with `.git`), as git finds its repository: so
+/// `pipe data` in the project's root and `pipe run sub/pipeline.pipe` (or `pipe run` in `sub/`)
+/// meet in one store.
+pub(crate) fn find_store(start: &Path) -> Option<std::path::PathBuf> {
+    let start = std::path::absolute(start).ok()?;
+    for dir in start.ancestors() {
+        let candidate = dir.join(".pipe");
+        if candidate.join("repos").is_dir() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Where per-machine state (the stat cache, work folders) lives: `PIPE_STATE_DIR`, else `state/`
+/// in a local store's folder, else `fallback`.
+pub(crate) fn state_dir(url: &str, fallback: &Path) -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("PIPE_STATE_DIR") {
+        return dir.into();
+    }
+    match url.split_once("://") {
+        None => Path::new(url).join("state"),
+        Some(("file", path)) => Path::new(path).join("state"),
+        Some(_) => fallback.to_path_buf(),
     }
 }
 

@@ -593,6 +593,13 @@ stage second: torchx.shell {
         assert!(!dir.join(".pipe/runs").exists(), "{args:?}: nothing ran");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
+    let missing = fails(&["run", "pipeline.pipe"], 1);
+    assert!(
+        missing.contains("input `gone` reads the folder `nodir` (pipeline.pipe:6:7), which is not there"),
+        "{missing}"
+    );
+    std::fs::create_dir_all(dir.join("nodir")).expect("mkdir");
+    std::fs::write(dir.join("nodir/x"), "x").expect("write");
     let secret = fails(&["run", "pipeline.pipe"], 1);
     assert!(secret.contains("stage `second` needs `TOKEN`, from secret `hf` (key `token`)"), "{secret}");
     let run_with_token = |extra: &[&str], code: i32| {
@@ -607,14 +614,31 @@ stage second: torchx.shell {
         assert_eq!(out.status.code(), Some(code), "{extra:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let missing = run_with_token(&[], 1);
-    assert!(
-        missing.contains("input `gone` reads the folder `nodir` (pipeline.pipe:6:7), which is not there"),
-        "{missing}"
-    );
-    std::fs::create_dir_all(dir.join("nodir")).expect("mkdir");
-    std::fs::write(dir.join("nodir/x"), "x").expect("write");
     let list = run_with_token(&["--param", "lrs=abc"], 2);
     assert!(list.contains("param `lrs` is list[float], and `abc` is not"), "{list}");
     run_with_token(&["--param", "lrs=[0.3, 0.1]"], 0);
+    // Once the stage has run, a run that reuses it whole needs no secret.
+    let again = pipe(&dir, &["run", "pipeline.pipe", "--param", "lrs=0.3,0.1"]);
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
+}
+
+/// One rule finds the store for every command: `pipe data` in a project's root and `pipe run
+/// sub/pipeline.pipe` (or `pipe run` inside `sub/`) meet in the root's `.pipe`. Before, `pipe run`
+/// looked beside the pipeline only, said "no repo `tabular`… create it with `pipe data init`", and
+/// that created a second store.
+#[test]
+fn data_and_run_find_one_store_from_the_root_or_the_pipelines_folder() {
+    let pipeline = "use torchx\n\ninput table = repo(\"tabular\")\n\nstage rows: torchx.shell {\n  image  = \"busybox\"\n  script = \"wc -l $PIPE_IN_TABLE/* > $PIPE_OUT/count\"\n  datums = glob(table, \"/\")\n}\n";
+    let (_tmp, root) =
+        project(&[("proj/pipeline.pipe", pipeline), ("proj/data/t.csv", "a\nb\n"), (".git/HEAD", "ref")]);
+    ok(&root, &["data", "init", "tabular"]);
+    ok(&root, &["data", "put", "tabular", "proj/data"]);
+    let doc: Value = serde_json::from_str(&ok(&root, &["run", "proj/pipeline.pipe", "--json"])).expect("JSON");
+    assert_eq!(doc["stages"][0]["processed"], 1, "{doc}");
+    assert!(!root.join("proj/.pipe").exists(), "no second store beside the pipeline");
+    // From the pipeline's own folder: the same store, so nothing runs again.
+    assert_eq!(run(&root.join("proj"), &[]), triples(&[("rows", 0, 1)]));
+    // `pipe data` from the subfolder finds it too.
+    let log = ok(&root.join("proj"), &["data", "log", "tabular"]);
+    assert!(!log.is_empty());
 }

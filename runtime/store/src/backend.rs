@@ -165,6 +165,12 @@ impl Backend {
         Ok(keys)
     }
 
+    /// Whether any key is under `prefix` (one page of a listing, not all of it).
+    pub async fn any_under(&self, prefix: &Key) -> Result<bool> {
+        let mut keys = self.inner.list(Some(prefix));
+        keys.try_next().await.map(|first| first.is_some()).map_err(|e| self.error("list", prefix, &e))
+    }
+
     /// Deletes the object at `key`, if any. Only tests use it, to play a corrupted store.
     pub async fn delete(&self, key: &Key) -> Result<()> {
         match self.inner.delete(key).await {

@@ -43,6 +43,10 @@ pub(crate) fn damaged_all() -> Key {
     Key::from("damaged")
 }
 
+pub(crate) fn cache_of(fingerprint: &Hash) -> Key {
+    Key::from(format!("cache/{fingerprint}"))
+}
+
 pub(crate) fn caches() -> Key {
     Key::from("cache")
 }

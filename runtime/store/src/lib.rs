@@ -240,6 +240,12 @@ impl Store {
         }
     }
 
+    /// Whether any datum of a stage with this fingerprint was ever processed (locally or by the
+    /// shim): one page of a listing.
+    pub async fn cache_has_any(&self, fingerprint: &Hash) -> Result<bool> {
+        self.backend.any_under(&layout::cache_of(fingerprint)).await
+    }
+
     /// Records what a datum produced. Call only after every output object is stored.
     pub async fn cache_put(&self, fingerprint: &Hash, datum: &Hash, entry: &CacheEntry) -> Result<()> {
         let bytes = serde_json::to_vec(entry).expect("cache entries serialise");

@@ -10,13 +10,14 @@ mod resolve;
 
 use clap::{Args, Subcommand};
 use pipe_store::{Filter, GetOptions, PutOptions, Store, StoreError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub(crate) struct DataArgs {
     /// Where the store is: a folder, `s3://bucket/prefix`, `gs://…`, `az://…`, `memory://`
-    /// [default: `.pipe`; for `resolve`, the pipeline's `store`, else `.pipe` beside it]
+    /// [default: the nearest `.pipe` store at or above this folder (up to a `.git` root), else `.pipe`
+    /// here; for `resolve`, the pipeline's `store`, else as `pipe run` finds it]
     #[arg(long, global = true, env = "PIPE_STORE")]
     store: Option<String>,
     #[command(subcommand)]
@@ -117,7 +118,10 @@ pub(crate) fn run(args: DataArgs) -> u8 {
     };
     let result = match args.command {
         DataCommand::Resolve { file, json } => return resolve::run(&runtime, args.store.as_deref(), &file, json),
-        command => runtime.block_on(execute(args.store.as_deref().unwrap_or(".pipe"), command)),
+        command => {
+            let url = args.store.clone().unwrap_or_else(crate::inputs::data_store_url);
+            runtime.block_on(execute(&url, command))
+        }
     };
     match result {
         Ok(()) => 0,
@@ -146,11 +150,6 @@ fn split_target(target: &str) -> (&str, &str) {
     target.split_once('@').unwrap_or((target, pipe_store::DEFAULT_BRANCH))
 }
 
-/// Where per-machine state (the stat cache) lives: `PIPE_STATE_DIR`, else `.pipe/state`.
-fn state_dir() -> PathBuf {
-    std::env::var_os("PIPE_STATE_DIR").map_or_else(|| PathBuf::from(".pipe/state"), PathBuf::from)
-}
-
 async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
     let creates = matches!(command, DataCommand::Init { .. });
     let store = Store::open(url, creates)?;
@@ -160,7 +159,7 @@ async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
             println!("created repo `{repo}` in {url}");
         }
         DataCommand::Put { repo, dir, branch, message, jobs, json } => {
-            let stat_cache = Some(state_dir().join("statcache.bin"));
+            let stat_cache = Some(crate::inputs::state_dir(url, Path::new(".pipe/state")).join("statcache.bin"));
             let opts = PutOptions { branch: branch.clone(), message, stat_cache, jobs };
             let bar = progress::Bar::new(json);
             let outcome = store.put_dir(&repo, &dir, &opts, Arc::new(bar)).await?;
@@ -197,7 +196,11 @@ async fn execute(url: &str, command: DataCommand) -> Result<(), StoreError> {
             let manifest = store.manifest(repo, commit).await?;
             matches_something(&manifest, &filter, &globs, &target)?;
             let bar = progress::Bar::new(json);
-            let opts = GetOptions { jobs, force, stat_cache: Some(state_dir().join("statcache.bin")) };
+            let opts = GetOptions {
+                jobs,
+                force,
+                stat_cache: Some(crate::inputs::state_dir(url, Path::new(".pipe/state")).join("statcache.bin")),
+            };
             let outcome = store.get_dir(&manifest, &dir, &filter, &opts, Arc::new(bar)).await?;
             print::get(repo, commit, &dir, &outcome, json);
         }

@@ -20,7 +20,8 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
     file: PathBuf,
-    /// Where data and the cache live [default: the pipeline's `store`, else `.pipe` beside it].
+    /// Where data and the cache live [default: the pipeline's `store`, else the nearest `.pipe` store
+    /// at or above the pipeline's folder (up to a `.git` root), else `.pipe` beside it].
     #[arg(long, env = "PIPE_STORE")]
     store: Option<String>,
     /// At most this many datums at once [default: the number of cores].
@@ -50,16 +51,6 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     let specs = pipe_core::emit::spec::stage_specs(pipeline, &params);
     let dir = args.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let dir = std::path::absolute(&dir).unwrap_or(dir);
-    // What can be checked before anything runs is: a stage that cannot start because a secret is
-    // missing used to fail only after every stage upstream of it had run.
-    let secrets = missing_secrets(&specs);
-    if args.explain_datums.is_none() && !secrets.is_empty() {
-        for m in &secrets {
-            eprintln!("error: {m}");
-        }
-        eprintln!("  help: only a cluster holds secrets; export each variable named to run the pipeline here");
-        return 1;
-    }
     let missing = inputs::missing_dirs(&analysis, &dir);
     if !missing.is_empty() {
         for m in &missing {
@@ -69,7 +60,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         return 1;
     }
     let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
-    let state = std::env::var_os("PIPE_STATE_DIR").map_or_else(|| dir.join(".pipe/state"), PathBuf::from);
+    let state = inputs::state_dir(&url, &dir.join(".pipe/state"));
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -96,6 +87,28 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
     };
+    // What can be checked before anything runs is: a stage that cannot start because a secret is
+    // missing used to fail only after every stage upstream of it had run.
+    if args.explain_datums.is_none() {
+        let checked = runtime.block_on(async {
+            let store = Store::open(&url, true)?;
+            missing_secrets(&store, &specs, &opts.exec.cwd).await
+        });
+        match checked {
+            Ok(secrets) if secrets.is_empty() => {}
+            Ok(secrets) => {
+                for m in &secrets {
+                    eprintln!("error: {m}");
+                }
+                eprintln!("  help: only a cluster holds secrets; export each variable named to run the pipeline here");
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("error: {e}\n  help: {}", e.help());
+                return 1;
+            }
+        }
+    }
     let result = runtime.block_on(async {
         let store = Store::open(&url, true)?;
         match &args.explain_datums {
@@ -114,20 +127,37 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     }
 }
 
-/// Every secret-valued variable of a stage that this process's environment does not provide.
-fn missing_secrets(specs: &[StageSpec]) -> Vec<String> {
-    specs
-        .iter()
-        .flat_map(|s| {
-            s.env.iter().filter_map(move |v| match &v.value {
+/// Every secret-valued variable this process's environment does not provide, of a stage that has
+/// never processed a datum with its code and params (no cache entry for its fingerprint, here or
+/// from a cluster), so whose datums will run. A stage that ran before may be reused whole and need no secret; if some of its
+/// datums do run, they fail alone, naming the variable.
+async fn missing_secrets(
+    store: &Store,
+    specs: &[StageSpec],
+    cwd: &Path,
+) -> Result<Vec<String>, pipe_store::StoreError> {
+    let mut out = Vec::new();
+    for s in specs {
+        let missing: Vec<String> = s
+            .env
+            .iter()
+            .filter_map(|v| match &v.value {
                 pipe_spec::EnvValue::Secret { name, key } if std::env::var_os(&v.name).is_none() => Some(format!(
                     "stage `{}` needs `{}`, from secret `{name}` (key `{key}`), which is not in this environment",
                     s.stage, v.name
                 )),
                 _ => None,
             })
-        })
-        .collect()
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let with_code = pipe_runtime::code::with_code(store, s, cwd).await?;
+        if !store.cache_has_any(&with_code.fingerprint()).await? {
+            out.extend(missing);
+        }
+    }
+    Ok(out)
 }
 
 /// The folder of a local store URL (a path or `file://`), which commands must not write to.
