@@ -642,3 +642,19 @@ fn data_and_run_find_one_store_from_the_root_or_the_pipelines_folder() {
     let log = ok(&root.join("proj"), &["data", "log", "tabular"]);
     assert!(!log.is_empty());
 }
+
+/// Without a terminal (CI, a pod) a run shows life: a plain line when each stage starts and
+/// ends (and every 10 s between), with what was reused; before, nothing until the summary.
+#[test]
+fn without_a_terminal_each_stage_says_when_it_starts_and_ends() {
+    let (_tmp, dir) = mnist();
+    let first = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("stage `preprocess`: 3 datums\n"), "{stderr}");
+    assert!(stderr.contains("stage `preprocess`: finished, 3/3 datums (0 reused)"), "{stderr}");
+    let again = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("stage `preprocess`: finished, 3/3 datums (3 reused)"), "{stderr}");
+    let json = pipe(&dir, &["run", "pipeline.pipe", "--json"]);
+    assert!(!String::from_utf8_lossy(&json.stderr).contains("stage `"), "no lines with --json");
+}

@@ -6,6 +6,7 @@
 
 mod print;
 mod progress;
+pub(crate) use progress::LINE_EVERY;
 mod resolve;
 
 use clap::{Args, Subcommand};
