@@ -12,8 +12,18 @@ use std::time::Instant;
 pub(super) struct Bars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
-    /// Plain lines instead of bars: per stage, datums done, reused, all, and the last line's time.
-    lines: Option<Mutex<HashMap<String, (usize, usize, usize, Instant)>>>,
+    /// Plain lines instead of bars, per stage.
+    lines: Option<Mutex<HashMap<String, StageLine>>>,
+}
+
+/// A stage's count for plain lines.
+#[derive(Debug)]
+struct StageLine {
+    done: usize,
+    reused: usize,
+    all: usize,
+    /// When the last line was written.
+    last: Instant,
 }
 
 impl Bars {
@@ -29,13 +39,13 @@ impl Bars {
         let Some(lines) = &self.lines else { return };
         let mut all = lines.lock().unwrap_or_else(|p| p.into_inner());
         let Some(s) = all.get_mut(stage) else { return };
-        s.0 += n;
+        s.done += n;
         if reused {
-            s.1 += n;
+            s.reused += n;
         }
-        if s.3.elapsed() >= crate::commands::data::LINE_EVERY {
-            s.3 = Instant::now();
-            eprintln!("stage `{stage}`: {}/{} datums ({} reused)", s.0, s.2, s.1);
+        if s.last.elapsed() >= crate::commands::data::LINE_EVERY {
+            s.last = Instant::now();
+            eprintln!("stage `{stage}`: {}/{} datums ({} reused)", s.done, s.all, s.reused);
         }
     }
 }
@@ -51,7 +61,10 @@ impl pipe_runtime::run::RunProgress for Bars {
         self.bars.lock().expect("bars lock").insert(stage.to_owned(), bar);
         if let Some(lines) = &self.lines {
             eprintln!("stage `{stage}`: {datums} datums");
-            lines.lock().unwrap_or_else(|p| p.into_inner()).insert(stage.to_owned(), (0, 0, datums, Instant::now()));
+            lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(stage.to_owned(), StageLine { done: 0, reused: 0, all: datums, last: Instant::now() });
         }
     }
     fn datum_done(&self, stage: &str, reused: bool) {
@@ -79,9 +92,9 @@ impl pipe_runtime::run::RunProgress for Bars {
             bar.finish();
         }
         if let Some(lines) = &self.lines
-            && let Some((done, reused, all, _)) = lines.lock().unwrap_or_else(|p| p.into_inner()).get(stage)
+            && let Some(s) = lines.lock().unwrap_or_else(|p| p.into_inner()).get(stage)
         {
-            eprintln!("stage `{stage}`: finished, {done}/{all} datums ({reused} reused)");
+            eprintln!("stage `{stage}`: finished, {}/{} datums ({} reused)", s.done, s.all, s.reused);
         }
     }
 }
