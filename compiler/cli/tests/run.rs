@@ -658,3 +658,40 @@ fn without_a_terminal_each_stage_says_when_it_starts_and_ends() {
     let json = pipe(&dir, &["run", "pipeline.pipe", "--json"]);
     assert!(!String::from_utf8_lossy(&json.stderr).contains("stage `"), "no lines with --json");
 }
+
+/// Two runs of one pipeline on one store at once both succeed: each attempt has a folder of its
+/// own, the cache is shared, and a stage output's branch moved by the other run meanwhile is read
+/// again (the same files: that commit; else this one on top) instead of failing with a put
+/// conflict that tells the user to rerun a put they never ran.
+#[test]
+fn two_runs_of_one_pipeline_at_once_both_succeed() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage copy: torchx.shell {\n  image  = \"busybox\"\n  script = \"sleep 0.05; cp $PIPE_IN_RAW/* $PIPE_OUT/\"\n  datums = glob(raw, \"/*\")\n}\n\nstage all: torchx.shell {\n  image  = \"busybox\"\n  script = \"cat $PIPE_IN_COPY/* > $PIPE_OUT/all\"\n  datums = glob(copy, \"/\")\n}\n";
+    let files: Vec<(String, String)> = (0..6).map(|i| (format!("raw/f{i}"), format!("{i}\n"))).collect();
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    all.push(("pipeline.pipe", pipeline));
+    let (_tmp, dir) = project(&all);
+    for round in 0..4 {
+        std::fs::write(dir.join(format!("raw/f{round}")), format!("changed {round}\n")).expect("write");
+        let start = || {
+            Command::new(env!("CARGO_BIN_EXE_pipe"))
+                .args(["run", "pipeline.pipe", "--json"])
+                .current_dir(&dir)
+                .env_remove("PIPE_STORE")
+                .env_remove("PIPE_STATE_DIR")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("pipe runs")
+        };
+        let (a, b) = (start(), start());
+        for out in [a.wait_with_output().expect("wait"), b.wait_with_output().expect("wait")] {
+            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let got = dir.join("got");
+    ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.all", got.to_str().expect("utf-8")]);
+    assert_eq!(
+        std::fs::read_to_string(got.join("all")).expect("read"),
+        "changed 0\nchanged 1\nchanged 2\nchanged 3\n4\n5\n"
+    );
+}

@@ -178,7 +178,9 @@ impl Store {
     }
 
     /// Commits `files` (whose objects are stored) to `branch` of `repo`, creating the repo if it
-    /// is new. Gives the commit and whether it is new; the head is kept when nothing changed.
+    /// is new. Gives the commit and whether it is new; the head is kept when nothing changed. A
+    /// branch another writer moved meanwhile (two runs of one pipeline on one store) is read again:
+    /// if it now holds these files, that commit is the answer; else this one goes on top of it.
     pub async fn commit_files(
         &self,
         repo: &str,
@@ -192,17 +194,24 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        let seen = refs::head(&self.backend, repo, branch).await?;
-        if let Some((_, head)) = seen
-            && self.manifest(repo, head).await?.files == files
-        {
-            return Ok((head, false));
+        const TRIES: usize = 8;
+        for attempt in 1..=TRIES {
+            let seen = refs::head(&self.backend, repo, branch).await?;
+            if let Some((_, head)) = seen
+                && self.manifest(repo, head).await?.files == files
+            {
+                return Ok((head, false));
+            }
+            let manifest = Manifest::new(repo.into(), seen.map(|(_, c)| c), refs::now(), message.into(), files.clone())
+                .map_err(|e| StoreError::BadPath { path: repo.into(), reason: e.to_string() })?;
+            let id = manifests::store(&self.backend, &manifest).await?;
+            match refs::move_branch(&self.backend, repo, branch, seen.map(|(seq, _)| seq), id).await {
+                Ok(()) => return Ok((id, true)),
+                Err(StoreError::Conflict { .. }) if attempt < TRIES => continue,
+                Err(e) => return Err(e),
+            }
         }
-        let manifest = Manifest::new(repo.into(), seen.map(|(_, c)| c), refs::now(), message.into(), files)
-            .map_err(|e| StoreError::BadPath { path: repo.into(), reason: e.to_string() })?;
-        let id = manifests::store(&self.backend, &manifest).await?;
-        refs::move_branch(&self.backend, repo, branch, seen.map(|(seq, _)| seq), id).await?;
-        Ok((id, true))
+        unreachable!("the last try returns")
     }
 
     /// Reads back every object the commits of `repos` (every repo, and every cache entry, when
