@@ -183,6 +183,11 @@ stage after: torchx.shell {
     assert!(stderr.contains("bad data in"), "the tail of stderr is shown:\n{stderr}");
     assert!(stderr.contains("help: rerun this datum alone: cd "), "{stderr}");
     assert!(stderr.contains("blocked"), "the stage reading a failed stage does not run:\n{stderr}");
+    // The failure is kept with the run, for `pipe log` after the terminal is gone.
+    let run_id = stderr.lines().rev().find_map(|l| l.strip_prefix("run ")).expect("run id").to_owned();
+    let logged = ok(&dir, &["log", "pipeline.pipe", &run_id]);
+    assert!(logged.contains("failed    raw:/b") && logged.contains("the command exited with code 3"), "{logged}");
+    assert!(logged.contains("| bad data in"), "the stderr tail is in the record:\n{logged}");
 
     let reproduce = stderr.lines().find_map(|l| l.trim().strip_prefix("help: rerun this datum alone: ")).expect("line");
     let again = Command::new("sh").arg("-c").arg(reproduce).output().expect("sh");

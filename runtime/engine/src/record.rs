@@ -107,6 +107,7 @@ mod tests {
                 skipped: 0,
                 failed: 0,
                 datums: vec![DatumRecord {
+                    failure: None,
                     key: "k".into(),
                     datum: "raw:/a".into(),
                     status: crate::run::DatumStatus::Processed,

@@ -115,6 +115,17 @@ pub struct DatumRecord {
     pub key: String,
     pub datum: String,
     pub status: DatumStatus,
+    /// Why a failed datum failed, and the last lines of its stderr: kept with the run, since its
+    /// work folder is removed when it next runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureRecord>,
+}
+
+/// A failed datum's reason and stderr tail, as the run's summary showed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub reason: String,
+    pub stderr_tail: String,
 }
 
 /// How the run went.
@@ -390,6 +401,7 @@ pub fn merge_outputs(
     let mut written: BTreeMap<String, (FileEntry, usize)> = BTreeMap::new();
     for (d, key, outcome) in outcomes {
         let key = key.to_hex();
+        let mut failure = None;
         let (status, outputs) = match outcome {
             DatumOutcome::Reused { outputs } => {
                 report.skipped += 1;
@@ -401,6 +413,7 @@ pub fn merge_outputs(
             }
             DatumOutcome::Failed(f) => {
                 report.failed += 1;
+                failure = Some(FailureRecord { reason: f.reason.clone(), stderr_tail: f.stderr_tail.clone() });
                 report.failures.push(f);
                 (DatumStatus::Failed, Vec::new())
             }
@@ -418,7 +431,7 @@ pub fn merge_outputs(
             }
             written.insert(f.path.clone(), (f, writer));
         }
-        report.datum_log.push(DatumRecord { key, datum: d.label, status });
+        report.datum_log.push(DatumRecord { key, datum: d.label, status, failure });
     }
     Ok(written.into_values().map(|(f, _)| f).collect())
 }

@@ -110,6 +110,12 @@ fn detail(r: &RunRecord) {
         );
         for d in &s.datums {
             println!("         {:<9} {}", d.status, d.datum);
+            if let Some(f) = &d.failure {
+                println!("           {}", f.reason);
+                for line in f.stderr_tail.lines() {
+                    println!("           | {line}");
+                }
+            }
         }
     }
 }
