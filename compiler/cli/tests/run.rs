@@ -700,3 +700,27 @@ fn two_runs_of_one_pipeline_at_once_both_succeed() {
         "changed 0\nchanged 1\nchanged 2\nchanged 3\n4\n5\n"
     );
 }
+
+/// A successful datum's stdout and stderr outlive its work folder: stored with its cache entry and
+/// the run record, and printed by `pipe log FILE RUN --logs DATUM`, also for a later run that
+/// reused the datum. Before, they were deleted with the folder.
+#[test]
+fn a_datums_output_is_kept_and_shown_by_pipe_log() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage talk: torchx.shell {\n  image  = \"busybox\"\n  script = \"echo said $(cat $PIPE_IN_RAW/*); echo warned >&2; cp $PIPE_IN_RAW/* $PIPE_OUT/\"\n  datums = glob(raw, \"/*\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "hello")]);
+    let run_id = |out: &Output| {
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("run "))
+            .expect("run id")
+            .to_owned()
+    };
+    let first = run_id(&pipe(&dir, &["run", "pipeline.pipe"]));
+    let second = run_id(&pipe(&dir, &["run", "pipeline.pipe"]));
+    for id in [&first, &second] {
+        let logs = ok(&dir, &["log", "pipeline.pipe", id, "--logs", "raw:/a"]);
+        assert!(logs.contains("-- stdout.log\nsaid hello") && logs.contains("-- stderr.log\nwarned"), "{id}: {logs}");
+    }
+    assert!(ok(&dir, &["log", "pipeline.pipe", &second, "--logs", "raw:/a"]).contains("(reused)"));
+}

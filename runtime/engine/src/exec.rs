@@ -53,11 +53,15 @@ pub enum DatumOutcome {
     /// Its key was cached: the outputs of an earlier run are reused.
     Reused {
         outputs: Vec<FileEntry>,
+        /// The logs of the run that made them, when the cache entry has them.
+        logs: Vec<FileEntry>,
     },
     /// The command ran and succeeded.
     Processed {
         outputs: Vec<FileEntry>,
         seconds: f64,
+        /// Its `stdout.log` and `stderr.log`, stored, when it wrote anything.
+        logs: Vec<FileEntry>,
     },
     Failed(DatumFailure),
 }
@@ -89,7 +93,7 @@ pub async fn run_datum(
     if ctx.record
         && let Some(entry) = store.cache_get(fingerprint, &key).await?
     {
-        return Ok(DatumOutcome::Reused { outputs: entry.files });
+        return Ok(DatumOutcome::Reused { outputs: entry.files, logs: entry.logs });
     }
     let started = Instant::now();
     let stage_dir = ctx.work_root.join(&spec.stage);
@@ -166,7 +170,11 @@ pub async fn run_datum(
         }
         if !ctx.record {
             folder.remove();
-            return Ok(DatumOutcome::Processed { outputs: Vec::new(), seconds: started.elapsed().as_secs_f64() });
+            return Ok(DatumOutcome::Processed {
+                outputs: Vec::new(),
+                seconds: started.elapsed().as_secs_f64(),
+                logs: Vec::new(),
+            });
         }
         let files = match store.snapshot(&out, Default::default(), None, 4, Arc::new(Quiet)).await {
             Ok(s) => s.files,
@@ -177,11 +185,18 @@ pub async fn run_datum(
             Err(e) => return Err(e),
         };
         let seconds = started.elapsed().as_secs_f64();
-        let entry =
-            CacheEntry { format: CACHE_FORMAT, stage: spec.stage.clone(), datum: datum.label.clone(), files, seconds };
+        let logs = keep_logs(store, &work).await?;
+        let entry = CacheEntry {
+            format: CACHE_FORMAT,
+            stage: spec.stage.clone(),
+            datum: datum.label.clone(),
+            files,
+            seconds,
+            logs,
+        };
         store.cache_put(fingerprint, &key, &entry).await?;
         folder.remove();
-        return Ok(DatumOutcome::Processed { outputs: entry.files, seconds });
+        return Ok(DatumOutcome::Processed { outputs: entry.files, seconds, logs: entry.logs });
     }
     Ok(fail(last.0, attempts, last.1, last.2))
 }
@@ -250,6 +265,25 @@ fn stray_entry(work: &Path) -> Option<String> {
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|name| !matches!(name.as_str(), "in" | "out" | "stdout.log" | "stderr.log"))
+}
+
+/// Stores the command's non-empty `stdout.log` and `stderr.log` (moved into `<work>/logs/` first),
+/// so they outlive the work folder; gives their entries.
+async fn keep_logs(store: &Store, work: &Path) -> Result<Vec<FileEntry>, StoreError> {
+    let dir = work.join("logs");
+    let mut any = false;
+    for name in ["stdout.log", "stderr.log"] {
+        let from = work.join(name);
+        if std::fs::metadata(&from).is_ok_and(|m| m.len() > 0) {
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+            std::fs::rename(&from, dir.join(name)).map_err(|source| StoreError::Io { path: from.clone(), source })?;
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(Vec::new());
+    }
+    Ok(store.snapshot(&dir, Default::default(), None, 2, Arc::new(Quiet)).await?.files)
 }
 
 /// What is in the stage's work folder besides datums' folders (`<key>.<random>`): what a command

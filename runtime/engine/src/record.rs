@@ -108,6 +108,7 @@ mod tests {
                 failed: 0,
                 datums: vec![DatumRecord {
                     failure: None,
+                    logs: Vec::new(),
                     key: "k".into(),
                     datum: "raw:/a".into(),
                     status: crate::run::DatumStatus::Processed,

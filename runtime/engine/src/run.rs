@@ -119,6 +119,9 @@ pub struct DatumRecord {
     /// work folder is removed when it next runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureRecord>,
+    /// The command's stored `stdout.log` and `stderr.log` (of the run that made a reused datum).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<FileEntry>,
 }
 
 /// A failed datum's reason and stderr tail, as the run's summary showed them.
@@ -325,7 +328,7 @@ async fn run_stage(
     let mut pending = Vec::new();
     for (i, (d, key)) in list.into_iter().zip(keys).enumerate() {
         match index.remove(&key) {
-            Some(outputs) => outcomes.push(Some((d, key, Ok(DatumOutcome::Reused { outputs })))),
+            Some(outputs) => outcomes.push(Some((d, key, Ok(DatumOutcome::Reused { outputs, logs: Vec::new() })))),
             None => {
                 outcomes.push(None);
                 pending.push((i, d, key));
@@ -357,7 +360,9 @@ async fn run_stage(
     let next_index: HashMap<Hash, Vec<FileEntry>> = outcomes
         .iter()
         .filter_map(|(_, key, o)| match o {
-            DatumOutcome::Reused { outputs } | DatumOutcome::Processed { outputs, .. } => Some((*key, outputs.clone())),
+            DatumOutcome::Reused { outputs, .. } | DatumOutcome::Processed { outputs, .. } => {
+                Some((*key, outputs.clone()))
+            }
             DatumOutcome::Failed(_) => None,
         })
         .collect();
@@ -402,20 +407,20 @@ pub fn merge_outputs(
     for (d, key, outcome) in outcomes {
         let key = key.to_hex();
         let mut failure = None;
-        let (status, outputs) = match outcome {
-            DatumOutcome::Reused { outputs } => {
+        let (status, outputs, logs) = match outcome {
+            DatumOutcome::Reused { outputs, logs } => {
                 report.skipped += 1;
-                (DatumStatus::Reused, outputs)
+                (DatumStatus::Reused, outputs, logs)
             }
-            DatumOutcome::Processed { outputs, .. } => {
+            DatumOutcome::Processed { outputs, logs, .. } => {
                 report.processed += 1;
-                (DatumStatus::Processed, outputs)
+                (DatumStatus::Processed, outputs, logs)
             }
             DatumOutcome::Failed(f) => {
                 report.failed += 1;
                 failure = Some(FailureRecord { reason: f.reason.clone(), stderr_tail: f.stderr_tail.clone() });
                 report.failures.push(f);
-                (DatumStatus::Failed, Vec::new())
+                (DatumStatus::Failed, Vec::new(), Vec::new())
             }
         };
         let writer = report.datum_log.len();
@@ -431,7 +436,7 @@ pub fn merge_outputs(
             }
             written.insert(f.path.clone(), (f, writer));
         }
-        report.datum_log.push(DatumRecord { key, datum: d.label, status, failure });
+        report.datum_log.push(DatumRecord { key, datum: d.label, status, failure, logs });
     }
     Ok(written.into_values().map(|(f, _)| f).collect())
 }

@@ -255,7 +255,7 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
     for d in list_datums(spec, &files)? {
         let key = d.key(&fingerprint);
         match store.cache_get(&fingerprint, &key).await? {
-            Some(entry) => outcomes.push((d, key, DatumOutcome::Reused { outputs: entry.files })),
+            Some(entry) => outcomes.push((d, key, DatumOutcome::Reused { outputs: entry.files, logs: entry.logs })),
             None => missing.push(d.label),
         }
     }

@@ -249,6 +249,9 @@ pub struct CacheEntry {
     /// The datum's outputs, paths relative to `out/`.
     pub files: Vec<FileEntry>,
     pub seconds: f64,
+    /// The command's `stdout.log` and `stderr.log` when it wrote anything (stored objects).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<FileEntry>,
 }
 
 /// `text` with `${name}` replaced from `values` and `$$` read as `$`; other `$` stay as written.

@@ -16,6 +16,10 @@ pub(crate) struct LogArgs {
     /// The store [default: as `pipe run`].
     #[arg(long, env = "PIPE_STORE")]
     store: Option<String>,
+    /// Print the stored stdout and stderr of the datums of RUN whose label (or key prefix) is
+    /// DATUM.
+    #[arg(long, value_name = "DATUM", requires = "run")]
+    logs: Option<String>,
     /// At most this many runs.
     #[arg(short = 'n', long, default_value_t = 20)]
     limit: usize,
@@ -76,6 +80,9 @@ pub(crate) fn run(args: LogArgs) -> u8 {
         );
         return 1;
     }
+    if let Some(datum) = &args.logs {
+        return print_logs(&runtime, &url, &records, datum);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&records).expect("JSON values print"));
     } else if args.run.is_some() {
@@ -84,6 +91,54 @@ pub(crate) fn run(args: LogArgs) -> u8 {
         records.iter().for_each(line);
     }
     0
+}
+
+/// The stored logs of every datum of the run named `datum` (label, or a prefix of its key).
+fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord], datum: &str) -> u8 {
+    let matching: Vec<_> = records
+        .iter()
+        .flat_map(|r| r.stages.iter().flat_map(move |s| s.datums.iter().map(move |d| (s, d))))
+        .filter(|(_, d)| d.datum == datum || d.key.starts_with(datum))
+        .collect();
+    if matching.is_empty() {
+        eprintln!(
+            "error: the run has no datum `{datum}`\n  help: `pipe log FILE RUN` lists its datums; give a label or a key prefix"
+        );
+        return 1;
+    }
+    let shown = runtime.block_on(async {
+        let store = Store::open(url, false)?;
+        for (stage, d) in matching {
+            println!("== stage `{}`, datum `{}` ({})", stage.name, d.datum, d.status);
+            // A datum reused from the stage index has its logs in its cache entry.
+            let mut logs = d.logs.clone();
+            if logs.is_empty()
+                && let (Ok(fp), Ok(key)) = (stage.fingerprint.parse(), d.key.parse())
+                && let Some(entry) = store.cache_get(&fp, &key).await?
+            {
+                logs = entry.logs;
+            }
+            if logs.is_empty() {
+                println!("(no output kept: the command wrote nothing, or ran before logs were kept)");
+                continue;
+            }
+            let tmp = tempfile::tempdir()
+                .map_err(|source| pipe_store::StoreError::Io { path: std::env::temp_dir(), source })?;
+            store.get_files(logs.clone(), tmp.path(), 2, std::sync::Arc::new(pipe_store::Quiet)).await?;
+            for f in &logs {
+                println!("-- {}", f.path);
+                print!("{}", String::from_utf8_lossy(&std::fs::read(tmp.path().join(&f.path)).unwrap_or_default()));
+            }
+        }
+        Ok::<_, pipe_store::StoreError>(())
+    });
+    match shown {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            1
+        }
+    }
 }
 
 fn line(r: &RunRecord) {
