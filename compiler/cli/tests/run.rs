@@ -724,3 +724,38 @@ fn a_datums_output_is_kept_and_shown_by_pipe_log() {
     }
     assert!(ok(&dir, &["log", "pipeline.pipe", &second, "--logs", "raw:/a"]).contains("(reused)"));
 }
+
+/// Two pipelines of one name in one store: every example is `pipeline.pipe`, and running one then
+/// another against one store made `pipeline.train@main` the second's model and listed its runs
+/// under the first. The first to run holds the name; another file is refused, saying how to name
+/// it, and nothing of the first is touched.
+#[test]
+fn a_second_pipeline_of_the_same_name_is_refused_in_one_store() {
+    let stage = |script: &str| {
+        format!(
+            "use torchx\n\ninput raw = dir(\"raw\")\n\nstage train: torchx.shell {{\n  image  = \"busybox\"\n  script = \"{script}\"\n  datums = glob(raw, \"/\")\n}}\n"
+        )
+    };
+    let (_tmp, dir) = project(&[
+        ("a/pipeline.pipe", &stage("echo a > $PIPE_OUT/model")),
+        ("a/raw/x", "1"),
+        ("b/pipeline.pipe", &stage("echo b > $PIPE_OUT/model")),
+        ("b/raw/x", "1"),
+    ]);
+    let store = dir.join("shared");
+    let store = store.to_str().expect("utf-8");
+    ok(&dir, &["run", "a/pipeline.pipe", "--store", store]);
+    let out = pipe(&dir, &["run", "b/pipeline.pipe", "--store", store]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pipeline name `pipeline` belongs to `") && stderr.contains("a/pipeline.pipe"), "{stderr}");
+    assert!(stderr.contains("pipeline { name ="), "{stderr}");
+    let got = dir.join("got");
+    ok(&dir, &["data", "--store", store, "get", "pipeline.train", got.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(got.join("model")).expect("read"), "a\n");
+    // Named apart, it runs beside the first; the first runs again as before.
+    let named = format!("pipeline {{\n  name = \"b\"\n}}\n\n{}", stage("echo b > $PIPE_OUT/model"));
+    std::fs::write(dir.join("b/pipeline.pipe"), named).expect("write");
+    ok(&dir, &["run", "b/pipeline.pipe", "--store", store]);
+    ok(&dir, &["run", "a/pipeline.pipe", "--store", store]);
+}

@@ -10,6 +10,8 @@
 //! stages/<stage fingerprint>                every datum key of the stage's last run → its outputs
 //! runs/<run-id>                             provenance of one run (written by the runtime)
 //! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
+//! pipelines/<name>                          which pipeline file runs under that name (its path
+//!                                           from its project's root): names are not shared
 //! damaged/<h>                               marker: object h was found corrupt or missing; the
 //!                                           next put that holds its bytes rewrites it
 //! ```
@@ -41,6 +43,10 @@ pub(crate) fn damaged(hash: &Hash) -> Key {
 
 pub(crate) fn damaged_all() -> Key {
     Key::from("damaged")
+}
+
+pub(crate) fn pipeline_claim(name: &str) -> Key {
+    Key::from(format!("pipelines/{name}"))
 }
 
 pub(crate) fn cache_of(fingerprint: &Hash) -> Key {

@@ -249,6 +249,20 @@ impl Store {
         }
     }
 
+    /// Claims pipeline name `name` for the pipeline file `identity` (its path from its project's
+    /// root): the first claim wins, for good. Gives the identity that holds the name when it is
+    /// another, so two pipelines never write each other's outputs and runs.
+    pub async fn claim_pipeline_name(&self, name: &str, identity: &str) -> Result<Option<String>> {
+        refs::check_key_part(name)?;
+        let key = layout::pipeline_claim(name);
+        if self.backend.put_new(&key, identity.as_bytes().to_vec().into()).await? {
+            return Ok(None);
+        }
+        let holder =
+            self.backend.get(&key).await?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        Ok((holder != identity).then_some(holder))
+    }
+
     /// Whether any datum of a stage with this fingerprint was ever processed (locally or by the
     /// shim): one page of a listing.
     pub async fn cache_has_any(&self, fingerprint: &Hash) -> Result<bool> {

@@ -90,17 +90,27 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     // What can be checked before anything runs is: a stage that cannot start because a secret is
     // missing used to fail only after every stage upstream of it had run.
     if args.explain_datums.is_none() {
+        let identity = pipeline_identity(&args.file);
         let checked = runtime.block_on(async {
             let store = Store::open(&url, true)?;
-            missing_secrets(&store, &specs, &opts.exec.cwd).await
+            if let Some(holder) = store.claim_pipeline_name(&pipeline.name, &identity).await? {
+                let problem = format!(
+                    "pipeline name `{}` belongs to `{holder}` in this store, not to `{identity}`: two pipelines of one name would overwrite each other's outputs and runs",
+                    pipeline.name
+                );
+                let help = "give this pipeline a name of its own: `pipeline { name = \"…\" }` at the top of the file";
+                return Ok((vec![problem], help));
+            }
+            let help = "export each variable named to run the pipeline here: only a cluster holds secrets";
+            Ok::<_, pipe_store::StoreError>((missing_secrets(&store, &specs, &opts.exec.cwd).await?, help))
         });
         match checked {
-            Ok(secrets) if secrets.is_empty() => {}
-            Ok(secrets) => {
-                for m in &secrets {
+            Ok((problems, _)) if problems.is_empty() => {}
+            Ok((problems, help)) => {
+                for m in &problems {
                     eprintln!("error: {m}");
                 }
-                eprintln!("  help: only a cluster holds secrets; export each variable named to run the pipeline here");
+                eprintln!("  help: {help}");
                 return 1;
             }
             Err(e) => {
@@ -158,6 +168,15 @@ async fn missing_secrets(
         }
     }
     Ok(out)
+}
+
+/// Which pipeline file this is, the same on every machine: its path from its project's root (the
+/// nearest folder with `.git`), else its absolute path.
+fn pipeline_identity(file: &Path) -> String {
+    let abs = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    let root = abs.ancestors().skip(1).find(|d| d.join(".git").exists());
+    let shown = root.and_then(|r| abs.strip_prefix(r).ok()).unwrap_or(&abs);
+    shown.to_string_lossy().into_owned()
 }
 
 /// The folder of a local store URL (a path or `file://`), which commands must not write to.
