@@ -9,6 +9,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn pipe(dir: &Path, args: &[&str]) -> Output {
+    pipe_with(dir, args, &[])
+}
+
+/// `pipe ARGS` in `dir`, with `env` added to the tests' environment.
+fn pipe_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
         .args(args)
         .current_dir(dir)
@@ -16,6 +21,7 @@ fn pipe(dir: &Path, args: &[&str]) -> Output {
         .env("HF_TOKEN", "not-a-real-token")
         .env_remove("PIPE_STORE")
         .env_remove("PIPE_STATE_DIR")
+        .envs(env.iter().copied())
         .output()
         .expect("pipe runs");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
@@ -501,14 +507,7 @@ fn writing_outside_the_datum_folder_is_refused() {
     assert_eq!(std::fs::read_to_string(dir.join("raw/a")).expect("read"), "1", "the project is untouched");
 
     // Without the sandbox, the climb is still found (after the fact); the others are not.
-    let off = Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(["run", "pipeline.pipe"])
-        .current_dir(&dir)
-        .env("PIPE_SANDBOX", "off")
-        .env_remove("PIPE_STORE")
-        .env_remove("PIPE_STATE_DIR")
-        .output()
-        .expect("pipe runs");
+    let off = pipe_with(&dir, &["run", "pipeline.pipe"], &[("PIPE_SANDBOX", "off")]);
     let stderr = String::from_utf8_lossy(&off.stderr);
     assert!(
         stderr.contains("stage `climb`, datum `raw:/a` failed after 1 attempt(s): the command wrote `")
@@ -608,14 +607,7 @@ stage second: torchx.shell {
     let secret = fails(&["run", "pipeline.pipe"], 1);
     assert!(secret.contains("stage `second` needs `TOKEN`, from secret `hf` (key `token`)"), "{secret}");
     let run_with_token = |extra: &[&str], code: i32| {
-        let out = Command::new(env!("CARGO_BIN_EXE_pipe"))
-            .args([&["run", "pipeline.pipe"], extra].concat())
-            .current_dir(&dir)
-            .env("TOKEN", "t")
-            .env_remove("PIPE_STORE")
-            .env_remove("PIPE_STATE_DIR")
-            .output()
-            .expect("pipe runs");
+        let out = pipe_with(&dir, &[&["run", "pipeline.pipe"], extra].concat(), &[("TOKEN", "t")]);
         assert_eq!(out.status.code(), Some(code), "{extra:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
