@@ -58,10 +58,15 @@ pub(crate) fn state_dir(url: &str, fallback: &Path) -> std::path::PathBuf {
     if let Some(dir) = std::env::var_os("PIPE_STATE_DIR") {
         return dir.into();
     }
+    local_folder(url).map_or_else(|| fallback.to_path_buf(), |folder| folder.join("state"))
+}
+
+/// The folder of a local store URL (a path or `file://`); `None` for a cloud store.
+pub(crate) fn local_folder(url: &str) -> Option<std::path::PathBuf> {
     match url.split_once("://") {
-        None => Path::new(url).join("state"),
-        Some(("file", path)) => Path::new(path).join("state"),
-        Some(_) => fallback.to_path_buf(),
+        None => Some(url.into()),
+        Some(("file", path)) => Some(path.into()),
+        Some(_) => None,
     }
 }
 

@@ -114,11 +114,7 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
             for part in parts {
                 for d in expand_spec(&part.datums, inputs)? {
-                    let key = part
-                        .by
-                        .iter()
-                        .map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default())
-                        .collect();
+                    let key = part.by.iter().map(|n| capture(&d, *n)).collect();
                     groups.entry(key).or_default().push(d);
                 }
             }
@@ -135,6 +131,11 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
     })
 }
 
+/// Capture `$n` of a datum (empty when it has none): a part of a join or group key.
+fn capture(d: &Datum, n: usize) -> String {
+    d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default()
+}
+
 /// A join as Pachyderm computes it (`src/internal/datum/iterator.go`, `computeJoin`): datums of
 /// each part are keyed by the captures its `on` names, in that order; for a key every part has,
 /// one datum per combination of one datum from each part; for a key some part lacks, the
@@ -144,8 +145,7 @@ fn join(parts: &[JoinPart], inputs: &HashMap<String, Vec<FileEntry>>) -> Result<
     let mut by_key: BTreeMap<Vec<String>, Vec<Vec<Datum>>> = BTreeMap::new();
     for (i, part) in parts.iter().enumerate() {
         for d in expand_spec(&part.datums, inputs)? {
-            let key =
-                part.on.iter().map(|n| d.captures.get(n.saturating_sub(1)).cloned().unwrap_or_default()).collect();
+            let key = part.on.iter().map(|n| capture(&d, *n)).collect();
             by_key.entry(key).or_insert_with(|| vec![Vec::new(); parts.len()])[i].push(d);
         }
     }

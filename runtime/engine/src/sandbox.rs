@@ -30,20 +30,16 @@ impl Sandbox {
         if wanted == "off" {
             return Ok(Sandbox::Off { reason: "PIPE_SANDBOX=off".into() });
         }
-        let found = match probe() {
+        match probe() {
             Ok(bwrap) => {
                 let protected = protected.iter().filter_map(|p| p.canonicalize().ok()).collect();
-                return Ok(Sandbox::Bubblewrap { bwrap, protected });
+                Ok(Sandbox::Bubblewrap { bwrap, protected })
             }
-            Err(reason) => Sandbox::Off { reason },
-        };
-        if wanted == "on" {
-            let Sandbox::Off { reason } = &found else { unreachable!("only Off reaches here") };
-            return Err(format!(
-                "PIPE_SANDBOX=on, but {reason}: install bubblewrap (Debian: `apt-get install bubblewrap`)"
-            ));
+            Err(reason) if wanted == "on" => {
+                Err(format!("PIPE_SANDBOX=on, but {reason}: install bubblewrap (Debian: `apt-get install bubblewrap`)"))
+            }
+            Err(reason) => Ok(Sandbox::Off { reason }),
         }
-        Ok(found)
     }
 
     /// Why commands run unwrapped, if they do.

@@ -90,7 +90,7 @@ pub(crate) async fn get_files(
         let done = map_in_threads(&selected, jobs, |f| {
             let target = root.join(&f.path);
             match in_the_way(&target, f, force, &cache)? {
-                Existing::Same => progress_skip(bar.as_ref(), f),
+                Existing::Same => bar.advance(f.size),
                 Existing::Replace => write_file(&backend, &waiter, &root, f, bar.as_ref())?,
             }
             if let Ok(meta) = std::fs::symlink_metadata(&target) {
@@ -149,10 +149,6 @@ fn content_hash(path: &Path, size: u64) -> Result<pipe_spec::Hash> {
         Ok(())
     })?;
     Ok(FileEntry::new(String::new(), chunks).hash)
-}
-
-fn progress_skip(progress: &dyn Progress, f: &FileEntry) {
-    progress.advance(f.size);
 }
 
 fn write_file(backend: &Backend, waiter: &Waiter, root: &Path, f: &FileEntry, progress: &dyn Progress) -> Result<()> {

@@ -237,12 +237,7 @@ impl Store {
         let Some(bytes) = self.backend.get(&key).await? else { return Ok(None) };
         match serde_json::from_slice::<CacheEntry>(&bytes) {
             // Outputs recorded as damaged: the datum runs again and its snapshot rewrites them.
-            Ok(e)
-                if e.format == pipe_spec::CACHE_FORMAT
-                    && verify::touches(&verify::damaged(&self.backend).await?, &e.files) =>
-            {
-                Ok(None)
-            }
+            Ok(e) if e.format == pipe_spec::CACHE_FORMAT && verify::touches(&self.backend, &e.files).await? => Ok(None),
             Ok(e) if e.format == pipe_spec::CACHE_FORMAT => Ok(Some(e)),
             // An entry this version cannot read is a miss: the datum is processed again.
             _ => Ok(None),
@@ -284,7 +279,7 @@ impl Store {
         let mut index: HashMap<Hash, Vec<pipe_spec::FileEntry>> =
             bytes.strip_prefix(STAGE_INDEX_MAGIC).and_then(|b| postcard::from_bytes(b).ok()).unwrap_or_default();
         let damaged = verify::damaged(&self.backend).await?;
-        index.retain(|_, files| !verify::touches(&damaged, files));
+        index.retain(|_, files| !verify::any_in(&damaged, files));
         Ok(index)
     }
 

@@ -114,8 +114,21 @@ impl StatCache {
 
     /// Records what the file at `path` held when it had `meta`.
     pub(crate) fn record(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
-        let stat = Stat::of(meta);
         let racy_after = self.started.checked_sub(self.racy).unwrap_or(UNIX_EPOCH);
+        self.record_unless_after(path, meta, entry, racy_after);
+    }
+
+    /// Records a file pipe itself just wrote with `entry`'s content, racy window or not: only an
+    /// edit within the filesystem's timestamp granularity that keeps the size could hide behind it
+    /// (impossible where timestamps have nanoseconds: ext4, XFS, btrfs, tmpfs).
+    pub(crate) fn record_written(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
+        self.record_unless_after(path, meta, entry, SystemTime::now() + Duration::from_secs(3600));
+    }
+
+    /// Records the entry unless the file's mtime or ctime is at or after `racy_after`, in which
+    /// case any earlier record of it is dropped.
+    fn record_unless_after(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry, racy_after: SystemTime) {
+        let stat = Stat::of(meta);
         let racy_ns = racy_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
         if stat.mtime_ns >= racy_ns || stat.ctime_ns >= racy_ns {
             self.files.remove(path.as_os_str().as_encoded_bytes());
@@ -124,16 +137,6 @@ impl StatCache {
         let entry = Entry { stat, hash: entry.hash, chunks: entry.chunks.clone() };
         self.files.insert(path.as_os_str().as_encoded_bytes().to_vec(), entry);
         self.dirty = true;
-    }
-
-    /// Records a file pipe itself just wrote with `entry`'s content, racy window or not: only an
-    /// edit within the filesystem's timestamp granularity that keeps the size could hide behind it
-    /// (impossible where timestamps have nanoseconds: ext4, XFS, btrfs, tmpfs).
-    pub(crate) fn record_written(&mut self, path: &Path, meta: &Metadata, entry: &FileEntry) {
-        let racy = std::mem::replace(&mut self.racy, Duration::ZERO);
-        let started = std::mem::replace(&mut self.started, SystemTime::now() + Duration::from_secs(3600));
-        self.record(path, meta, entry);
-        (self.racy, self.started) = (racy, started);
     }
 
     /// Writes the cache back (atomically: a temp file renamed over the old one), if it changed.

@@ -57,22 +57,35 @@ pub(crate) async fn unmark(backend: &Backend, hash: &Hash) -> Result<()> {
 /// Every object recorded as damaged: listed once per process, then kept current by [`mark`] and
 /// [`unmark`] (records another process makes meanwhile are seen by the next process).
 pub(crate) async fn damaged(backend: &Backend) -> Result<HashSet<Hash>> {
-    if let Some(set) = memo(backend).as_ref() {
-        return Ok(set.clone());
+    load(backend).await?;
+    Ok(memo(backend).clone().unwrap_or_default())
+}
+
+/// Whether any object of `files` is recorded as damaged: outputs a cache entry cannot vouch for.
+/// Checked in the memo, without copying it: it runs for every cache lookup.
+pub(crate) async fn touches(backend: &Backend, files: &[FileEntry]) -> Result<bool> {
+    load(backend).await?;
+    Ok(memo(backend).as_ref().is_some_and(|set| any_in(set, files)))
+}
+
+/// Whether any object of `files` is in `set`.
+pub(crate) fn any_in(set: &HashSet<Hash>, files: &[FileEntry]) -> bool {
+    !set.is_empty() && files.iter().any(|f| f.objects().iter().any(|c| set.contains(&c.hash)))
+}
+
+/// Lists the records into the memo, the first time.
+async fn load(backend: &Backend) -> Result<()> {
+    if memo(backend).is_some() {
+        return Ok(());
     }
     let keys = backend.list(&layout::damaged_all()).await?;
     let set: HashSet<Hash> = keys.iter().filter_map(|k| layout::file_name(k).parse().ok()).collect();
-    *memo(backend) = Some(set.clone());
-    Ok(set)
+    *memo(backend) = Some(set);
+    Ok(())
 }
 
 fn memo(backend: &Backend) -> std::sync::MutexGuard<'_, Option<HashSet<Hash>>> {
     backend.damage.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Whether any object of `files` is recorded as damaged: outputs a cache entry cannot vouch for.
-pub(crate) fn touches(damaged: &HashSet<Hash>, files: &[FileEntry]) -> bool {
-    !damaged.is_empty() && files.iter().any(|f| f.objects().iter().any(|c| damaged.contains(&c.hash)))
 }
 
 /// What [`fsck`] found.

@@ -197,7 +197,7 @@ impl Checker<'_> {
                 one = [e.clone()];
                 &one
             }
-            _ => self.list_for(c, e, parts.len(), name, "[\"$1\", \"$1\"]")?,
+            _ => self.list_for(c, e, parts.len(), name, Ty::String, "[\"$1\", \"$1\"]")?,
         };
         let mut keys = Vec::with_capacity(items.len());
         for (item, part) in items.iter().zip(parts) {
@@ -242,7 +242,7 @@ impl Checker<'_> {
 
     /// `outer = [true, false]`: one flag per argument.
     fn join_outer(&mut self, c: &Call, outer: &Expr, n: usize) -> Option<Vec<bool>> {
-        let items = self.list_for(c, outer, n, "outer", "[true, false]")?;
+        let items = self.list_for(c, outer, n, "outer", Ty::Bool, "[true, false]")?;
         let mut flags = Vec::with_capacity(n);
         for item in items {
             match item.kind {
@@ -256,8 +256,17 @@ impl Checker<'_> {
         Some(flags)
     }
 
-    /// The items of a list argument of `join` that has one entry per datums argument.
-    fn list_for<'e>(&mut self, c: &Call, e: &'e Expr, n: usize, name: &str, example: &str) -> Option<&'e [Expr]> {
+    /// The items of a list argument (`on`, `outer`, `by`) with one `elem` entry per datums argument.
+    fn list_for<'e>(
+        &mut self,
+        c: &Call,
+        e: &'e Expr,
+        n: usize,
+        name: &str,
+        elem: Ty,
+        example: &str,
+    ) -> Option<&'e [Expr]> {
+        let f = &c.callee.name;
         match &e.kind {
             ExprKind::List(items) if items.len() == n => Some(items),
             ExprKind::List(items) => {
@@ -272,17 +281,13 @@ impl Checker<'_> {
                         ),
                     )
                     .label(format!("needs {n}"))
-                    .also(c.callee.span, "in this join")
-                    .help(format!("Give one entry per argument of the join, in order, e.g. `{name} = {example}`.")),
+                    .also(c.callee.span, format!("in this {f}"))
+                    .help(format!("Give one entry per argument of the {f}, in order, e.g. `{name} = {example}`.")),
                 );
                 None
             }
             _ => {
-                self.mismatch(
-                    e,
-                    &Ty::List(Box::new(if name == "outer" { Ty::Bool } else { Ty::String })),
-                    Place { field: name, params: false },
-                );
+                self.mismatch(e, &Ty::List(Box::new(elem)), Place { field: name, params: false });
                 None
             }
         }

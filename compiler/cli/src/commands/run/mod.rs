@@ -68,7 +68,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     };
     // Commands may write only inside their datum's folder, not into the project or the store.
     let mut protected = vec![dir.clone(), state.clone()];
-    protected.extend(local_folder(&url));
+    protected.extend(inputs::local_folder(&url));
     let sandbox = match pipe_runtime::sandbox::Sandbox::detect(&protected) {
         Ok(s) => s,
         Err(e) => return report::usage_error(&e),
@@ -87,54 +87,71 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
     };
-    // What can be checked before anything runs is: a stage that cannot start because a secret is
-    // missing used to fail only after every stage upstream of it had run.
-    if args.explain_datums.is_none() {
-        let identity = pipeline_identity(&args.file);
-        let checked = runtime.block_on(async {
-            let store = Store::open(&url, true)?;
-            if let Some(holder) = store.claim_pipeline_name(&pipeline.name, &identity).await? {
-                let problem = format!(
-                    "pipeline name `{}` belongs to `{holder}` in this store, not to `{identity}`: two pipelines of one name would overwrite each other's outputs and runs",
-                    pipeline.name
-                );
-                let help = "give this pipeline a name of its own: `pipeline { name = \"…\" }` at the top of the file";
-                return Ok((vec![problem], help));
-            }
-            let help = "export each variable named to run the pipeline here: only a cluster holds secrets";
-            Ok::<_, pipe_store::StoreError>((missing_secrets(&store, &specs, &opts.exec.cwd).await?, help))
-        });
-        match checked {
-            Ok((problems, _)) if problems.is_empty() => {}
-            Ok((problems, help)) => {
-                for m in &problems {
-                    eprintln!("error: {m}");
-                }
-                eprintln!("  help: {help}");
-                return 1;
-            }
-            Err(e) => {
-                eprintln!("error: {e}\n  help: {}", e.help());
-                return 1;
-            }
+    let store = match Store::open(&url, true) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            return 1;
         }
-    }
+    };
     let result = runtime.block_on(async {
-        let store = Store::open(&url, true)?;
-        match &args.explain_datums {
-            Some(stage) => explain(&store, &specs, stage, &opts.exec.cwd).await.map(|()| None),
-            None => run_pipeline(&store, &specs, &opts).await.map(Some),
+        if let Some(stage) = &args.explain_datums {
+            return explain(&store, &specs, stage, &opts.exec.cwd).await.map(|()| Outcome::Explained);
         }
+        let (problems, help) = before_running(&store, pipeline, &specs, &args.file, &opts.exec.cwd).await?;
+        if !problems.is_empty() {
+            for m in &problems {
+                eprintln!("error: {m}");
+            }
+            eprintln!("  help: {help}");
+            return Ok(Outcome::Refused);
+        }
+        run_pipeline(&store, &specs, &opts).await.map(Outcome::Ran)
     });
     let unsandboxed = opts.exec.sandbox.off_reason().map(str::to_owned);
     match result {
-        Ok(None) => 0,
-        Ok(Some(r)) => summary(&r, args.json, unsandboxed.as_deref()),
+        Ok(Outcome::Explained) => 0,
+        Ok(Outcome::Refused) => 1,
+        Ok(Outcome::Ran(r)) => summary(&r, args.json, unsandboxed.as_deref()),
         Err(e) => {
             eprintln!("error: {e}\n  help: {}", e.help());
             1
         }
     }
+}
+
+/// How `pipe run` ended, short of an error.
+enum Outcome {
+    /// `--explain-datums` listed a stage's datums.
+    Explained,
+    /// A check before running found problems, already printed.
+    Refused,
+    Ran(RunReport),
+}
+
+/// What can be checked before anything runs, and the help for it: the pipeline's name must be its
+/// own in the store, and secrets its stages need must be in the environment (a stage that cannot
+/// start because a secret is missing used to fail only after every stage upstream of it had run).
+async fn before_running(
+    store: &Store,
+    pipeline: &pipe_core::ir::Pipeline,
+    specs: &[StageSpec],
+    file: &Path,
+    cwd: &Path,
+) -> Result<(Vec<String>, &'static str), pipe_store::StoreError> {
+    let identity = pipeline_identity(file);
+    if let Some(holder) = store.claim_pipeline_name(&pipeline.name, &identity).await? {
+        let problem = format!(
+            "pipeline name `{}` belongs to `{holder}` in this store, not to `{identity}`: two pipelines of one name would overwrite each other's outputs and runs",
+            pipeline.name
+        );
+        return Ok((
+            vec![problem],
+            "give this pipeline a name of its own: `pipeline { name = \"…\" }` at the top of the file",
+        ));
+    }
+    let help = "export each variable named to run the pipeline here: only a cluster holds secrets";
+    Ok((missing_secrets(store, specs, cwd).await?, help))
 }
 
 /// Every secret-valued variable this process's environment does not provide, of a stage that has
@@ -177,15 +194,6 @@ fn pipeline_identity(file: &Path) -> String {
     let root = abs.ancestors().skip(1).find(|d| d.join(".git").exists());
     let shown = root.and_then(|r| abs.strip_prefix(r).ok()).unwrap_or(&abs);
     shown.to_string_lossy().into_owned()
-}
-
-/// The folder of a local store URL (a path or `file://`), which commands must not write to.
-fn local_folder(url: &str) -> Option<PathBuf> {
-    match url.split_once("://") {
-        None => Some(PathBuf::from(url)),
-        Some(("file", path)) => Some(PathBuf::from(path)),
-        Some(_) => None,
-    }
 }
 
 /// Prints failures, the table (or JSON) and warnings; `unsandboxed` says why commands ran without
