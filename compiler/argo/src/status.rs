@@ -1,5 +1,5 @@
 //! What a running Workflow of the pipeline stores beside the template's spec: the status of its
-//! nodes, as Argo's controller writes them, for E5007's budget.
+//! nodes, as Argo's controller writes them, for the size budget of [`crate::limits`].
 //!
 //! Takes the pipeline and its specs; gives the bytes Argo would store for the node status of the
 //! smallest complete run (every stage plans, runs one shard or its gang, and commits), compressed

@@ -1,7 +1,7 @@
 //! pipe-core: the `.pipe` language, pure.
 //!
 //! Takes source texts (through a [`Loader`] for `use`d files); gives a typed pipeline IR, its DAG
-//! and diagnostics. Does no file, network, environment or terminal IO, so the CLI, the language
+//! and diagnostics (E1xxx, E2xxx, E3xxx, E4xxx, W2xxx, W3xxx and E5001–E5006). Does no file, network, environment or terminal IO, so the CLI, the language
 //! server and the tests all run the same analysis. Flow:
 //! `syntax::parse` → `resolve::load` → `types::check` → `graph::order`, then the targets.
 //! [`analyze_bytes`] takes a file's bytes, for files that may not be UTF-8.

@@ -3,7 +3,7 @@
 //! Takes strings; says whether Kubernetes would accept them as a DNS-1123 label or subdomain, a
 //! label key or value, an environment variable name or a secret key, and how a pipe identifier
 //! becomes a Kubernetes name. The checker calls these where it checks the value, so problems are
-//! reported at compile time (E5001–E5006) instead of by the cluster.
+//! reported at compile time instead of by the cluster (the checker raises the codes).
 
 /// Longest DNS-1123 label (pod, container and template names, label names).
 pub const MAX_LABEL: usize = 63;

@@ -17,7 +17,7 @@
 use crate::datums::Datum;
 use crate::exec::{DatumOutcome, ExecContext, run_datum};
 use crate::run::{RunError, StageReport, list_datums, merge_outputs, new_report, output_repo, pinned_or_resolved};
-use pipe_spec::{CommitId, FileEntry, InputSource, ResolvedInput, StageSpec};
+use pipe_spec::{CommitId, FileEntry, Hash, InputSource, ResolvedInput, StageSpec};
 use pipe_store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -34,12 +34,13 @@ pub struct Plan {
     pub format: u32,
     pub run: String,
     pub stage: String,
-    pub fingerprint: String,
+    /// The stage spec's fingerprint: the plan's keys mean nothing under another.
+    pub fingerprint: Hash,
     pub inputs: Vec<ResolvedInput>,
     pub datums: usize,
     pub cached: usize,
-    /// Datum keys (hex) per shard.
-    pub shards: Vec<Vec<String>>,
+    /// The keys of the datums each shard processes (hex in the stored JSON).
+    pub shards: Vec<Vec<Hash>>,
 }
 
 /// Each input's files, with what it resolved to.
@@ -113,7 +114,7 @@ async fn required_plan(store: &Store, spec: &StageSpec, run: &str) -> Result<Pla
     let plan = stored_plan(store, spec, run)
         .await?
         .ok_or_else(|| fail(format!("no plan for run `{run}`: run `pipe-shim plan` first")))?;
-    if plan.fingerprint != spec.fingerprint().to_hex() {
+    if plan.fingerprint != spec.fingerprint() {
         return Err(fail(format!(
             "run `{run}` was planned with another stage spec (its image, command, env or params changed since): run the stage again from its plan step"
         )));
@@ -142,7 +143,7 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
     for d in &datums {
         let key = d.key(&fingerprint);
         if store.cache_get(&fingerprint, &key).await?.is_none() {
-            pending.push(key.to_hex());
+            pending.push(key);
         }
     }
     let limit = if spec.kind == pipe_spec::StageKind::Ddp {
@@ -153,13 +154,13 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
     let count = pending.len().min(limit);
     let mut shards = vec![Vec::new(); count];
     for (i, key) in pending.iter().enumerate() {
-        shards[i % count.max(1)].push(key.clone());
+        shards[i % count.max(1)].push(*key);
     }
     let plan = Plan {
         format: PLAN_FORMAT,
         run: run.to_owned(),
         stage: spec.stage.clone(),
-        fingerprint: fingerprint.to_hex(),
+        fingerprint,
         inputs: resolved,
         datums: datums.len(),
         cached: datums.len() - pending.len(),
@@ -221,15 +222,15 @@ pub async fn run_shard(
         exec.cwd = dir;
     }
     let exec = &exec;
-    let keys: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let keys: HashSet<Hash> = keys.iter().copied().collect();
     let files = planned_inputs(store, &plan).await?;
-    let mine: Vec<(Datum, pipe_spec::Hash)> = list_datums(spec, &files)?
+    let mine: Vec<(Datum, Hash)> = list_datums(spec, &files)?
         .into_iter()
         .map(|d| {
             let key = d.key(&fingerprint);
             (d, key)
         })
-        .filter(|(_, key)| keys.contains(key.to_hex().as_str()))
+        .filter(|(_, key)| keys.contains(key))
         .collect();
     let mut report = new_report(spec, &fingerprint);
     report.datums = mine.len();
@@ -345,11 +346,11 @@ mod tests {
             format: 1,
             run: "r".into(),
             stage: "s".into(),
-            fingerprint: String::new(),
+            fingerprint: Hash([0; 32]),
             inputs: Vec::new(),
             datums: 4,
             cached: 0,
-            shards: vec![vec!["a".into(), "b".into(), "c".into()], vec!["d".into()]],
+            shards: vec![vec![Hash([1; 32]), Hash([2; 32]), Hash([3; 32])], vec![Hash([4; 32])]],
         };
         let items = shard_items(&spec, &plan);
         assert_eq!(items[0], ShardItem { shard: "0".into(), datums: "3".into(), deadline: "240".into() });

@@ -4,7 +4,7 @@
 //! line that starts with an item keyword; a malformed field inside a block is reported and
 //! skipped to the end of its line, so one pass reports every syntax error of a file. A value must
 //! start on the same line as its `=`, which keeps a forgotten value from swallowing the next
-//! field. Raises E1003, E1004, E1005.
+//! field. Raises E1003 and E1004 (unclosed delimiters are the expression parser's to report).
 
 use super::ast::*;
 use super::expr::{expr, path, unclosed};

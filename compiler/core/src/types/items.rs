@@ -2,8 +2,9 @@
 //!
 //! Takes the root module; gives the [`ir::Pipeline`]: params (types and defaults), inputs (their
 //! sources), stages (fields against their template's schema, defaults applied, required fields
-//! present, values in range) and the `pipeline` block. Raises E2002, E2006, E2007, E3002, E3003,
-//! E3005, E3010, E3012, E3013, E3016, E3017, W3001–W3004 and, through [`crate::target`], E5001–E5006.
+//! present, values in range) and the `pipeline` block. Raises E2002, E2007, E3003,
+//! E3005, E3010, E3012, E3013, E3016, E3017, W3001–W3004 and, applying [`crate::target`]'s rules, E5001–E5006; unknown and
+//! duplicate fields are [`super::templates`]' to report.
 
 use super::schema::{Kind, Schema, StageField, pipeline_schema, stage_schema};
 use super::{Checker, Place, Ty, Value};
