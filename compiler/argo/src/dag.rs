@@ -12,8 +12,8 @@ use crate::model::{Arguments, Dag, DagTask, Inputs, Parameter, Resource, RetrySt
 use crate::names::label;
 use crate::pod;
 use crate::{Options, volcano};
+use pipe_core::ir::Kind;
 use pipe_core::ir::{Pipeline, Stage};
-use pipe_core::types::Kind;
 use pipe_spec::StageSpec;
 
 /// The entrypoint template's name.

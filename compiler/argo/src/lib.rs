@@ -30,7 +30,7 @@ use model::{
 };
 use pipe_core::diag::Diagnostic;
 use pipe_core::ir::Pipeline;
-use pipe_core::types::Ty;
+use pipe_core::ir::Ty;
 use pipe_spec::StageSpec;
 use std::collections::BTreeMap;
 

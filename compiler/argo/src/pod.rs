@@ -12,8 +12,7 @@ use k8s_openapi::api::core::v1::{
     SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext, Toleration, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use pipe_core::ir::Stage;
-use pipe_core::types::{Piece, StageField, Value};
+use pipe_core::ir::{self, Field, Stage, Text};
 use pipe_spec::{EnvValue, StageSpec};
 use std::collections::BTreeMap;
 
@@ -43,19 +42,17 @@ pub(crate) fn param_ref(name: &str) -> String {
     format!("{{{{workflow.parameters.{name}}}}}")
 }
 
-/// A field's value as Argo text: literals as written, params as `{{workflow.parameters.…}}`.
-pub(crate) fn argo_text(v: &Value) -> String {
-    match v {
-        Value::Param(name) => param_ref(name),
-        Value::Str(pieces) => pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Text(t) => t.clone(),
-                Piece::Param(name) => param_ref(name),
-            })
-            .collect(),
-        other => pipe_core::emit::params::render(other, &Default::default()),
-    }
+/// Text as Argo reads it: literal pieces as written, params as `{{workflow.parameters.…}}`.
+pub(crate) fn argo_text(text: &Text) -> String {
+    text.render(str::to_owned, param_ref)
+}
+
+/// A literal or a param as an Argo quantity.
+fn argo_quantity<T>(field: &Field<T>, literal: impl Fn(&T) -> String) -> Quantity {
+    Quantity(match field {
+        Field::Literal(value) => literal(value),
+        Field::Param(name) => param_ref(name),
+    })
 }
 
 /// The stage spec with its params bound to Argo's expressions for them: what the container runs.
@@ -258,16 +255,18 @@ pub(crate) fn spec_file(stage: &str) -> String {
 pub(crate) fn resources(stage: &Stage) -> ResourceRequirements {
     let mut requests = BTreeMap::new();
     let mut limits = BTreeMap::new();
-    if let Some(cpu) = stage.field(StageField::Cpu) {
-        requests.insert("cpu".to_owned(), Quantity(argo_text(cpu)));
+    let asked = &stage.resources;
+    let text = |q: &ir::Quantity| q.text.clone();
+    if let Some(cpu) = &asked.cpu {
+        requests.insert("cpu".to_owned(), argo_quantity(cpu, text));
     }
-    if let Some(memory) = stage.field(StageField::Memory) {
-        requests.insert("memory".to_owned(), Quantity(argo_text(memory)));
-        limits.insert("memory".to_owned(), Quantity(argo_text(memory)));
+    if let Some(memory) = &asked.memory {
+        requests.insert("memory".to_owned(), argo_quantity(memory, text));
+        limits.insert("memory".to_owned(), argo_quantity(memory, text));
     }
-    if let Some(gpu) = stage.field(StageField::Gpu).filter(|_| wants_gpu(stage)) {
-        requests.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
-        limits.insert(GPU_RESOURCE.to_owned(), Quantity(argo_text(gpu)));
+    if let Some(gpu) = asked.gpu.as_ref().filter(|_| asked.wants_gpu()) {
+        requests.insert(GPU_RESOURCE.to_owned(), argo_quantity(gpu, i64::to_string));
+        limits.insert(GPU_RESOURCE.to_owned(), argo_quantity(gpu, i64::to_string));
     }
     ResourceRequirements {
         requests: (!requests.is_empty()).then_some(requests),
@@ -304,18 +303,12 @@ pub(crate) fn split_resources(stage: &Stage) -> (ResourceRequirements, Option<St
     (ResourceRequirements { requests, limits, ..Default::default() }, patch)
 }
 
-/// Whether the stage asks for GPUs (a param counts: it may).
-pub(crate) fn wants_gpu(stage: &Stage) -> bool {
-    stage.field(StageField::Gpu).is_some_and(|g| !matches!(g, Value::Int(0)))
-}
-
 /// `node_selector`, plus the GPU model as `nvidia.com/gpu.product` when `gpu_type` is set.
 pub(crate) fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if let Some(Value::Map(labels)) = stage.field(StageField::NodeSelector) {
-        out.extend(labels.iter().map(|(k, v)| (k.clone(), argo_text(v))));
-    }
-    if let Some(model) = stage.field(StageField::GpuType) {
+    let placement = &stage.placement;
+    out.extend(placement.node_selector.iter().map(|(k, v)| (k.clone(), argo_text(v))));
+    if let Some(model) = &placement.gpu_type {
         out.insert(GPU_PRODUCT_LABEL.to_owned(), argo_text(model));
     }
     out
@@ -323,22 +316,19 @@ pub(crate) fn node_selector(stage: &Stage) -> BTreeMap<String, String> {
 
 /// The stage's `tolerations`; a GPU stage without any tolerates the usual `nvidia.com/gpu` taint.
 pub(crate) fn tolerations(stage: &Stage) -> Vec<Toleration> {
-    let text = |b: &indexmap::IndexMap<String, Value>, k: &str| b.get(k).map(argo_text);
-    match stage.field(StageField::Tolerations) {
-        Some(Value::List(items)) if !items.is_empty() => items
+    let text = |t: &Option<Text>| t.as_ref().map(argo_text);
+    match &stage.placement.tolerations {
+        given if !given.is_empty() => given
             .iter()
-            .filter_map(|t| match t {
-                Value::Map(b) => Some(Toleration {
-                    key: text(b, "key"),
-                    operator: text(b, "operator"),
-                    value: text(b, "value"),
-                    effect: text(b, "effect"),
-                    toleration_seconds: None,
-                }),
-                _ => None,
+            .map(|t| Toleration {
+                key: text(&t.key),
+                operator: text(&t.operator),
+                value: text(&t.value),
+                effect: text(&t.effect),
+                toleration_seconds: None,
             })
             .collect(),
-        _ if wants_gpu(stage) => vec![Toleration {
+        _ if stage.resources.wants_gpu() => vec![Toleration {
             key: Some(GPU_RESOURCE.into()),
             operator: Some("Exists".into()),
             effect: Some("NoSchedule".into()),

@@ -15,8 +15,8 @@
 use crate::names::label;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use pipe_core::ir::Kind;
 use pipe_core::ir::Pipeline;
-use pipe_core::types::Kind;
 use pipe_spec::StageSpec;
 use serde_json::{Map, Value, json};
 use std::io::Write;

@@ -95,7 +95,7 @@ pub(crate) fn job(opts: &Options, pipeline: &str, stage: &Stage, spec: &StageSpe
         } else {
             Vec::new()
         },
-        template: replica(opts, pipeline, stage, spec, &role, &gang, config_map),
+        template: replica(opts, pipeline, stage, spec, &role, gang, config_map),
     };
     Job {
         api_version: "batch.volcano.sh/v1alpha1",

@@ -155,6 +155,42 @@ fn a_ddp_role_rendezvouses_requests_its_memory_and_knows_its_store_on_kubernetes
     assert_eq!(store["value"], "s3://team-bucket/pipe");
 }
 
+/// Params in `image` and `node_selector` reach the pod TorchX's Kubernetes scheduler builds, with
+/// the values the run is given: the component read only literal labels (a param became an empty
+/// label) and took an image with a param as the literal text `pytorch:${tag}`.
+#[test]
+fn params_in_image_and_placement_reach_torchx_s_pod() {
+    need_torchx();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let text = "use torchx\n\nparam tag: string = \"2.4\"\nparam kind: string = \"p4d\"\n\n\
+                stage train: torchx.python {\n  image = \"pytorch/pytorch:${tag}\"\n  script = \"train.py\"\n\
+                node_selector = { \"node.kubernetes.io/instance-type\" = \"${kind}.24xlarge\" }\n}\n";
+    std::fs::write(tmp.path().join("p.pipe"), text).expect("write");
+    compile(&tmp.path().join("p.pipe"), tmp.path(), &["--unpinned"]);
+    let pod = |args: &[&str]| -> serde_json::Value {
+        let out = succeeded(
+            Command::new("torchx")
+                .args(["run", "--workspace", "", "--dryrun", "-s", "kubernetes", "./p.py:train"])
+                .args(args)
+                .current_dir(tmp.path())
+                .output()
+                .expect("torchx runs"),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let job: serde_json::Value =
+            serde_saphyr::from_str(&stdout[stdout.find("apiVersion").expect("the Job's YAML")..]).expect("YAML");
+        job["spec"]["tasks"][0]["template"]["spec"].clone()
+    };
+    let defaults = pod(&[]);
+    assert_eq!(defaults["containers"][0]["image"], "pytorch/pytorch:2.4");
+    assert_eq!(defaults["nodeSelector"]["node.kubernetes.io/instance-type"], "p4d.24xlarge");
+    let given = pod(&["--tag", "2.5", "--kind", "p5"]);
+    assert_eq!(given["containers"][0]["image"], "pytorch/pytorch:2.5");
+    assert_eq!(given["nodeSelector"]["node.kubernetes.io/instance-type"], "p5.24xlarge");
+    let image = pod(&["--image", "registry.local/train:1"]);
+    assert_eq!(image["containers"][0]["image"], "registry.local/train:1", "a given image wins");
+}
+
 /// TorchX on Kubernetes, as far as this machine allows: the Volcano Job TorchX's own scheduler
 /// would submit (its dry run), each pod run as a kubelet would (`pipe_tests::sandbox`, in
 /// bubblewrap) in an image that holds `pipe-shim` on its `PATH` (TorchX has no init containers),
@@ -242,7 +278,7 @@ fn torchx_writes_float_params_as_pipe_does() {
     let python: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
     assert_eq!(python.len(), floats.len());
     for (f, py) in floats.iter().zip(&python) {
-        let pipe_run = pipe_core::emit::params::render(&pipe_core::types::Value::Float(*f), &Default::default());
+        let pipe_run = pipe_core::emit::params::render(&pipe_core::ir::Value::Float(*f), &Default::default());
         let shim = pipe_spec::ParamType::Float.canonical(py);
         assert_eq!(shim.as_deref(), Some(pipe_run.as_str()), "{f:?}, which TorchX writes as {py}");
     }

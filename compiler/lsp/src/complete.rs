@@ -11,11 +11,12 @@ use crate::index::{SymKind, definitions, stage_around, template_around};
 use crate::render::value_text;
 use indexmap::IndexMap;
 use pipe_core::Analysis;
+use pipe_core::ir::Ty;
 use pipe_core::source::FileId;
 use pipe_core::syntax::ITEM_KEYWORDS;
 use pipe_core::syntax::ast::ItemKind;
+use pipe_core::types::FieldInfo;
 use pipe_core::types::schema::pipeline_schema;
-use pipe_core::types::{FieldInfo, Ty};
 use tower_lsp_server::ls_types::{CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind};
 
 const DURATION_UNITS: [&str; 5] = ["ms", "s", "m", "h", "d"];

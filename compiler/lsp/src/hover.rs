@@ -74,8 +74,7 @@ fn describe(a: &Analysis, d: &Def) -> String {
         SymKind::Stage => {
             let mut out = with_doc(code(&header(a, d)), &d.doc);
             if let Some(stage) = a.pipeline().stage(&d.name) {
-                let runs = format!("{:?}", stage.kind).to_lowercase();
-                out.push_str(&format!("\n\nruns as `{runs}`"));
+                out.push_str(&format!("\n\nruns as `{}`", stage.kind.name()));
                 if !stage.reads.is_empty() {
                     let reads: Vec<String> = stage.reads.iter().map(|r| format!("`{r}`")).collect();
                     out.push_str(&format!("; reads {}", reads.join(", ")));

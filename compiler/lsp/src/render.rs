@@ -1,6 +1,7 @@
 //! Small renderings shared by hover and completion: values as source text, schemas as tables.
 
-use pipe_core::types::{Datums, Piece, Schema, Value, units};
+use pipe_core::ir::{Datums, Piece, Value};
+use pipe_core::types::{Schema, units};
 
 /// A value as it would be written in a `.pipe` file.
 pub(crate) fn value_text(v: &Value) -> String {

@@ -15,8 +15,8 @@
 
 mod python;
 
+use pipe_core::ir::{Field, Text, Ty, Value};
 use pipe_core::ir::{Gang, Param, Pipeline, Stage};
-use pipe_core::types::{StageField, Ty, Value};
 use pipe_spec::{EnvValue, StageSpec};
 use python::{Py, ident, string};
 
@@ -52,13 +52,13 @@ pub fn warnings(p: &Pipeline) -> Vec<pipe_core::diag::Diagnostic> {
         .iter()
         .filter_map(|stage| {
             let mut dropped: Vec<String> = Vec::new();
-            if stage.field(StageField::GpuType).is_some() {
+            let placement = &stage.placement;
+            if placement.gpu_type.is_some() {
                 dropped.push("`gpu_type`".into());
             }
-            if let Some(Value::Map(labels)) = stage.field(StageField::NodeSelector) {
-                dropped.extend(labels.keys().filter(|k| *k != INSTANCE_TYPE_LABEL).map(|k| format!("node label `{k}`")));
-            }
-            if matches!(stage.field(StageField::Tolerations), Some(Value::List(items)) if !items.is_empty()) {
+            let labels = placement.node_selector.keys();
+            dropped.extend(labels.filter(|k| *k != INSTANCE_TYPE_LABEL).map(|k| format!("node label `{k}`")));
+            if !placement.tolerations.is_empty() {
                 dropped.push("`tolerations`".into());
             }
             (!dropped.is_empty()).then(|| {
@@ -173,7 +173,9 @@ fn component(py: &mut Py, p: &Pipeline, stage: &Stage, spec: &StageSpec, store: 
         let default = default_literal(q).map(|d| format!(" = {d}")).unwrap_or_default();
         py.line(&format!("    {}: {}{default},", param_name(&q.name), annotation(&q.ty)));
     }
-    py.line(&format!("    image: str = {},", string(&spec.image.replace("$$", "$"))));
+    // An image with params is bound from them unless given: a default written here could only
+    // be the default params' image, which a run with other values must not get.
+    py.line(&format!("    image: str = {},", string(&stage.image.as_plain().unwrap_or_default())));
     py.line(&format!("    store: str = {},", string(store)));
     py.line("    shim: str = \"pipe-shim\",");
     py.line(") -> specs.AppDef:");
@@ -185,13 +187,22 @@ fn component(py: &mut Py, p: &Pipeline, stage: &Stage, spec: &StageSpec, store: 
         let doc = q.doc.clone().unwrap_or_else(|| format!("the pipeline param `{}`", q.name));
         py.line(&format!("        {}: {}", param_name(&q.name), one_line(&doc)));
     }
-    py.line("        image: the container image the stage runs in");
+    match stage.image.as_plain() {
+        Some(_) => py.line("        image: the container image the stage runs in"),
+        None => py.line(&format!(
+            "        image: the container image the stage runs in; empty: {}, with the params' values",
+            one_line(&pipe_core::emit::spec::template_text(&stage.image).replace("$$", "$"))
+        )),
+    }
     py.line("        store: where data and cache live: s3://bucket/prefix, gs://..., az://... or a folder; empty: PIPE_STORE");
     py.line("        shim: the pipe-shim executable in the image");
     py.line("    \"\"\"");
     let values: Vec<String> =
         params.iter().map(|q| format!("{}: _pipe_text({})", string(&q.name), param_name(&q.name))).collect();
     py.line(&format!("    params = {{{}}}", values.join(", ")));
+    if stage.image.as_plain().is_none() {
+        py.line(&format!("    image = image or {}", py_text(&stage.image)));
+    }
     let env_names: Vec<String> =
         spec.env.iter().filter(|v| matches!(v.value, EnvValue::Secret { .. })).map(|v| string(&v.name)).collect();
     py.line(&format!("    env = _pipe_env({}, params, store, [{}])", string(&spec.stage), env_names.join(", ")));
@@ -279,32 +290,39 @@ fn mem_mb(bytes: u64) -> u64 {
 /// labels the stage selects (`gpu_type`, `node_selector`) as capabilities, which TorchX's
 /// Kubernetes scheduler turns into a node selector.
 fn resource(stage: &Stage) -> String {
-    let cpu = match stage.field(StageField::Cpu) {
-        Some(Value::Quantity(q)) => format!("{}", ((q.milli + 999) / 1000).max(1)),
-        Some(Value::Int(n)) => format!("{}", (*n).max(1)),
-        Some(Value::Param(name)) => format!("_pipe_cores({})", param_name(name)),
-        _ => "1".into(),
+    let asked = &stage.resources;
+    let cpu = match &asked.cpu {
+        Some(Field::Literal(q)) => format!("{}", ((q.milli + 999) / 1000).max(1)),
+        Some(Field::Param(name)) => format!("_pipe_cores({})", param_name(name)),
+        None => "1".into(),
     };
-    let gpu = match stage.field(StageField::Gpu) {
-        Some(Value::Int(n)) => n.to_string(),
-        Some(Value::Param(name)) => param_name(name),
-        _ => "0".into(),
+    let gpu = match &asked.gpu {
+        Some(Field::Literal(n)) => n.to_string(),
+        Some(Field::Param(name)) => param_name(name),
+        None => "0".into(),
     };
-    let mem = match stage.field(StageField::Memory) {
-        Some(Value::Quantity(q)) => format!("{}", mem_mb(u64::try_from(q.milli / 1000).unwrap_or(0))),
-        Some(Value::Param(name)) => format!("_pipe_mem_mb({})", param_name(name)),
-        _ => "0".into(),
+    let mem = match &asked.memory {
+        Some(Field::Literal(q)) => format!("{}", mem_mb(u64::try_from(q.milli / 1000).unwrap_or(0))),
+        Some(Field::Param(name)) => format!("_pipe_mem_mb({})", param_name(name)),
+        None => "0".into(),
     };
     let mut caps = Vec::new();
-    if let Some(Value::Map(labels)) = stage.field(StageField::NodeSelector) {
-        for (k, v) in labels {
-            caps.push(format!("{}: {}", string(k), string(&v.as_plain_str().unwrap_or_default())));
-        }
+    for (k, v) in &stage.placement.node_selector {
+        caps.push(format!("{}: {}", string(k), py_text(v)));
     }
-    if let Some(model) = stage.field(StageField::GpuType).and_then(Value::as_plain_str) {
-        caps.push(format!("\"nvidia.com/gpu.product\": {}", string(&model)));
+    if let Some(model) = &stage.placement.gpu_type {
+        caps.push(format!("\"nvidia.com/gpu.product\": {}", py_text(model)));
     }
     format!("specs.Resource(cpu={cpu}, gpu={gpu}, memMB={mem}, capabilities={{{}}})", caps.join(", "))
+}
+
+/// `text` as a Python expression: a string literal, or, when it holds params, their values
+/// (`params`, the component's dict of them) bound into it as the shim binds a spec.
+fn py_text(text: &Text) -> String {
+    match text.as_plain() {
+        Some(plain) => string(&plain),
+        None => format!("_pipe_bind({}, params)", string(&pipe_core::emit::spec::template_text(text))),
+    }
 }
 
 /// Helpers every module carries; plain Python, no dependency beyond TorchX.

@@ -2,7 +2,7 @@
 //! each checked against the param's type.
 
 use crate::ir::Pipeline;
-use crate::types::{Piece, Ty, Value};
+use crate::ir::{Piece, Ty, Value};
 use indexmap::IndexMap;
 use pipe_spec::ParamType;
 

@@ -2,9 +2,8 @@
 //! ([`stage_spec`], for runs on this machine) or left as `${name}` for a cluster to bind when the
 //! run is submitted ([`stage_spec_template`], for Argo and TorchX).
 
-use super::params::render;
-use crate::ir::{Pipeline, Source, Stage};
-use crate::types::{Datums, Kind, Piece, StageField, Ty, Value};
+use crate::ir::{self, Datums, Kind, Piece, Pipeline, Program, Source, Stage, Text, Ty, Value};
+use crate::types::StageField;
 use indexmap::IndexMap;
 use pipe_spec::{
     DatumSpec, EnvValue, EnvVar, GroupPart, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind,
@@ -18,7 +17,7 @@ pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<Stage
 
 /// One stage's spec.
 pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>) -> StageSpec {
-    build(p, stage, &|v| render(v, params))
+    build(p, stage, &|t| bound_text(t, params))
 }
 
 /// One stage's spec with its params left as `${name}` (and literal `$` as `$$`), listed in
@@ -32,9 +31,9 @@ pub fn stage_spec_template(p: &Pipeline, stage: &Stage) -> StageSpec {
     }
     if used.is_empty() {
         // Nothing to bind: the spec is plain, `$` as written.
-        return build(p, stage, &|v| render(v, &IndexMap::new()));
+        return build(p, stage, &|t| bound_text(t, &IndexMap::new()));
     }
-    let mut spec = build(p, stage, &render_template);
+    let mut spec = build(p, stage, &template_text);
     spec.params = p.params.iter().map(|q| q.name.clone()).filter(|n| used.contains(n)).collect();
     spec.param_types = p
         .params
@@ -52,22 +51,6 @@ pub fn param_type(ty: &Ty) -> Option<ParamType> {
         Ty::Float => Some(ParamType::Float),
         Ty::Bool => Some(ParamType::Bool),
         _ => None,
-    }
-}
-
-/// The text of a value with params as `${name}` and literal `$` doubled.
-pub fn render_template(v: &Value) -> String {
-    match v {
-        Value::Str(pieces) => pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Text(t) => t.replace('$', "$$"),
-                Piece::Param(name) => format!("${{{name}}}"),
-            })
-            .collect(),
-        Value::Param(name) => format!("${{{name}}}"),
-        Value::List(items) => items.iter().map(render_template).collect::<Vec<_>>().join(" "),
-        other => render(other, &IndexMap::new()).replace('$', "$$"),
     }
 }
 
@@ -91,36 +74,26 @@ pub fn params_in(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> StageSpec {
-    let text = |field: StageField| stage.field(field).map(render);
-    let list = |field: StageField| match stage.field(field) {
-        Some(Value::List(items)) => items.iter().map(render).collect(),
-        _ => Vec::new(),
+fn build(p: &Pipeline, stage: &Stage, text: &dyn Fn(&Text) -> String) -> StageSpec {
+    let words = |texts: &[Text]| texts.iter().map(text).collect::<Vec<_>>();
+    let args = words(&stage.args);
+    let command = match &stage.program {
+        Program::Container { command } => [words(command), args].concat(),
+        Program::Python { interpreter, script } => [vec![text(interpreter), text(script)], args].concat(),
+        Program::Ddp { script, .. } => [vec!["python".into(), text(script)], args].concat(),
+        Program::Shell { script } => [vec!["sh".into(), "-c".into(), text(script), "sh".into()], args].concat(),
     };
-    let args = list(StageField::Args);
-    let script = || text(StageField::Script).unwrap_or_default();
-    let command = match stage.kind {
-        Kind::Container => [list(StageField::Command), args].concat(),
-        Kind::Python => {
-            let interpreter = text(StageField::Interpreter).unwrap_or_else(|| "python".into());
-            [vec![interpreter, script()], args].concat()
-        }
-        Kind::Ddp => [vec!["python".into(), script()], args].concat(),
-        Kind::Shell => [vec!["sh".into(), "-c".into(), script(), "sh".into()], args].concat(),
-    };
-    let env = match stage.field(StageField::Env) {
-        Some(Value::Map(vars)) => vars
-            .iter()
-            .map(|(name, v)| EnvVar {
-                name: name.clone(),
-                value: match v {
-                    Value::Secret { name, key } => EnvValue::Secret { name: name.clone(), key: key.clone() },
-                    other => EnvValue::Literal(render(other)),
-                },
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let env = stage
+        .env
+        .iter()
+        .map(|(name, v)| EnvVar {
+            name: name.clone(),
+            value: match v {
+                ir::EnvValue::Secret { name, key } => EnvValue::Secret { name: name.clone(), key: key.clone() },
+                ir::EnvValue::Text(t) => EnvValue::Literal(text(t)),
+            },
+        })
+        .collect();
     let inputs = stage
         .reads
         .iter()
@@ -146,22 +119,29 @@ fn build(p: &Pipeline, stage: &Stage, render: &dyn Fn(&Value) -> String) -> Stag
             Kind::Shell => StageKind::Shell,
             Kind::Ddp => StageKind::Ddp,
         },
-        image: text(StageField::Image).unwrap_or_default(),
+        image: text(&stage.image),
         command,
         env,
         inputs,
         datums: stage.datums.as_ref().map(datum_spec),
-        retries: stage.int(StageField::Retries).map_or(0, |n| u32::try_from(n).unwrap_or(0)),
-        timeout_seconds: match stage.field(StageField::Timeout) {
-            Some(Value::Duration(ms)) => Some(ms.div_ceil(1000)),
-            _ => None,
-        },
-        parallelism: stage.int(StageField::Parallelism).and_then(|n| u32::try_from(n).ok()),
-        require_datums: matches!(stage.field(StageField::RequireDatums), Some(Value::Bool(true))),
+        retries: stage.retries,
+        timeout_seconds: stage.timeout_ms.map(|ms| ms.div_ceil(1000)),
+        parallelism: stage.parallelism,
+        require_datums: stage.require_datums,
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),
     }
+}
+
+/// `text` with each param substituted from `params`.
+pub fn bound_text(text: &Text, params: &IndexMap<String, String>) -> String {
+    text.render(str::to_owned, |name| params.get(name).cloned().unwrap_or_default())
+}
+
+/// `text` with its params as `${name}` and literal `$` doubled, as a cluster binds it.
+pub fn template_text(text: &Text) -> String {
+    text.render(|t| t.replace('$', "$$"), |name| format!("${{{name}}}"))
 }
 
 fn datum_spec(d: &Datums) -> DatumSpec {

@@ -4,8 +4,8 @@
 //! and each edge is labelled with the glob patterns the reader applies.
 
 use super::{Node, dag};
+use crate::ir::Datums;
 use crate::ir::{Pipeline, Source};
-use crate::types::Datums;
 use petgraph::visit::EdgeRef;
 use serde_json::{Value, json};
 use std::fmt::Write;

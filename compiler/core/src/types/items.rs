@@ -6,10 +6,10 @@
 //! E3005, E3010, E3012, E3013, E3016, E3017, W3001–W3004 and, applying [`crate::target`]'s rules, E5001–E5006; unknown and
 //! duplicate fields are [`super::templates`]' to report.
 
-use super::schema::{Kind, Schema, StageField, pipeline_schema, stage_schema};
+use super::schema::{Schema, StageField, pipeline_schema, stage_schema};
 use super::{Checker, Place, Ty, Value};
 use crate::diag::{Code, Diagnostic};
-use crate::ir::{self, Source};
+use crate::ir::{self, Kind, Source};
 use crate::resolve::Program;
 use crate::source::Span;
 use crate::syntax::ast::{Block, Expr, ExprKind, Input, Item, ItemKind, Stage};
@@ -274,10 +274,7 @@ impl Checker<'_> {
         }
         let kind = schema.as_ref().map_or(Kind::Container, |s| s.kind);
         self.validate(s, kind, &fields, &spans);
-        let datums = match fields.get(StageField::Datums.name()) {
-            Some(Value::Datums(d)) => Some(d.clone()),
-            _ => None,
-        };
+        let members = super::members::members(kind, &fields);
         let mut reads: Vec<String> = Vec::new();
         let mut read_spans = Vec::new();
         for (r, span) in &self.reads {
@@ -292,7 +289,17 @@ impl Checker<'_> {
             template: s.template.as_ref().map(|p| p.text()),
             doc: item.doc.clone(),
             fields,
-            datums,
+            image: members.image,
+            program: members.program,
+            args: members.args,
+            env: members.env,
+            resources: members.resources,
+            placement: members.placement,
+            retries: members.retries,
+            timeout_ms: members.timeout_ms,
+            parallelism: members.parallelism,
+            require_datums: members.require_datums,
+            datums: members.datums,
             reads,
             read_spans,
             span: s.name.span,

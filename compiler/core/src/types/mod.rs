@@ -11,13 +11,14 @@ mod datums;
 mod expr;
 pub mod glob;
 mod items;
+mod members;
 pub mod schema;
 mod templates;
-pub mod ty;
 pub mod units;
 
-pub use schema::{FieldInfo, Kind, Schema, StageField};
-pub use ty::{Datums, GroupArg, JoinArg, Piece, Quantity, Ty, Value};
+pub use schema::{FieldInfo, Schema, StageField};
+
+use crate::ir::{Datums, GroupArg, JoinArg, Piece, Ty, Value};
 
 use crate::diag::Diagnostics;
 use crate::ir;

@@ -4,36 +4,9 @@
 //! the [`Schema`] type templates extend. Each field has a type, an optional default, whether it is
 //! required, and a doc that reaches hover and generated code.
 
-use super::ty::{Ty, Value};
+use crate::ir::{Kind, Ty, Value};
 use crate::source::Span;
 use indexmap::IndexMap;
-use serde::Serialize;
-
-/// How a stage runs, decided by the standard template at the root of its template chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// `command` and `args` in `image`, once per datum.
-    Container,
-    /// `torchx.python`: `python SCRIPT ARGS…` once per datum.
-    Python,
-    /// `torchx.shell`: `sh -c SCRIPT` once per datum.
-    Shell,
-    /// `torchx.ddp`: `torchrun` on `nnodes` gang-scheduled nodes.
-    Ddp,
-}
-
-impl Kind {
-    /// The kind a standard template defines, by module and name.
-    pub fn of_stdlib(module: &str, name: &str) -> Option<Kind> {
-        match (module, name) {
-            ("torchx", "python") => Some(Kind::Python),
-            ("torchx", "shell") => Some(Kind::Shell),
-            ("torchx", "ddp") => Some(Kind::Ddp),
-            _ => None,
-        }
-    }
-}
 
 /// Every stage field the compiler itself reads: the builtin ones every stage has and those of the
 /// standard templates (`stdlib/torchx.pipe`). Their names are spelled here once; targets and the

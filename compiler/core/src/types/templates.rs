@@ -4,9 +4,10 @@
 //! of that template is checked against: the builtin stage fields, then each ancestor's new fields
 //! and defaults, outermost last. Raises E2005, E2006, E2010, E2011, E3002, E3015 and E4003.
 
-use super::schema::{FieldInfo, Kind, Schema, stage_schema};
+use super::schema::{FieldInfo, Schema, stage_schema};
 use super::{Checker, Place, Ty};
 use crate::diag::{Code, Diagnostic, did_you_mean};
+use crate::ir::Kind;
 use crate::resolve::{DefKind, ModuleId, Program};
 use crate::syntax::ast::{ItemKind, Member, Path, TypeExpr, TypeExprKind};
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! Takes the text of a unit literal; gives milliseconds or a [`Quantity`]. A literal is typed by
 //! the place it stands in: `5m` is five minutes for `timeout` and five thousandths for `cpu`.
 
-use super::ty::Quantity;
+use crate::ir::Quantity;
 
 const DURATION_UNITS: [(&str, u64); 5] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
 
