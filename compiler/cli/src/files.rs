@@ -3,6 +3,7 @@
 //! Takes paths; gives texts, a [`Loader`] that reads `use`d files, and the list of `*.pipe` files
 //! of the current folder when none are named.
 
+use crate::report::Failure;
 use pipe_core::Loader;
 use std::path::{Path, PathBuf};
 
@@ -53,15 +54,14 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
 }
 
-/// Reads and analyses the pipeline at `path`. When it has errors, prints them with "fix the errors
-/// above to {purpose}" and gives the exit code; unreadable files give 2.
-pub(crate) fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, u8> {
-    let bytes = read_bytes(path).map_err(|e| crate::report::usage_error(&e))?;
+/// Reads and analyses the pipeline at `path`. When it has errors, prints them and fails with "fix
+/// the errors above to {purpose}"; an unreadable file is a usage failure.
+pub(crate) fn checked(path: &Path, purpose: &str) -> Result<pipe_core::Analysis, Failure> {
+    let bytes = read_bytes(path).map_err(Failure::Usage)?;
     let analysis = pipe_core::analyze_bytes(&FsLoader, &display_name(path), &bytes);
     if analysis.has_errors() {
         crate::report::print(&analysis.diagnostics, analysis.sources());
-        eprintln!("error: fix the errors above to {purpose}");
-        return Err(1);
+        return Err(Failure::error(format!("fix the errors above to {purpose}")));
     }
     Ok(analysis)
 }

@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     // instead of a panic on the next print.
     sigpipe::reset();
     let cli = Cli::parse();
-    let code = match cli.command {
+    let outcome = match cli.command {
         Command::Check { files, format } => commands::check::run(&files, matches!(format, Format::Json)),
         Command::Fmt { files, check } => commands::fmt::run(&files, check),
         Command::Graph { file, format } => commands::graph::run(&file, format),
@@ -97,10 +97,12 @@ fn main() -> ExitCode {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Status(args) => commands::deploy::status(args),
         Command::Lsp => match pipe_lsp::run_stdio() {
-            Ok(pipe_lsp::Ending::AfterShutdown) => 0,
-            Ok(pipe_lsp::Ending::WithoutShutdown) => 1,
-            Err(e) => report::usage_error(&format!("the language server could not start: {e}")),
+            Ok(pipe_lsp::Ending::AfterShutdown) => Ok(()),
+            // The protocol's own rule: exit 1 when input ends, or `exit` comes, without `shutdown`.
+            Ok(pipe_lsp::Ending::WithoutShutdown) => Err(report::Failure::Shown),
+            Err(e) => Err(report::Failure::usage(format!("the language server could not start: {e}"))),
         },
     };
-    ExitCode::from(code)
+    // Errors are values up to here: printed once, then the exit code.
+    ExitCode::from(outcome.map_or_else(report::Failure::report, |()| 0))
 }

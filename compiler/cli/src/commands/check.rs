@@ -1,15 +1,12 @@
 //! `pipe check`: every diagnostic of every named file.
 
 use crate::files::{FsLoader, display_name, pipeline_files, read_bytes};
-use crate::report;
+use crate::report::{self, Failure, Outcome};
 use pipe_core::diag::render;
 use std::path::PathBuf;
 
-pub(crate) fn run(named: &[PathBuf], json: bool) -> u8 {
-    let files = match pipeline_files(named) {
-        Ok(f) => f,
-        Err(e) => return report::usage_error(&e),
-    };
+pub(crate) fn run(named: &[PathBuf], json: bool) -> Outcome {
+    let files = pipeline_files(named).map_err(Failure::Usage)?;
     let mut all_json = Vec::new();
     let (mut errors, mut warnings, mut unreadable) = (0, 0, false);
     for path in &files {
@@ -48,10 +45,10 @@ pub(crate) fn run(named: &[PathBuf], json: bool) -> u8 {
         }
     }
     if unreadable {
-        2
+        Err(Failure::UsageShown)
     } else if errors > 0 {
-        1
+        Err(Failure::Shown)
     } else {
-        0
+        Ok(())
     }
 }

@@ -12,9 +12,10 @@
 //! [`build`] is shared with `pipe deploy`, which applies the Argo objects instead of writing them.
 
 use crate::files::{checked, param_overrides};
-use crate::{inputs, report};
-use pipe_spec::{InputSource, StageSpec};
-use pipe_store::Store;
+use crate::inputs;
+use crate::report::{self, Failure, Outcome, Threads};
+use pipe_runtime::pin::pin;
+use pipe_spec::StageSpec;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,13 +72,13 @@ pub(crate) struct Built {
 }
 
 /// Checks, resolves params, pins inputs and compiles `args.file` for `target`; prints
-/// diagnostics and gives the exit code on failure.
-pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> {
+/// diagnostics (warnings too).
+pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, Failure> {
     let analysis = checked(&args.file, "compile the pipeline")?;
     report::print(&analysis.diagnostics, analysis.sources());
     let pipeline = analysis.pipeline();
-    let overrides = param_overrides(&args.params).map_err(|e| report::usage_error(&e))?;
-    let params = pipe_core::emit::params::resolve(pipeline, &overrides).map_err(|e| report::usage_error(&e))?;
+    let overrides = param_overrides(&args.params).map_err(Failure::Usage)?;
+    let params = pipe_core::emit::params::resolve(pipeline, &overrides).map_err(Failure::Usage)?;
     let mut specs: Vec<StageSpec> = match target {
         Target::Spec => pipe_core::emit::spec::stage_specs(pipeline, &params),
         Target::Argo | Target::Torchx => {
@@ -87,12 +88,10 @@ pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> 
     if !args.unpinned {
         let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
         let dir = args.file.parent().unwrap_or(Path::new("."));
-        if let Err(e) = pin(&mut specs, &url, dir, pipeline.schedule.is_some()) {
-            eprintln!(
-                "error: {e}\n  help: {}; or compile with `--unpinned` to resolve refs when the pipeline runs",
-                e.help()
-            );
-            return Err(1);
+        let pinned = report::runtime(Threads::One)?.block_on(pin(&mut specs, &url, dir, pipeline.schedule.is_some()));
+        if let Err(e) = pinned {
+            let help = format!("{}; or compile with `--unpinned` to resolve refs when the pipeline runs", e.help());
+            return Err(Failure::with_help(e, help));
         }
     }
     let plain = |file: String, text: String| Built { file, text, object: None };
@@ -121,7 +120,7 @@ pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> 
                     .collect(),
                 Err(diagnostics) => {
                     report::print(&diagnostics, analysis.sources());
-                    return Err(1);
+                    return Err(Failure::Shown);
                 }
             }
         }
@@ -139,11 +138,8 @@ pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, u8> 
     })
 }
 
-pub(crate) fn run(args: CompileArgs) -> u8 {
-    let files = match build(&args.build, args.target) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: CompileArgs) -> Outcome {
+    let files = build(&args.build, args.target)?;
     let target = match args.target {
         Target::Spec => "spec",
         Target::Argo => "argo",
@@ -154,67 +150,12 @@ pub(crate) fn run(args: CompileArgs) -> u8 {
         let stem = file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
         file.parent().unwrap_or(Path::new(".")).join(format!("{stem}.{target}"))
     });
-    if let Err(e) = std::fs::create_dir_all(&out) {
-        return report::usage_error(&format!("cannot create `{}`: {e}", out.display()));
-    }
+    std::fs::create_dir_all(&out).map_err(|e| Failure::usage(format!("cannot create `{}`: {e}", out.display())))?;
     for built in &files {
         let path = out.join(&built.file);
-        if let Err(e) = std::fs::write(&path, &built.text) {
-            return report::usage_error(&format!("cannot write `{}`: {e}", path.display()));
-        }
+        std::fs::write(&path, &built.text)
+            .map_err(|e| Failure::usage(format!("cannot write `{}`: {e}", path.display())))?;
     }
     eprintln!("wrote {} file(s) to {}", files.len(), out.display());
-    0
-}
-
-/// Resolves every repo input's ref to its commit now, and snapshots every `dir(…)` input (read
-/// relative to `dir`) into the store as a pinned repo input; stores the scripts each command names
-/// (found in `dir`) and lists them in the spec. A `scheduled` pipeline's branches stay
-/// unpinned (checked to exist): each scheduled run reads the branch as it is when that run plans,
-/// so a nightly run sees the night's data; a tag or a commit id is a pin the user chose and stays.
-fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool) -> Result<(), pipe_store::StoreError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| pipe_store::StoreError::Io { path: PathBuf::from(url), source: e })?;
-    // Nothing to pin, snapshot or store: no store is needed, nor opened.
-    let scripts = specs.iter().any(|s| !pipe_runtime::code::script_args(&s.command, dir).is_empty());
-    if !scripts && specs.iter().all(|s| s.inputs.iter().all(|i| matches!(i.source, InputSource::Stage { .. }))) {
-        return Ok(());
-    }
-    runtime.block_on(async {
-        // A store is created only to hold `dir(…)` snapshots; repo inputs need one that exists.
-        let snapshots_dirs = specs.iter().flat_map(|s| &s.inputs).any(|i| matches!(i.source, InputSource::Dir { .. }));
-        let store = Store::open(url, snapshots_dirs)?;
-        let mut snapshots = std::collections::HashMap::new();
-        for spec in specs.iter_mut() {
-            // The scripts the command names go with the spec, for the cluster to run them.
-            *spec = pipe_runtime::code::with_code(&store, spec, dir).await?;
-            for input in &mut spec.inputs {
-                match &mut input.source {
-                    InputSource::Repo { repo, reference, commit } => {
-                        let resolved = store.resolve(repo, reference).await?;
-                        let branch = scheduled && store.head(repo, reference).await?.is_some();
-                        *commit = (!branch).then_some(resolved);
-                    }
-                    InputSource::Dir { path } => {
-                        let repo = pipe_runtime::run::input_repo(&spec.pipeline, &input.name);
-                        let commit = match snapshots.get(&repo) {
-                            Some(c) => *c,
-                            None => {
-                                let (c, _) =
-                                    pipe_runtime::run::snapshot_dir(&store, &repo, &dir.join(&*path), path, None)
-                                        .await?;
-                                snapshots.insert(repo.clone(), c);
-                                c
-                            }
-                        };
-                        input.source = InputSource::Repo { repo, reference: "main".into(), commit: Some(commit) };
-                    }
-                    InputSource::Stage { .. } | InputSource::Url { .. } => {}
-                }
-            }
-        }
-        Ok(())
-    })
+    Ok(())
 }

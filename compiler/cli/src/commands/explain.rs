@@ -1,13 +1,13 @@
 //! `pipe explain CODE`: the documentation of a diagnostic code.
 
-use crate::report;
+use crate::report::{Failure, Outcome};
 use pipe_core::diag::{Code, closest};
 
-pub(crate) fn run(code: &str) -> u8 {
+pub(crate) fn run(code: &str) -> Outcome {
     match Code::parse(code) {
         Some(c) => {
             print!("{}", c.doc());
-            0
+            Ok(())
         }
         None => {
             let upper = code.trim().to_uppercase();
@@ -15,7 +15,7 @@ pub(crate) fn run(code: &str) -> u8 {
             let hint = near
                 .map(|n| format!("; did you mean `{n}`?"))
                 .unwrap_or_else(|| "; codes look like `E3001` or `W2001`".into());
-            report::usage_error(&format!("no diagnostic code `{code}`{hint}"))
+            Err(Failure::usage(format!("no diagnostic code `{code}`{hint}")))
         }
     }
 }

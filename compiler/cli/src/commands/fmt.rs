@@ -1,19 +1,16 @@
 //! `pipe fmt`: rewrite files canonically, or with `--check` list those that are not.
 
 use crate::files::{display_name, pipeline_files, read};
-use crate::report;
+use crate::report::{self, Failure, Outcome};
 use pipe_core::source::SourceMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub(crate) fn run(named: &[PathBuf], check: bool) -> u8 {
+pub(crate) fn run(named: &[PathBuf], check: bool) -> Outcome {
     if named.len() == 1 && named[0].as_os_str() == "-" {
         return stdin();
     }
-    let files = match pipeline_files(named) {
-        Ok(f) => f,
-        Err(e) => return report::usage_error(&e),
-    };
+    let files = pipeline_files(named).map_err(Failure::Usage)?;
     let mut worst = 0;
     for path in &files {
         let name = display_name(path);
@@ -46,27 +43,29 @@ pub(crate) fn run(named: &[PathBuf], check: bool) -> u8 {
             }
         }
     }
-    if check && worst == 1 {
-        eprintln!("error: the files above are not formatted; run `pipe fmt` to format them");
+    match worst {
+        0 => Ok(()),
+        1 if check => Err(Failure::error("the files above are not formatted; run `pipe fmt` to format them")),
+        1 => Err(Failure::Shown),
+        _ => Err(Failure::UsageShown),
     }
-    worst
 }
 
-fn stdin() -> u8 {
+fn stdin() -> Outcome {
     let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        return report::usage_error(&format!("cannot read standard input: {e}"));
-    }
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
     match pipe_core::format::format(&text) {
         Ok(formatted) => {
             print!("{formatted}");
-            0
+            Ok(())
         }
         Err(diags) => {
             let mut sources = SourceMap::default();
             sources.add("<stdin>", text);
             report::print(&diags, &sources);
-            1
+            Err(Failure::Shown)
         }
     }
 }

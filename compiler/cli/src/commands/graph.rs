@@ -2,20 +2,16 @@
 
 use crate::GraphFormat;
 use crate::files::{FsLoader, display_name, read};
-use crate::report;
+use crate::report::{self, Failure, Outcome};
 use pipe_core::graph::render;
 use std::path::Path;
 
-pub(crate) fn run(path: &Path, format: GraphFormat) -> u8 {
-    let text = match read(path) {
-        Ok(t) => t,
-        Err(e) => return report::usage_error(&e),
-    };
+pub(crate) fn run(path: &Path, format: GraphFormat) -> Outcome {
+    let text = read(path).map_err(Failure::Usage)?;
     let analysis = pipe_core::analyze(&FsLoader, &display_name(path), &text);
     if analysis.has_errors() {
         report::print(&analysis.diagnostics, analysis.sources());
-        eprintln!("error: fix the errors above to see the graph");
-        return 1;
+        return Err(Failure::error("fix the errors above to see the graph"));
     }
     let p = analysis.pipeline();
     match format {
@@ -23,5 +19,5 @@ pub(crate) fn run(path: &Path, format: GraphFormat) -> u8 {
         GraphFormat::Mermaid => print!("{}", render::mermaid(p)),
         GraphFormat::Json => println!("{}", serde_json::to_string_pretty(&render::json(p)).unwrap_or_default()),
     }
-    0
+    Ok(())
 }

@@ -3,7 +3,8 @@
 //! processed, reused or lost.
 
 use crate::files::checked;
-use crate::{inputs, report};
+use crate::inputs;
+use crate::report::{self, Failure, Outcome, Threads};
 use pipe_runtime::record::RunRecord;
 use pipe_store::Store;
 use std::path::PathBuf;
@@ -27,17 +28,11 @@ pub(crate) struct LogArgs {
     json: bool,
 }
 
-pub(crate) fn run(args: LogArgs) -> u8 {
-    let analysis = match checked(&args.file, "read the pipeline's runs") {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: LogArgs) -> Outcome {
+    let analysis = checked(&args.file, "read the pipeline's runs")?;
     let pipeline = analysis.pipeline();
     let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return report::usage_error(&format!("cannot start the async runtime: {e}")),
-    };
+    let runtime = report::runtime(Threads::One)?;
     let records = runtime.block_on(async {
         let store = Store::open(&url, false)?;
         let ids = match &args.run {
@@ -51,8 +46,7 @@ pub(crate) fn run(args: LogArgs) -> u8 {
                 Ok(r) if r.pipeline == pipeline.name => out.push(r),
                 Ok(_) => continue,
                 Err(why) if args.run.is_some() => {
-                    eprintln!("error: the record of run `{id}` cannot be read: {why}");
-                    return Ok(None);
+                    return Err(Failure::error(format!("the record of run `{id}` cannot be read: {why}")));
                 }
                 Err(why) => eprintln!("warning: skipping run `{id}`, whose record cannot be read: {why}"),
             }
@@ -60,25 +54,15 @@ pub(crate) fn run(args: LogArgs) -> u8 {
                 break;
             }
         }
-        Ok::<_, pipe_store::StoreError>(Some(out))
-    });
-    let records = match records {
-        Ok(Some(r)) => r,
-        Ok(None) => return 1,
-        Err(e) => {
-            eprintln!("error: {e}\n  help: {}", e.help());
-            return 1;
-        }
-    };
+        Ok::<_, Failure>(out)
+    })?;
     if let Some(id) = &args.run
         && records.is_empty()
     {
-        eprintln!(
-            "error: no run `{id}` of pipeline `{}` in {url}\n  help: `pipe log {}` lists the runs",
-            pipeline.name,
-            args.file.display()
-        );
-        return 1;
+        return Err(Failure::with_help(
+            format!("no run `{id}` of pipeline `{}` in {url}", pipeline.name),
+            format!("`pipe log {}` lists the runs", args.file.display()),
+        ));
     }
     if let Some(datum) = &args.logs {
         return print_logs(&runtime, &url, &records, datum);
@@ -90,23 +74,23 @@ pub(crate) fn run(args: LogArgs) -> u8 {
     } else {
         records.iter().for_each(line);
     }
-    0
+    Ok(())
 }
 
 /// The stored logs of every datum of the run named `datum` (label, or a prefix of its key).
-fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord], datum: &str) -> u8 {
+fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord], datum: &str) -> Outcome {
     let matching: Vec<_> = records
         .iter()
         .flat_map(|r| r.stages.iter().flat_map(move |s| s.datums.iter().map(move |d| (s, d))))
         .filter(|(_, d)| d.datum == datum || d.key.starts_with(datum))
         .collect();
     if matching.is_empty() {
-        eprintln!(
-            "error: the run has no datum `{datum}`\n  help: `pipe log FILE RUN` lists its datums; give a label or a key prefix"
-        );
-        return 1;
+        return Err(Failure::with_help(
+            format!("the run has no datum `{datum}`"),
+            "`pipe log FILE RUN` lists its datums; give a label or a key prefix",
+        ));
     }
-    let shown = runtime.block_on(async {
+    runtime.block_on(async {
         let store = Store::open(url, false)?;
         for (stage, d) in matching {
             println!("== stage `{}`, datum `{}` ({})", stage.name, d.datum, d.status);
@@ -130,15 +114,8 @@ fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord
                 print!("{}", String::from_utf8_lossy(&std::fs::read(tmp.path().join(&f.path)).unwrap_or_default()));
             }
         }
-        Ok::<_, pipe_store::StoreError>(())
-    });
-    match shown {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}\n  help: {}", e.help());
-            1
-        }
-    }
+        Ok::<_, Failure>(())
+    })
 }
 
 fn line(r: &RunRecord) {

@@ -9,6 +9,7 @@ mod progress;
 pub(crate) use progress::LINE_EVERY;
 mod resolve;
 
+use crate::report::{self, Outcome, Threads};
 use clap::{Args, Subcommand};
 use pipe_store::{Filter, GetOptions, PutOptions, Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -112,23 +113,13 @@ enum DataCommand {
     },
 }
 
-pub(crate) fn run(args: DataArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return crate::report::usage_error(&format!("cannot start the async runtime: {e}")),
-    };
-    let result = match args.command {
-        DataCommand::Resolve { file, json } => return resolve::run(&runtime, args.store.as_deref(), &file, json),
+pub(crate) fn run(args: DataArgs) -> Outcome {
+    let runtime = report::runtime(Threads::Many)?;
+    match args.command {
+        DataCommand::Resolve { file, json } => resolve::run(&runtime, args.store.as_deref(), &file, json),
         command => {
             let url = args.store.clone().unwrap_or_else(crate::inputs::data_store_url);
-            runtime.block_on(execute(&url, command))
-        }
-    };
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}\n  help: {}", e.help());
-            1
+            Ok(runtime.block_on(execute(&url, command))?)
         }
     }
 }

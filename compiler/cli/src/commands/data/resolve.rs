@@ -2,31 +2,23 @@
 
 use crate::files::checked;
 use crate::inputs;
+use crate::report::Outcome;
 use pipe_core::ir::Source;
 use pipe_store::Store;
 use std::path::Path;
 
-pub(super) fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &Path, json: bool) -> u8 {
-    let analysis = match checked(file, "resolve the pipeline's inputs") {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+pub(super) fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &Path, json: bool) -> Outcome {
+    let analysis = checked(file, "resolve the pipeline's inputs")?;
     let pipeline = analysis.pipeline();
     let url = inputs::store_url(flag, pipeline, file);
     let resolved = runtime.block_on(async {
         let store = Store::open(&url, false)?;
         inputs::resolve(&store, pipeline).await
     });
-    let resolved = match resolved {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}\n  help: {}", e.help());
-            return 1;
-        }
-    };
+    let resolved = resolved?;
     if json {
         println!("{}", serde_json::to_string_pretty(&resolved).expect("JSON values print"));
-        return 0;
+        return Ok(());
     }
     for input in &pipeline.inputs {
         let line = match &input.source {
@@ -40,5 +32,5 @@ pub(super) fn run(runtime: &tokio::runtime::Runtime, flag: Option<&str>, file: &
         };
         println!("{:<12} {line}", input.name);
     }
-    0
+    Ok(())
 }

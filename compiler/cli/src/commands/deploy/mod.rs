@@ -12,6 +12,7 @@ mod cluster;
 mod watch;
 
 use super::compile::{BuildArgs, Target, build};
+use crate::report::{self, Failure, Outcome, Threads};
 use cluster::{Cluster, DeployError};
 
 #[derive(Debug, clap::Args)]
@@ -43,38 +44,29 @@ pub(crate) struct StatusArgs {
     context: Option<String>,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts")
+impl From<DeployError> for Failure {
+    fn from(e: DeployError) -> Failure {
+        let help = e.help();
+        Failure::with_help(e, help)
+    }
 }
 
-fn failed(e: &DeployError) -> u8 {
-    eprintln!("error: {e}\n  help: {}", e.help());
-    1
-}
-
-pub(crate) fn run(args: DeployArgs) -> u8 {
-    let built = match build(&args.build, Target::Argo) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: DeployArgs) -> Outcome {
+    let built = build(&args.build, Target::Argo)?;
     let object = |file: &str| built.iter().find(|b| b.file == file).and_then(|b| b.object.clone());
     let files = ["service-account.yaml", "role.yaml", "role-binding.yaml", "configmap.yaml", "workflow-template.yaml"];
     let (Some(applied), Some(workflow)) =
         (files.iter().map(|f| object(f)).collect::<Option<Vec<_>>>(), object("workflow.yaml"))
     else {
-        return failed(&DeployError::Other(format!("the Argo target did not give all of {files:?} and workflow.yaml")));
+        return Err(
+            DeployError::Other(format!("the Argo target did not give all of {files:?} and workflow.yaml")).into()
+        );
     };
     let template = &applied[4];
     let namespace = args.namespace.clone().or_else(|| template["metadata"]["namespace"].as_str().map(str::to_owned));
-    runtime().block_on(async {
-        let cluster = match cluster::connect(args.context.as_deref(), namespace.as_deref()).await {
-            Ok(c) => c,
-            Err(e) => return failed(&e),
-        };
-        match deploy(&cluster, &applied, &workflow, &args).await {
-            Ok(code) => code,
-            Err(e) => failed(&e),
-        }
+    report::runtime(Threads::One)?.block_on(async {
+        let cluster = cluster::connect(args.context.as_deref(), namespace.as_deref()).await?;
+        deploy(&cluster, &applied, &workflow, &args).await
     })
 }
 
@@ -86,7 +78,7 @@ async fn deploy(
     applied: &[serde_json::Value],
     workflow: &serde_json::Value,
     args: &DeployArgs,
-) -> Result<u8, DeployError> {
+) -> Outcome {
     use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
     let (templates, workflows) = cluster.argo().await?;
@@ -114,14 +106,14 @@ async fn deploy(
     eprintln!("submitted Workflow {}/{name}{dry}", cluster.namespace);
     println!("{name}");
     if !args.watch || args.dry_run {
-        return Ok(0);
+        return Ok(());
     }
     let view = watch::follow(cluster, &cluster.workflows(&workflows), &name).await?;
-    Ok(watch::outcome(&name, &view))
+    watch::outcome(&name, &view)
 }
 
-pub(crate) fn status(args: StatusArgs) -> u8 {
-    runtime().block_on(async {
+pub(crate) fn status(args: StatusArgs) -> Outcome {
+    report::runtime(Threads::One)?.block_on(async {
         let run = async {
             let cluster = cluster::connect(args.context.as_deref(), args.namespace.as_deref()).await?;
             let (_, workflows) = cluster.argo().await?;
@@ -147,13 +139,13 @@ pub(crate) fn status(args: StatusArgs) -> u8 {
                 if items.is_empty() {
                     eprintln!("no workflows of pipe's in namespace `{}`", cluster.namespace);
                 }
-                return Ok(0);
+                return Ok(());
             };
             let workflow = api.get(name).await.map_err(|e| cluster.classify(e, "get", "workflows", name))?;
             let view = watch::View::of(&workflow);
             view.print(name, None);
-            Ok::<u8, DeployError>(if view.finished() { watch::outcome(name, &view) } else { 0 })
+            if view.finished() { watch::outcome(name, &view) } else { Ok(()) }
         };
-        run.await.unwrap_or_else(|e| failed(&e))
+        run.await
     })
 }

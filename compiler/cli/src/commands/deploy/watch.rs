@@ -2,6 +2,7 @@
 //! from a watch that resumes from the last resourceVersion it saw when the server ends it.
 
 use super::cluster::{Cluster, DeployError};
+use crate::report::{Failure, Outcome};
 use futures::TryStreamExt;
 use kube::api::{Api, DynamicObject, WatchEvent, WatchParams};
 use serde_json::Value;
@@ -65,19 +66,21 @@ impl View {
     }
 }
 
-/// Exit code of a finished view: 0 on success; 1 with the failing step's message otherwise.
-pub(super) fn outcome(name: &str, view: &View) -> u8 {
+/// A finished view's outcome: its failing step's message unless it succeeded.
+pub(super) fn outcome(name: &str, view: &View) -> Outcome {
     if view.phase == "Succeeded" {
-        return 0;
+        return Ok(());
     }
-    match view.failure() {
+    let message = match view.failure() {
         Some((step, message)) => {
-            eprintln!("error: workflow `{name}` {}: step `{step}` failed: {message}", view.phase.to_lowercase())
+            format!("workflow `{name}` {}: step `{step}` failed: {message}", view.phase.to_lowercase())
         }
-        None => eprintln!("error: workflow `{name}` {}: {}", view.phase.to_lowercase(), view.message),
-    }
-    eprintln!("  help: `pipe status {name}` shows every step; `argo logs {name}` shows their output");
-    1
+        None => format!("workflow `{name}` {}: {}", view.phase.to_lowercase(), view.message),
+    };
+    Err(Failure::with_help(
+        message,
+        format!("`pipe status {name}` shows every step; `argo logs {name}` shows their output"),
+    ))
 }
 
 /// Follows `name` until it finishes; gives its last view.

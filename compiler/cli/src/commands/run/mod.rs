@@ -8,7 +8,8 @@
 mod progress;
 
 use crate::files::{checked, param_overrides};
-use crate::{inputs, report};
+use crate::inputs;
+use crate::report::{self, Failure, Threads};
 use pipe_runtime::exec::ExecContext;
 use pipe_runtime::run::{RunOptions, RunReport, run_pipeline};
 use pipe_spec::StageSpec;
@@ -38,41 +39,30 @@ pub(crate) struct RunArgs {
     explain_datums: Option<String>,
 }
 
-pub(crate) fn run(args: RunArgs) -> u8 {
-    let analysis = match checked(&args.file, "run the pipeline") {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: RunArgs) -> report::Outcome {
+    let analysis = checked(&args.file, "run the pipeline")?;
     let pipeline = analysis.pipeline();
-    let params = match param_overrides(&args.params).and_then(|o| pipe_core::emit::params::resolve(pipeline, &o)) {
-        Ok(p) => p,
-        Err(e) => return report::usage_error(&e),
-    };
+    let params = param_overrides(&args.params)
+        .and_then(|o| pipe_core::emit::params::resolve(pipeline, &o))
+        .map_err(Failure::Usage)?;
     let specs = pipe_core::emit::spec::stage_specs(pipeline, &params);
     let dir = args.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let missing = inputs::missing_dirs(&analysis, &dir);
     if !missing.is_empty() {
-        for m in &missing {
-            eprintln!("error: {m}");
-        }
-        eprintln!("  help: create the folder, or fix the path in `dir(…)` (relative to the pipeline's folder)");
-        return 1;
+        return Err(Failure::Problems {
+            messages: missing,
+            help: "create the folder, or fix the path in `dir(…)` (relative to the pipeline's folder)".into(),
+        });
     }
     let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
     let state = inputs::state_dir(&url, &dir.join(".pipe/state"));
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return report::usage_error(&format!("cannot start the async runtime: {e}")),
-    };
+    let runtime = report::runtime(Threads::Many)?;
     // Commands may write only inside their datum's folder, not into the project or the store.
     let mut protected = vec![dir.clone(), state.clone()];
     protected.extend(inputs::local_folder(&url));
-    let sandbox = match pipe_runtime::sandbox::Sandbox::detect(&protected) {
-        Ok(s) => s,
-        Err(e) => return report::usage_error(&e),
-    };
+    let sandbox = pipe_runtime::sandbox::Sandbox::detect(&protected).map_err(Failure::Usage)?;
     let bars = progress::Bars::new(args.json);
     let opts = RunOptions {
         jobs,
@@ -87,46 +77,23 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         params: params.into_iter().collect(),
         progress: Arc::new(bars),
     };
-    let store = match Store::open(&url, true) {
-        Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}\n  help: {}", e.help());
-            return 1;
-        }
-    };
+    let store = Store::open(&url, true)?;
     let result = runtime.block_on(async {
         if let Some(stage) = &args.explain_datums {
-            return explain(&store, &specs, stage, &opts.exec.cwd).await.map(|()| Outcome::Explained);
+            explain(&store, &specs, stage, &opts.exec.cwd).await?;
+            return Ok(None);
         }
-        let (problems, help) = before_running(&store, pipeline, &specs, &args.file, &opts.exec.cwd).await?;
-        if !problems.is_empty() {
-            for m in &problems {
-                eprintln!("error: {m}");
-            }
-            eprintln!("  help: {help}");
-            return Ok(Outcome::Refused);
+        let (messages, help) = before_running(&store, pipeline, &specs, &args.file, &opts.exec.cwd).await?;
+        if !messages.is_empty() {
+            return Err(Failure::Problems { messages, help: help.into() });
         }
-        run_pipeline(&store, &specs, &opts).await.map(Outcome::Ran)
-    });
+        Ok(Some(run_pipeline(&store, &specs, &opts).await?))
+    })?;
     let unsandboxed = opts.exec.sandbox.off_reason().map(str::to_owned);
     match result {
-        Ok(Outcome::Explained) => 0,
-        Ok(Outcome::Refused) => 1,
-        Ok(Outcome::Ran(r)) => summary(&r, args.json, unsandboxed.as_deref()),
-        Err(e) => {
-            eprintln!("error: {e}\n  help: {}", e.help());
-            1
-        }
+        None => Ok(()),
+        Some(report) => summary(&report, args.json, unsandboxed.as_deref()),
     }
-}
-
-/// How `pipe run` ended, short of an error.
-enum Outcome {
-    /// `--explain-datums` listed a stage's datums.
-    Explained,
-    /// A check before running found problems, already printed.
-    Refused,
-    Ran(RunReport),
 }
 
 /// What can be checked before anything runs, and the help for it: the pipeline's name must be its
@@ -198,7 +165,7 @@ fn pipeline_identity(file: &Path) -> String {
 
 /// Prints failures, the table (or JSON) and warnings; `unsandboxed` says why commands ran without
 /// the sandbox, if they did.
-fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> u8 {
+fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::Outcome {
     for s in &r.stages {
         for f in &s.failures {
             eprintln!(
@@ -263,7 +230,7 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> u8 {
         }
         eprintln!("run {}", r.run_id);
     }
-    u8::from(!r.succeeded())
+    if r.succeeded() { Ok(()) } else { Err(Failure::Shown) }
 }
 
 /// Prints the datums of `stage`, each marked cached or to process.
