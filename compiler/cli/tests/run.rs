@@ -203,6 +203,35 @@ stage after: torchx.shell {
     assert_eq!(run(&dir, &[]), triples(&[("check", 1, 2), ("after", 1, 0)]), "finished datums were kept");
 }
 
+/// A failed datum's folder is kept for its reproduce line until its stage runs again, under any
+/// fingerprint: folders of failures from before a fix piled up and slowed every later datum, each
+/// of which lists the stage's folder (10,000 of them made a datum 14 ms instead of 2.4 ms).
+#[test]
+fn a_failed_datum_s_folder_lasts_until_its_stage_runs_again() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage check: torchx.shell {\n  image  = \"busybox\"\n  script = \"exit 3\"\n  datums = glob(raw, \"/*\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1"), ("raw/b", "2")]);
+    let kept = |out: &std::process::Output| -> Vec<PathBuf> {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        stderr
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("help: rerun this datum alone: cd "))
+            .map(|l| PathBuf::from(l.split(" && ").next().expect("a folder")))
+            .collect()
+    };
+    let first = kept(&pipe(&dir, &["run", "pipeline.pipe"]));
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|f| f.is_dir()), "kept for the reproduce line: {first:?}");
+    // Another command is another fingerprint: other datum keys, other folders.
+    let text = std::fs::read_to_string(dir.join("pipeline.pipe")).expect("read");
+    std::fs::write(dir.join("pipeline.pipe"), text.replace("exit 3", "exit 4")).expect("write");
+    let second = kept(&pipe(&dir, &["run", "pipeline.pipe"]));
+    assert_eq!(second.len(), 2);
+    assert!(second.iter().all(|f| f.is_dir()), "this run's failures are kept: {second:?}");
+    assert!(first.iter().all(|f| !f.exists()), "the earlier run's are gone: {first:?}");
+    let stage_dir = second[0].parent().expect("the stage's folder");
+    assert_eq!(std::fs::read_dir(stage_dir).expect("list").count(), 2, "only this run's folders remain");
+}
+
 #[test]
 fn two_datums_writing_one_output_path_is_an_error_naming_both() {
     let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage s: torchx.shell {\n  image  = \"busybox\"\n  script = \"echo x > $PIPE_OUT/same\"\n  datums = glob(raw, \"/*\")\n}\n";

@@ -10,12 +10,15 @@
 use crate::glob::Glob;
 use pipe_spec::{DatumSpec, FileEntry, Hash, JoinPart};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-/// One file of a datum: which input it comes from, and the entry (path inside that input).
+/// One file of a datum: which input it comes from, and the entry (path inside that input). Shared,
+/// not copied, between the datums that hold it: a cross of 100,000 files with 10 holds each of
+/// the ten in 100,000 datums.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatumFile {
-    pub input: String,
-    pub entry: FileEntry,
+    pub input: Arc<str>,
+    pub entry: Arc<FileEntry>,
 }
 
 /// A unit of work.
@@ -72,11 +75,24 @@ pub enum DatumError {
 /// The datums of `spec` over `inputs` (input name → its files, sorted by path), each once: a datum
 /// identical to an earlier one is dropped.
 pub fn expand(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, DatumError> {
-    let mut all = expand_spec(spec, inputs)?;
-    let identity = Hash([0; 32]);
+    Ok(expand_keyed(spec, inputs, &Hash([0; 32]))?.into_iter().map(|(d, _)| d).collect())
+}
+
+/// [`expand`], each datum with its key under `fingerprint`: every key is computed once, and the
+/// keys tell identical datums apart (they are equal exactly when the datums are).
+pub fn expand_keyed(
+    spec: &DatumSpec,
+    inputs: &HashMap<String, Vec<FileEntry>>,
+    fingerprint: &Hash,
+) -> Result<Vec<(Datum, Hash)>, DatumError> {
+    let all = expand_spec(spec, inputs)?;
     let mut seen = HashSet::with_capacity(all.len());
-    all.retain(|d| seen.insert(d.key(&identity)));
-    Ok(all)
+    Ok(all
+        .into_iter()
+        .map(|d| (d.key(fingerprint), d))
+        .filter(|(key, _)| seen.insert(*key))
+        .map(|(k, d)| (d, k))
+        .collect())
 }
 
 fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, DatumError> {
@@ -172,7 +188,8 @@ fn join(parts: &[JoinPart], inputs: &HashMap<String, Vec<FileEntry>>) -> Result<
 fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
     let g = Glob::new(pattern);
     let files_only = pattern.ends_with("/**");
-    let file = |e: &FileEntry| DatumFile { input: input.to_owned(), entry: e.clone() };
+    let name: Arc<str> = input.into();
+    let file = |e: &FileEntry| DatumFile { input: name.clone(), entry: Arc::new(e.clone()) };
     if g.is_root() {
         if files.is_empty() {
             return Vec::new();

@@ -110,7 +110,7 @@ pub async fn run_datum(
     };
     let mut by_input: BTreeMap<&str, Vec<FileEntry>> = BTreeMap::new();
     for f in &datum.files {
-        by_input.entry(&f.input).or_default().push(f.entry.clone());
+        by_input.entry(&f.input).or_default().push(FileEntry::clone(&f.entry));
     }
     let command = absolute_scripts(&spec.command, &ctx.cwd);
     let Some((program, args)) = command.split_first() else {
@@ -408,6 +408,27 @@ impl WorkFolder {
     /// Removes the folder (a finished attempt leaves nothing behind).
     fn remove(self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Removes every datum folder of `stage` under `work_root` that no runner holds: failed attempts
+/// kept from earlier runs (under any fingerprint) and folders a killed run left. Called when a
+/// stage starts, so a failed datum's folder lasts until its stage runs again, and the stage's
+/// folder holds only this run's: each datum lists it, and thousands of old failures made every
+/// datum slow (14 ms instead of 2.4 ms each at 10,000).
+pub fn clear_kept_folders(work_root: &Path, stage: &str) {
+    let Ok(entries) = std::fs::read_dir(work_root.join(stage)) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let datum_folder =
+            name.split_once('.').is_some_and(|(key, _)| key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+        if datum_folder
+            && let Ok(dir) = std::fs::File::open(entry.path())
+            && dir.try_lock().is_ok()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod datums;
 pub mod exec;
 pub mod glob;
 pub mod guard;
+pub mod lookup;
 pub mod pin;
 pub mod record;
 pub mod run;

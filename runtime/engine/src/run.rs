@@ -316,17 +316,16 @@ async fn run_stage(
         report.status = StageStatus::Blocked;
         return Ok((report, None));
     }
-    let list = list_datums(spec, datasets)?;
+    let list = list_datums(spec, datasets, &fingerprint)?;
     report.datums = list.len();
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
     let mut index = store.stage_index_get(&fingerprint).await?;
-    let keys: Vec<Hash> = list.iter().map(|d| d.key(&fingerprint)).collect();
-    let index_current = keys.len() == index.len() && keys.iter().all(|k| index.contains_key(k));
+    let index_current = list.len() == index.len() && list.iter().all(|(_, k)| index.contains_key(k));
     // Datums the stage index vouches for are reused at once; only the others go to the executor.
     let mut outcomes: Vec<Option<Ran>> = Vec::with_capacity(list.len());
     let mut pending = Vec::new();
-    for (i, (d, key)) in list.into_iter().zip(keys).enumerate() {
+    for (i, (d, key)) in list.into_iter().enumerate() {
         match index.remove(&key) {
             Some(outputs) => outcomes.push(Some((d, key, Ok(DatumOutcome::Reused { outputs, logs: Vec::new() })))),
             None => {
@@ -336,6 +335,9 @@ async fn run_stage(
         }
     }
     opts.progress.datums_reused(&spec.stage, outcomes.len() - pending.len());
+    if !pending.is_empty() {
+        crate::exec::clear_kept_folders(&opts.exec.work_root, &spec.stage);
+    }
     let ran: Vec<(usize, Datum, Hash, Result<DatumOutcome, StoreError>)> = futures::stream::iter(pending)
         .map(|(i, d, key)| {
             let slots = slots.clone();
@@ -463,12 +465,17 @@ pub fn default_work_root(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("work")
 }
 
-/// The datums of `spec` over `datasets` (every input's and upstream stage's files, by name).
-/// A stage with `require_datums` whose datums match nothing fails here, on every runner.
-pub fn list_datums(spec: &StageSpec, datasets: &HashMap<String, Vec<FileEntry>>) -> Result<Vec<Datum>, RunError> {
+/// The datums of `spec` over `datasets` (every input's and upstream stage's files, by name), each
+/// with its key under `fingerprint` (the spec's, with its code). A stage with `require_datums`
+/// whose datums match nothing fails here, on every runner.
+pub fn list_datums(
+    spec: &StageSpec,
+    datasets: &HashMap<String, Vec<FileEntry>>,
+    fingerprint: &Hash,
+) -> Result<Vec<(Datum, Hash)>, RunError> {
     match &spec.datums {
         Some(d) => {
-            let list = datums::expand(d, datasets)
+            let list = datums::expand_keyed(d, datasets, fingerprint)
                 .map_err(|e| RunError::Stage { stage: spec.stage.clone(), message: e.to_string() })?;
             if list.is_empty() && spec.require_datums {
                 return Err(RunError::Stage {
@@ -478,6 +485,10 @@ pub fn list_datums(spec: &StageSpec, datasets: &HashMap<String, Vec<FileEntry>>)
             }
             Ok(list)
         }
-        None => Ok(vec![Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() }]),
+        None => {
+            let only = Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() };
+            let key = only.key(fingerprint);
+            Ok(vec![(only, key)])
+        }
     }
 }

@@ -138,14 +138,10 @@ pub const PLAN_FORMAT: u32 = 1;
 pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize) -> Result<Plan, RunError> {
     let fingerprint = spec.fingerprint();
     let (resolved, files) = inputs(store, spec).await?;
-    let datums = list_datums(spec, &files)?;
-    let mut pending = Vec::new();
-    for d in &datums {
-        let key = d.key(&fingerprint);
-        if store.cache_get(&fingerprint, &key).await?.is_none() {
-            pending.push(key);
-        }
-    }
+    let datums = list_datums(spec, &files, &fingerprint)?;
+    let keys: Vec<Hash> = datums.iter().map(|(_, key)| *key).collect();
+    let cached = crate::lookup::cached(store, &fingerprint, &keys).await?;
+    let pending: Vec<Hash> = keys.into_iter().filter(|k| !cached.contains(k)).collect();
     let limit = if spec.kind == pipe_spec::StageKind::Ddp {
         1
     } else {
@@ -224,14 +220,8 @@ pub async fn run_shard(
     let exec = &exec;
     let keys: HashSet<Hash> = keys.iter().copied().collect();
     let files = planned_inputs(store, &plan).await?;
-    let mine: Vec<(Datum, Hash)> = list_datums(spec, &files)?
-        .into_iter()
-        .map(|d| {
-            let key = d.key(&fingerprint);
-            (d, key)
-        })
-        .filter(|(_, key)| keys.contains(key))
-        .collect();
+    let mine: Vec<(Datum, Hash)> =
+        list_datums(spec, &files, &fingerprint)?.into_iter().filter(|(_, key)| keys.contains(key)).collect();
     let mut report = new_report(spec, &fingerprint);
     report.datums = mine.len();
     let mut outcomes = Vec::new();
@@ -249,12 +239,20 @@ pub async fn run_shard(
 /// Merges every datum's cached outputs and commits them to `<pipeline>.<stage>@main`.
 pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(CommitId, StageReport), RunError> {
     let fingerprint = spec.fingerprint();
-    let files = planned_inputs(store, &required_plan(store, spec, run).await?).await?;
+    let plan = required_plan(store, spec, run).await?;
+    let files = planned_inputs(store, &plan).await?;
     let mut report = new_report(spec, &fingerprint);
     let mut outcomes = Vec::new();
     let mut missing = Vec::new();
-    for d in list_datums(spec, &files)? {
-        let key = d.key(&fingerprint);
+    // The stage index answers for the datums of the last run in one read; only the rest (this
+    // run's shards' results) are read one by one.
+    let mut indexed = store.stage_index_get(&fingerprint).await?;
+    let index_had = indexed.len();
+    for (d, key) in list_datums(spec, &files, &fingerprint)? {
+        if let Some(outputs) = indexed.remove(&key) {
+            outcomes.push((d, key, DatumOutcome::Reused { outputs, logs: Vec::new() }));
+            continue;
+        }
         match store.cache_get(&fingerprint, &key).await? {
             Some(entry) => outcomes.push((d, key, DatumOutcome::Reused { outputs: entry.files, logs: entry.logs })),
             None => missing.push(d.label),
@@ -271,10 +269,23 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
         });
     }
     report.datums = outcomes.len();
+    let index: HashMap<Hash, Vec<FileEntry>> = outcomes
+        .iter()
+        .filter_map(|(_, key, o)| match o {
+            DatumOutcome::Reused { outputs, .. } => Some((*key, outputs.clone())),
+            _ => None,
+        })
+        .collect();
     let merged = merge_outputs(spec, outcomes, &mut report)?;
     let repo = output_repo(&spec.pipeline, &spec.stage);
     let (commit, _) = store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?;
     report.output = Some(commit);
+    // The next plan of this stage reads which datums are cached in one object, as `pipe run` does;
+    // a run that processed nothing rewrites it only when it no longer matches.
+    let current = plan.shards.iter().all(Vec::is_empty) && indexed.is_empty() && index_had == index.len();
+    if !current {
+        store.stage_index_put(&fingerprint, &index).await?;
+    }
     Ok((commit, report))
 }
 
@@ -316,6 +327,9 @@ pub async fn whole_stage(
     let mut report = new_report(spec, &fingerprint);
     report.datums = plan.datums;
     report.skipped = plan.cached;
+    if !plan.shards.is_empty() {
+        crate::exec::clear_kept_folders(&exec.work_root, &spec.stage);
+    }
     for shard in 0..plan.shards.len() {
         let part = run_shard(store, spec, run, shard, command.clone(), exec).await?;
         report.processed += part.processed;

@@ -15,6 +15,7 @@ use pipe_runtime::run::{RunOptions, RunReport, run_pipeline};
 use pipe_spec::StageSpec;
 use pipe_store::Store;
 use serde_json::json;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -277,10 +278,15 @@ async fn explain(
         datasets.insert(input.name.clone(), store.manifest(&repo, commit).await?.files);
     }
     let fingerprint = pipe_runtime::code::with_code(store, spec, cwd).await?.fingerprint();
-    for d in pipe_runtime::run::list_datums(spec, &datasets)? {
-        let cached = store.cache_get(&fingerprint, &d.key(&fingerprint)).await?.is_some();
+    let datums = pipe_runtime::run::list_datums(spec, &datasets, &fingerprint)?;
+    let keys: Vec<_> = datums.iter().map(|(_, key)| *key).collect();
+    let hits = pipe_runtime::lookup::cached(store, &fingerprint, &keys).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (d, key) in &datums {
+        let cached = hits.contains(key);
         let files: Vec<String> = d.files.iter().map(|f| format!("{}:{}", f.input, f.entry.path)).collect();
-        println!(
+        let line = writeln!(
+            out,
             "{} {}  ({} file{}: {})",
             if cached { "cached " } else { "process" },
             d.label,
@@ -288,6 +294,11 @@ async fn explain(
             if files.len() == 1 { "" } else { "s" },
             files.join(", ")
         );
+        // A reader that stops early (`| head`) ends the listing.
+        if line.is_err() {
+            break;
+        }
     }
+    let _ = out.flush();
     Ok(())
 }
