@@ -392,7 +392,7 @@ mod tests {
         assert_ne!(ds[0].key(&fp), ds[1].key(&fp));
         assert_ne!(ds[0].key(&fp), ds[0].key(&Hash::of(b"other code")));
         let mut renamed = ds[0].clone();
-        renamed.files[0].entry.path = "a2".into();
+        Arc::make_mut(&mut renamed.files[0].entry).path = "a2".into();
         assert_ne!(renamed.key(&fp), ds[0].key(&fp));
     }
 }
