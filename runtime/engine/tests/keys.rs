@@ -55,7 +55,7 @@ fn view(spec: &StageSpec, d: &Datum) -> View {
         input_names,
         label: d.label.clone(),
         captures: d.captures.clone(),
-        files: d.files.iter().map(|f| (f.input.clone(), f.entry.path.clone(), f.entry.hash)).collect(),
+        files: d.files.iter().map(|f| (f.input.to_string(), f.entry.path.clone(), f.entry.hash)).collect(),
     }
 }
 
