@@ -6,7 +6,7 @@
 //! a chunk is only cut once at least `MAX` bytes after its start are in memory (or the stream has
 //! ended), which is all FastCDC ever looks at. Does no IO besides reading.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use fastcdc::v2020::FastCDC;
 use pipe_spec::{ChunkRef, Hash};
 use std::io::{self, Read};
@@ -26,8 +26,10 @@ const SEGMENT: usize = 16 * MAX;
 ///
 /// `buffer` is where the bytes are read. Pass the same one for every file a thread reads: its
 /// pages are then reused instead of being faulted in fresh for each file, which cost as much as
-/// chunking itself (the `chunking` bench). It comes back empty with its capacity, unless `emit`
-/// kept a chunk's bytes, in which case the next call allocates anew.
+/// chunking itself (the `chunking` bench). Each chunk is handed to `emit` as a copy of its bytes,
+/// so the buffer always comes back (empty, with its capacity): when chunks were slices of it,
+/// taking it back as a `Vec` lost its capacity whenever a slice had been taken, and every small
+/// file then faulted in a fresh buffer (a fifth of a 10,000-file put went to zeroing new pages).
 pub fn chunk<E>(
     mut reader: impl Read,
     size_hint: u64,
@@ -35,35 +37,28 @@ pub fn chunk<E>(
     io_error: impl Fn(io::Error) -> E,
     mut emit: impl FnMut(ChunkRef, Bytes) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut buf = std::mem::take(buffer);
+    let buf = buffer;
     buf.clear();
     let mut left = size_hint;
     loop {
         let want = SEGMENT.min(buf.len() + usize::try_from(left).unwrap_or(SEGMENT) + 1);
         buf.reserve(want.saturating_sub(buf.len()));
         let carried = buf.len();
-        let eof = fill(&mut reader, &mut buf, SEGMENT).map_err(&io_error)?;
+        let eof = fill(&mut reader, buf, SEGMENT).map_err(&io_error)?;
         left = left.saturating_sub((buf.len() - carried) as u64);
-        let mut data = Bytes::from(buf);
         let mut consumed = 0;
-        for c in FastCDC::new(&data, MIN, AVG, MAX) {
-            if !eof && data.len() - c.offset < MAX {
+        for c in FastCDC::new(buf, MIN, AVG, MAX) {
+            if !eof && buf.len() - c.offset < MAX {
                 break;
             }
-            let bytes = data.slice(c.offset..c.offset + c.length);
-            emit(ChunkRef { hash: Hash::of(&bytes), size: c.length as u64 }, bytes)?;
+            let bytes = &buf[c.offset..c.offset + c.length];
+            emit(ChunkRef { hash: Hash::of(bytes), size: c.length as u64 }, Bytes::copy_from_slice(bytes))?;
             consumed = c.offset + c.length;
         }
-        // What is left is the start of the next chunk: moved to the front of the same buffer
-        // when no chunk's bytes are still held.
-        data.advance(consumed);
-        buf = match data.try_into_mut() {
-            Ok(rest) => Vec::from(rest),
-            Err(shared) => shared.to_vec(),
-        };
+        // What is left is the start of the next chunk: moved to the front of the buffer.
+        buf.drain(..consumed);
         if eof {
             buf.clear();
-            *buffer = buf;
             return Ok(());
         }
     }
