@@ -746,6 +746,32 @@ fn a_datums_output_is_kept_and_shown_by_pipe_log() {
     assert!(ok(&dir, &["log", "pipeline.pipe", &second, "--logs", "raw:/a"]).contains("(reused)"));
 }
 
+/// A run is named by its id, a unique prefix of it, `latest` or `latest~N`, and its record shows
+/// the params it ran with. Before, only a whole id worked (`pipe log FILE latest` said "no run").
+#[test]
+fn runs_are_named_by_prefix_latest_and_latest_n() {
+    let pipeline = "use torchx\n\nparam greeting: string = \"hi\"\n\ninput raw = dir(\"raw\")\n\nstage talk: torchx.shell {\n  image  = \"busybox\"\n  script = \"echo ${greeting} > $PIPE_OUT/said\"\n  datums = glob(raw, \"/\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1")]);
+    let run_id = |out: Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        stderr.lines().rev().find_map(|l| l.strip_prefix("run ")).expect("run id").to_owned()
+    };
+    let first = run_id(pipe(&dir, &["run", "pipeline.pipe"]));
+    let second = run_id(pipe(&dir, &["run", "pipeline.pipe", "--param", "greeting=hello"]));
+    let shown = |name: &str| ok(&dir, &["log", "pipeline.pipe", name]);
+    assert!(shown("latest").starts_with(&format!("run {second}")), "{}", shown("latest"));
+    assert!(shown("latest~1").starts_with(&format!("run {first}")));
+    assert!(shown("latest").contains("param  greeting     hello"), "{}", shown("latest"));
+    assert!(shown(&second[..second.len() - 3]).starts_with(&format!("run {second}")), "a unique prefix names it");
+    let out = pipe(&dir, &["log", "pipeline.pipe", "latest~2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no run `latest~2`"));
+    // Both ids start with the year: a prefix of two runs is refused, naming them.
+    let out = pipe(&dir, &["log", "pipeline.pipe", "20"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`20` is the start of 2 runs' ids") && stderr.contains(&first), "{stderr}");
+}
+
 /// Two pipelines of one name in one store: every example is `pipeline.pipe`, and running one then
 /// another against one store made `pipeline.train@main` the second's model and listed its runs
 /// under the first. The first to run holds the name; another file is refused, saying how to name

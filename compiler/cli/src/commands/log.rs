@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub(crate) struct LogArgs {
     file: PathBuf,
-    /// One run's whole record.
+    /// One run's whole record: its id, a prefix of it, `latest` or `latest~N` (N runs before).
     run: Option<String>,
     /// The store [default: as `pipe run`].
     #[arg(long, env = "PIPE_STORE")]
@@ -35,35 +35,36 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     let runtime = report::runtime(Threads::One)?;
     let records = runtime.block_on(async {
         let store = Store::open(&url, false)?;
-        let ids = match &args.run {
-            Some(id) => vec![id.clone()],
-            None => store.run_ids().await?.into_iter().rev().collect(),
-        };
+        // Run ids start with their time (`20261207T035534Z-…`): sorted, newest last.
+        let mut ids = store.run_ids().await?;
+        ids.sort();
+        ids.reverse();
+        if let Some(name) = &args.run {
+            let record = named_run(&store, &ids, &pipeline.name, name).await?;
+            return Ok::<_, Failure>(vec![record.ok_or_else(|| {
+                Failure::with_help(
+                    format!("no run `{name}` of pipeline `{}` in {url}", pipeline.name),
+                    format!(
+                        "`pipe log {}` lists the runs; name one by its id, a prefix of it, `latest` or `latest~N`",
+                        args.file.display()
+                    ),
+                )
+            })?]);
+        }
         let mut out = Vec::new();
         for id in ids {
             let Some(value) = store.run_get(&id).await? else { continue };
             match RunRecord::decode(value) {
                 Ok(r) if r.pipeline == pipeline.name => out.push(r),
                 Ok(_) => continue,
-                Err(why) if args.run.is_some() => {
-                    return Err(Failure::error(format!("the record of run `{id}` cannot be read: {why}")));
-                }
                 Err(why) => eprintln!("warning: skipping run `{id}`, whose record cannot be read: {why}"),
             }
             if out.len() == args.limit {
                 break;
             }
         }
-        Ok::<_, Failure>(out)
+        Ok(out)
     })?;
-    if let Some(id) = &args.run
-        && records.is_empty()
-    {
-        return Err(Failure::with_help(
-            format!("no run `{id}` of pipeline `{}` in {url}", pipeline.name),
-            format!("`pipe log {}` lists the runs", args.file.display()),
-        ));
-    }
     if let Some(datum) = &args.logs {
         return print_logs(&runtime, &url, &records, datum);
     }
@@ -75,6 +76,56 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
         records.iter().for_each(line);
     }
     Ok(())
+}
+
+/// The run of `pipeline` that `name` names among `ids` (newest first): `latest`, `latest~N` (the
+/// Nth before it), a whole id, or a prefix of exactly one of the pipeline's ids.
+async fn named_run(store: &Store, ids: &[String], pipeline: &str, name: &str) -> Result<Option<RunRecord>, Failure> {
+    let read = |id: String| async move {
+        let Some(value) = store.run_get(&id).await? else { return Ok::<_, Failure>(None) };
+        let record = RunRecord::decode(value)
+            .map_err(|why| Failure::error(format!("the record of run `{id}` cannot be read: {why}")))?;
+        Ok((record.pipeline == pipeline).then_some(record))
+    };
+    let back = match name.strip_prefix("latest") {
+        Some("") => Some(0),
+        Some(rest) => rest.strip_prefix('~').and_then(|n| n.parse::<usize>().ok()),
+        None => None,
+    };
+    if let Some(back) = back {
+        let mut seen = 0;
+        for id in ids {
+            if let Some(record) = read(id.clone()).await? {
+                if seen == back {
+                    return Ok(Some(record));
+                }
+                seen += 1;
+            }
+        }
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    for id in ids.iter().filter(|id| id.starts_with(name)) {
+        if let Some(record) = read(id.clone()).await? {
+            if record.run_id == name {
+                return Ok(Some(record));
+            }
+            found.push(record);
+        }
+    }
+    if found.len() > 1 {
+        let some: Vec<&str> = found.iter().take(5).map(|r| r.run_id.as_str()).collect();
+        return Err(Failure::with_help(
+            format!(
+                "`{name}` is the start of {} runs' ids: {}{}",
+                found.len(),
+                some.join(", "),
+                if found.len() > 5 { ", …" } else { "" }
+            ),
+            "give more of the id",
+        ));
+    }
+    Ok(found.pop())
 }
 
 /// The stored logs of every datum of the run named `datum` (label, or a prefix of its key).
@@ -126,6 +177,9 @@ fn line(r: &RunRecord) {
 
 fn detail(r: &RunRecord) {
     println!("run {}  ({} → {})", r.run_id, r.started, r.finished);
+    for (name, value) in &r.params {
+        println!("param  {name:<12} {value}");
+    }
     for i in &r.inputs {
         println!("input  {:<12} {}@{} = {}", i.name, i.repo, i.reference, i.commit);
     }
