@@ -746,8 +746,9 @@ fn a_datums_output_is_kept_and_shown_by_pipe_log() {
     assert!(ok(&dir, &["log", "pipeline.pipe", &second, "--logs", "raw:/a"]).contains("(reused)"));
 }
 
-/// A run is named by its id, a unique prefix of it, `latest` or `latest~N`, and its record shows
-/// the params it ran with. Before, only a whole id worked (`pipe log FILE latest` said "no run").
+/// A run is named by its id, a unique prefix of it, `latest` or `latest~N`, its record shows the
+/// params it ran with, and two runs compare. Before, only a whole id worked (`pipe log FILE
+/// latest` said "no run") and `pipe log FILE RUN1 RUN2` was refused.
 #[test]
 fn runs_are_named_by_prefix_latest_and_latest_n() {
     let pipeline = "use torchx\n\nparam greeting: string = \"hi\"\n\ninput raw = dir(\"raw\")\n\nstage talk: torchx.shell {\n  image  = \"busybox\"\n  script = \"echo ${greeting} > $PIPE_OUT/said\"\n  datums = glob(raw, \"/\")\n}\n";
@@ -770,6 +771,20 @@ fn runs_are_named_by_prefix_latest_and_latest_n() {
     let out = pipe(&dir, &["log", "pipeline.pipe", "20"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`20` is the start of 2 runs' ids") && stderr.contains(&first), "{stderr}");
+    // Two runs compared: what changed and, through the param, the stage's code and output.
+    let compared = shown_two(&dir, "latest~1", "latest");
+    assert!(compared.starts_with(&format!("from run {first} to run {second}")), "{compared}");
+    assert!(compared.contains("param   greeting       hi → hello"), "{compared}");
+    assert!(compared.lines().any(|l| l.starts_with("stage   talk ")), "the param is in the stage's code: {compared}");
+    assert!(compared.lines().any(|l| l.starts_with("output  talk ")), "{compared}");
+    assert!(!compared.contains("input "), "the input did not change: {compared}");
+    let same: Value =
+        serde_json::from_str(&ok(&dir, &["log", "pipeline.pipe", "latest", &second, "--json"])).expect("JSON");
+    assert_eq!(same, serde_json::json!([]), "a run compared with itself: no change");
+}
+
+fn shown_two(dir: &Path, a: &str, b: &str) -> String {
+    ok(dir, &["log", "pipeline.pipe", a, b])
 }
 
 /// Two pipelines of one name in one store: every example is `pipeline.pipe`, and running one then

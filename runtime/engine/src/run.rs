@@ -169,9 +169,11 @@ pub fn output_repo(pipeline: &str, stage: &str) -> String {
     format!("{pipeline}.{stage}")
 }
 
-/// A new run id: UTC time then a random suffix, so ids sort by start time.
+/// A new run id: UTC time to the millisecond, then a random suffix, so ids sort by start time
+/// (`20261207T040824123Z-fa2001`; to the second, two quick runs sorted by their suffix, and
+/// `latest` could name the earlier).
 pub fn run_id() -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let compact: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let salt = Hash::of(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
     format!("{compact}-{}", salt.short(6))

@@ -14,6 +14,10 @@ pub(crate) struct LogArgs {
     file: PathBuf,
     /// One run's whole record: its id, a prefix of it, `latest` or `latest~N` (N runs before).
     run: Option<String>,
+    /// Another run, named likewise: what changed from RUN to it (params, input commits, each
+    /// stage's code and output, datums processed).
+    #[arg(conflicts_with = "logs")]
+    other: Option<String>,
     /// The store [default: as `pipe run`].
     #[arg(long, env = "PIPE_STORE")]
     store: Option<String>,
@@ -35,21 +39,25 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     let runtime = report::runtime(Threads::One)?;
     let records = runtime.block_on(async {
         let store = Store::open(&url, false)?;
-        // Run ids start with their time (`20261207T035534Z-…`): sorted, newest last.
+        // Run ids start with their time (`20261207T035534120Z-…`): sorted, newest last.
         let mut ids = store.run_ids().await?;
         ids.sort();
         ids.reverse();
         if let Some(name) = &args.run {
-            let record = named_run(&store, &ids, &pipeline.name, name).await?;
-            return Ok::<_, Failure>(vec![record.ok_or_else(|| {
-                Failure::with_help(
-                    format!("no run `{name}` of pipeline `{}` in {url}", pipeline.name),
-                    format!(
-                        "`pipe log {}` lists the runs; name one by its id, a prefix of it, `latest` or `latest~N`",
-                        args.file.display()
-                    ),
-                )
-            })?]);
+            let mut named = Vec::new();
+            for name in std::iter::once(name).chain(&args.other) {
+                let record = named_run(&store, &ids, &pipeline.name, name).await?;
+                named.push(record.ok_or_else(|| {
+                    Failure::with_help(
+                        format!("no run `{name}` of pipeline `{}` in {url}", pipeline.name),
+                        format!(
+                            "`pipe log {}` lists the runs; name one by its id, a prefix of it, `latest` or `latest~N`",
+                            args.file.display()
+                        ),
+                    )
+                })?);
+            }
+            return Ok::<_, Failure>(named);
         }
         let mut out = Vec::new();
         for id in ids {
@@ -67,6 +75,21 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     })?;
     if let Some(datum) = &args.logs {
         return print_logs(&runtime, &url, &records, datum);
+    }
+    if let [from, to] = records.as_slice() {
+        let changes = compare(from, to);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&changes).expect("JSON values print"));
+        } else {
+            println!("from run {} to run {}", from.run_id, to.run_id);
+            if changes.is_empty() {
+                println!("nothing changed");
+            }
+            for c in &changes {
+                println!("{:<7} {:<14} {} → {}", c.kind, c.name, c.from, c.to);
+            }
+        }
+        return Ok(());
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&records).expect("JSON values print"));
@@ -167,6 +190,60 @@ fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord
         }
         Ok::<_, Failure>(())
     })
+}
+
+/// One difference between two runs.
+#[derive(Debug, serde::Serialize)]
+struct Change {
+    /// `param`, `input`, `stage` (its code: the fingerprint), `output` or `datums` (processed,
+    /// reused, failed).
+    kind: &'static str,
+    name: String,
+    from: String,
+    to: String,
+}
+
+/// What differs from run `a` to run `b`: params, input commits, and per stage its fingerprint,
+/// output commit and datum counts; `-` for what one run lacks.
+fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut add = |kind, name: &str, from: Option<String>, to: Option<String>| {
+        if from != to {
+            let shown = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            out.push(Change { kind, name: name.to_owned(), from: shown(from), to: shown(to) });
+        }
+    };
+    let names = |x: Vec<&String>, y: Vec<&String>| {
+        let mut all: Vec<String> = x.into_iter().chain(y).cloned().collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    for name in names(a.params.keys().collect(), b.params.keys().collect()) {
+        add("param", &name, a.params.get(&name).cloned(), b.params.get(&name).cloned());
+    }
+    let input = |r: &RunRecord, name: &str| {
+        r.inputs.iter().find(|i| i.name == name).map(|i| format!("{}@{}", i.repo, i.commit.0.short(12)))
+    };
+    for name in names(a.inputs.iter().map(|i| &i.name).collect(), b.inputs.iter().map(|i| &i.name).collect()) {
+        add("input", &name, input(a, &name), input(b, &name));
+    }
+    let stage = |r: &RunRecord, name: &str| r.stages.iter().find(|s| s.name == name).cloned();
+    for name in names(a.stages.iter().map(|s| &s.name).collect(), b.stages.iter().map(|s| &s.name).collect()) {
+        let (x, y) = (stage(a, &name), stage(b, &name));
+        let code = |s: &Option<pipe_runtime::record::StageRecord>| {
+            s.as_ref().map(|s| s.fingerprint.get(..12).unwrap_or(&s.fingerprint).to_owned())
+        };
+        add("stage", &name, code(&x), code(&y));
+        let output =
+            |s: &Option<pipe_runtime::record::StageRecord>| s.as_ref().and_then(|s| s.output).map(|c| c.0.short(12));
+        add("output", &name, output(&x), output(&y));
+        let counts = |s: &Option<pipe_runtime::record::StageRecord>| {
+            s.as_ref().map(|s| format!("{} processed, {} reused, {} failed", s.processed, s.skipped, s.failed))
+        };
+        add("datums", &name, counts(&x), counts(&y));
+    }
+    out
 }
 
 fn line(r: &RunRecord) {
