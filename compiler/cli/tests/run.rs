@@ -787,6 +787,40 @@ fn shown_two(dir: &Path, a: &str, b: &str) -> String {
     ok(dir, &["log", "pipeline.pipe", a, b])
 }
 
+/// A stage's `metrics`: each datum's JSON numbers (nested ones by dotted path) are recorded with
+/// the run, shown by `pipe log` and compared between runs with their change; a datum whose file is
+/// not JSON is a warning and the run still commits. Before, numbers a script printed or wrote were
+/// thrown away with its work folder.
+#[test]
+fn metrics_are_recorded_shown_and_compared() {
+    let pipeline = r#"use torchx
+
+param scale: int = 1
+
+input raw = dir("raw")
+
+stage score: torchx.shell {
+  image   = "busybox"
+  script  = "name=$(basename $PIPE_IN_RAW/*); mkdir $PIPE_OUT/$name; v=$(cat $PIPE_IN_RAW/*); if [ $v = bad ]; then echo nope; else echo '{\"acc\": '$((v * ${scale}))', \"eval\": {\"loss\": 0.5}}'; fi > $PIPE_OUT/$name/metrics.json"
+  datums  = glob(raw, "/*")
+  metrics = "metrics.json"
+}
+"#;
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "2"), ("raw/b", "bad")]);
+    let out = pipe(&dir, &["run", "pipeline.pipe"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "a bad metrics file does not fail the run:\n{stderr}");
+    assert!(stderr.contains("warning: stage `score`: datum `raw:/b`: `out/b/metrics.json` is not JSON"), "{stderr}");
+    let shown = ok(&dir, &["log", "pipeline.pipe", "latest"]);
+    assert!(shown.contains("acc = 2\n") && shown.contains("eval.loss = 0.5"), "{shown}");
+    let record: Value = serde_json::from_str(&ok(&dir, &["log", "pipeline.pipe", "latest", "--json"])).expect("JSON");
+    assert_eq!(record[0]["stages"][0]["datums"][0]["metrics"], serde_json::json!({"acc": 2.0, "eval.loss": 0.5}));
+    ok(&dir, &["run", "pipeline.pipe", "--param", "scale=3"]);
+    let compared = ok(&dir, &["log", "pipeline.pipe", "latest~1", "latest"]);
+    assert!(compared.contains("metric  score.acc      2 → 6 (+4)"), "{compared}");
+    assert!(!compared.contains("eval.loss"), "unchanged metrics are not listed: {compared}");
+}
+
 /// Two pipelines of one name in one store: every example is `pipeline.pipe`, and running one then
 /// another against one store made `pipeline.train@main` the second's model and listed its runs
 /// under the first. The first to run holds the name; another file is refused, saying how to name

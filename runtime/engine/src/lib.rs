@@ -11,6 +11,7 @@ pub mod exec;
 pub mod glob;
 pub mod guard;
 pub mod lookup;
+pub mod metrics;
 pub mod pin;
 pub mod record;
 pub mod run;

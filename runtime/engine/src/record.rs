@@ -109,6 +109,7 @@ mod tests {
                 datums: vec![DatumRecord {
                     failure: None,
                     logs: Vec::new(),
+                    metrics: BTreeMap::new(),
                     key: "k".into(),
                     datum: "raw:/a".into(),
                     status: crate::run::DatumStatus::Processed,

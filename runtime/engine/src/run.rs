@@ -105,12 +105,14 @@ pub struct StageReport {
     pub fingerprint: String,
     pub output: Option<CommitId>,
     pub failures: Vec<DatumFailure>,
+    /// What the run should say about the stage without failing it (a datum's unreadable metrics).
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub datum_log: Vec<DatumRecord>,
 }
 
 /// One datum of a stage in the run record: its key, its label and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatumRecord {
     pub key: String,
     pub datum: String,
@@ -122,6 +124,9 @@ pub struct DatumRecord {
     /// The command's stored `stdout.log` and `stderr.log` (of the run that made a reused datum).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<FileEntry>,
+    /// The numbers of the stage's `metrics` file this datum wrote, by their dotted path in it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// A failed datum's reason and stderr tail, as the run's summary showed them.
@@ -370,7 +375,9 @@ async fn run_stage(
             DatumOutcome::Failed(_) => None,
         })
         .collect();
+    let metric_files = crate::metrics::files_of(spec, &outcomes, &mut report);
     let files = merge_outputs(spec, outcomes, &mut report)?;
+    crate::metrics::attach(store, metric_files, &mut report).await?;
     report.seconds = started.elapsed().as_secs_f64();
     if report.failed > 0 {
         report.status = StageStatus::Failed;
@@ -440,7 +447,7 @@ pub fn merge_outputs(
             }
             written.insert(f.path.clone(), (f, writer));
         }
-        report.datum_log.push(DatumRecord { key, datum: d.label, status, failure, logs });
+        report.datum_log.push(DatumRecord { key, datum: d.label, status, failure, logs, metrics: BTreeMap::new() });
     }
     Ok(written.into_values().map(|(f, _)| f).collect())
 }
@@ -458,6 +465,7 @@ pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
         fingerprint: fingerprint.to_hex(),
         output: None,
         failures: Vec::new(),
+        warnings: Vec::new(),
         datum_log: Vec::new(),
     }
 }

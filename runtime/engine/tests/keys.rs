@@ -149,6 +149,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         timeout_seconds: None,
         parallelism: None,
         require_datums: false,
+        metrics: None,
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),

@@ -45,6 +45,10 @@ pub struct StageSpec {
     /// warning).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_datums: bool,
+    /// The JSON file of numbers each datum's command writes under `out/`, relative to it; read
+    /// and recorded with the run. Not in the fingerprint: it changes no datum's outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
     /// Params left as `${name}` in `image`, `command` and literal `env` values, for a runner to
     /// [bind](StageSpec::bind) when the run starts (a literal `$` is written `$$` in such a spec).
     /// Empty when the compiler substituted every param.
@@ -297,6 +301,7 @@ mod bind_tests {
             timeout_seconds: None,
             parallelism: None,
             require_datums: false,
+            metrics: None,
             params: params.iter().map(|s| s.to_string()).collect(),
             param_types: BTreeMap::new(),
             code: Vec::new(),

@@ -231,6 +231,19 @@ impl Store {
         get::get_files(&self.backend, files, dest, &GetOptions::fresh(jobs), progress).await
     }
 
+    /// The bytes of a stored file, hash-checked, if it is at most `limit` bytes; `None` when it is
+    /// larger. For small files a program reads itself (a stage's metrics), not for data.
+    pub async fn read_small(&self, file: &pipe_spec::FileEntry, limit: u64) -> Result<Option<Vec<u8>>> {
+        if file.size > limit {
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+        for c in file.objects() {
+            bytes.extend_from_slice(&verify::read_object(&self.backend, &c, &file.path).await?);
+        }
+        Ok(Some(bytes))
+    }
+
     /// The cache entry of a datum, if it was processed before by a stage with this fingerprint.
     pub async fn cache_get(&self, fingerprint: &Hash, datum: &Hash) -> Result<Option<CacheEntry>> {
         let key = layout::cache_entry(fingerprint, datum);

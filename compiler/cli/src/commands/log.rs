@@ -7,6 +7,7 @@ use crate::inputs;
 use crate::report::{self, Failure, Outcome, Threads};
 use pipe_runtime::record::RunRecord;
 use pipe_store::Store;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -242,8 +243,34 @@ fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
             s.as_ref().map(|s| format!("{} processed, {} reused, {} failed", s.processed, s.skipped, s.failed))
         };
         add("datums", &name, counts(&x), counts(&y));
+        let (from, to) = (metrics_of(x.as_ref()), metrics_of(y.as_ref()));
+        for metric in names(from.keys().collect(), to.keys().collect()) {
+            let (a, b) = (from.get(&metric).copied(), to.get(&metric).copied());
+            if a == b {
+                continue;
+            }
+            let to = match (a, b) {
+                (Some(a), Some(b)) => Some(format!("{b} ({:+})", b - a)),
+                (_, b) => b.map(|b| b.to_string()),
+            };
+            add("metric", &format!("{name}.{metric}"), a.map(|a| a.to_string()), to);
+        }
     }
     out
+}
+
+/// A stage's metrics by name: `METRIC` for a stage of one datum with metrics, `DATUM:METRIC`
+/// when several datums report.
+fn metrics_of(stage: Option<&pipe_runtime::record::StageRecord>) -> BTreeMap<String, f64> {
+    let Some(stage) = stage else { return BTreeMap::new() };
+    let reporting: Vec<_> = stage.datums.iter().filter(|d| !d.metrics.is_empty()).collect();
+    let single = reporting.len() == 1;
+    reporting
+        .iter()
+        .flat_map(|d| {
+            d.metrics.iter().map(move |(m, v)| (if single { m.clone() } else { format!("{}:{m}", d.datum) }, *v))
+        })
+        .collect()
 }
 
 fn line(r: &RunRecord) {
@@ -273,6 +300,9 @@ fn detail(r: &RunRecord) {
         );
         for d in &s.datums {
             println!("         {:<9} {}", d.status, d.datum);
+            for (name, value) in &d.metrics {
+                println!("           {name} = {value}");
+            }
             if let Some(f) = &d.failure {
                 println!("           {}", f.reason);
                 for line in f.stderr_tail.lines() {

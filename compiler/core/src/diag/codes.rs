@@ -75,6 +75,7 @@ codes! {
     E3015 => "template field declared twice",
     E3016 => "invalid image reference",
     E3017 => "param in a structural field",
+    E3018 => "invalid metrics path",
     W3001 => "`gpu_type` without a GPU",
     W3002 => "more processes than GPUs",
     W3003 => "memory without a unit",

@@ -128,6 +128,7 @@ fn build(p: &Pipeline, stage: &Stage, text: &dyn Fn(&Text) -> String) -> StageSp
         timeout_seconds: stage.timeout_ms.map(|ms| ms.div_ceil(1000)),
         parallelism: stage.parallelism,
         require_datums: stage.require_datums,
+        metrics: stage.metrics.clone(),
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),

@@ -42,6 +42,8 @@ pub struct Stage {
     /// Whether a stage whose datums match nothing fails instead of warning.
     pub require_datums: bool,
     pub datums: Option<Datums>,
+    /// The JSON file of numbers each datum writes under `out/` (a path relative to it).
+    pub metrics: Option<String>,
     /// The inputs and stages this stage reads, in order of appearance.
     pub reads: Vec<String>,
     /// Where each of `reads` is first named in the stage.

@@ -3,7 +3,7 @@
 //! Takes the root module; gives the [`ir::Pipeline`]: params (types and defaults), inputs (their
 //! sources), stages (fields against their template's schema, defaults applied, required fields
 //! present, values in range) and the `pipeline` block. Raises E2002, E2007, E3003,
-//! E3005, E3010, E3012, E3013, E3016, E3017, W3001–W3004 and, applying [`crate::target`]'s rules, E5001–E5006; unknown and
+//! E3005, E3010, E3012, E3013, E3016–E3018, W3001–W3004 and, applying [`crate::target`]'s rules, E5001–E5006; unknown and
 //! duplicate fields are [`super::templates`]' to report.
 
 use super::schema::{Schema, StageField, pipeline_schema, stage_schema};
@@ -22,8 +22,9 @@ use std::sync::Arc;
 /// target builds Volcano tasks, TorchX replicas and Argo retry strategies from them when the
 /// pipeline is compiled, before any param has a value. (Resources, images, commands and env may be params: every target carries
 /// those to run time.)
-const STRUCTURAL: [StageField; 9] = [
+const STRUCTURAL: [StageField; 10] = [
     StageField::Retries,
+    StageField::Metrics,
     StageField::RequireDatums,
     StageField::Timeout,
     StageField::Parallelism,
@@ -300,6 +301,7 @@ impl Checker<'_> {
             parallelism: members.parallelism,
             require_datums: members.require_datums,
             datums: members.datums,
+            metrics: members.metrics,
             reads,
             read_spans,
             span: s.name.span,
@@ -403,6 +405,15 @@ impl Checker<'_> {
                         .label("invalid image")
                         .help("Write an image as `[registry/]repository[:tag][@sha256:digest]`, e.g. `\"ghcr.io/acme/train:1.4\"`."),
                 );
+        }
+        if let Some(path) = get(StageField::Metrics).and_then(Value::as_plain_str)
+            && let Err(why) = pipe_spec::check_path(&path)
+        {
+            self.diags.push(
+                Diagnostic::new(Code::E3018, span_of(StageField::Metrics), format!("`{path}` is not a path under `out/`: {why}"))
+                    .label("invalid metrics path")
+                    .help("Name the JSON file the command writes under `$PIPE_OUT`, relative to it: `metrics = \"metrics.json\"`."),
+            );
         }
         self.validate_env_and_labels(fields, &span_of);
         let gpu = get(StageField::Gpu).and_then(Value::as_int).unwrap_or(0);

@@ -25,6 +25,7 @@ pub(super) struct Members {
     pub(super) parallelism: Option<u32>,
     pub(super) require_datums: bool,
     pub(super) datums: Option<Datums>,
+    pub(super) metrics: Option<String>,
 }
 
 pub(super) fn members(kind: Kind, fields: &IndexMap<String, Value>) -> Members {
@@ -107,6 +108,7 @@ pub(super) fn members(kind: Kind, fields: &IndexMap<String, Value>) -> Members {
             Some(Value::Datums(d)) => Some(d.clone()),
             _ => None,
         },
+        metrics: text_of(StageField::Metrics).and_then(|t| t.as_plain()),
     }
 }
 

@@ -28,6 +28,7 @@ pub enum StageField {
     Parallelism,
     RequireDatums,
     Datums,
+    Metrics,
     /// `torchx.python`, `torchx.shell`, `torchx.ddp`.
     Script,
     /// `torchx.python`.
@@ -59,6 +60,7 @@ impl StageField {
             StageField::Parallelism => "parallelism",
             StageField::RequireDatums => "require_datums",
             StageField::Datums => "datums",
+            StageField::Metrics => "metrics",
             StageField::Script => "script",
             StageField::Interpreter => "interpreter",
             StageField::Nnodes => "nnodes",
@@ -164,6 +166,14 @@ pub fn stage_schema() -> Schema {
                 Ty::Datums,
                 false,
                 "How the stage's inputs split into datums: `glob`, `cross`, `union`, `join`, `group`. Without it the stage runs once with no input.",
+            ),
+        ),
+        (
+            StageField::Metrics.name(),
+            field(
+                Ty::String,
+                false,
+                "A JSON file of numbers each datum's command writes under `out/` (e.g. `\"metrics.json\"`, or in a folder of its own: `out/<name>/metrics.json`); recorded with the run, shown and compared by `pipe log`.",
             ),
         ),
     ];

@@ -183,7 +183,7 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::O
     }
     // A glob that matched nothing (a typo in a path, an empty folder) runs no datum and commits an
     // empty output: a run that "succeeds" while doing nothing must say so.
-    let warnings: Vec<String> = r
+    let mut warnings: Vec<String> = r
         .stages
         .iter()
         .filter(|s| s.datums == 0)
@@ -194,6 +194,7 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::O
             )
         })
         .collect();
+    warnings.extend(r.stages.iter().flat_map(|s| s.warnings.iter().map(move |w| format!("stage `{}`: {w}", s.name))));
     if as_json {
         let stages: Vec<_> = r
             .stages
