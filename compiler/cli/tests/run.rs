@@ -789,8 +789,8 @@ fn shown_two(dir: &Path, a: &str, b: &str) -> String {
 
 /// A stage's `metrics`: each datum's JSON numbers (nested ones by dotted path) are recorded with
 /// the run, shown by `pipe log` and compared between runs with their change; a datum whose file is
-/// not JSON is a warning and the run still commits. Before, numbers a script printed or wrote were
-/// thrown away with its work folder.
+/// not JSON is a warning and the run still commits; a table over every run sorts them by a metric.
+/// Before, numbers a script printed or wrote were thrown away with its work folder.
 #[test]
 fn metrics_are_recorded_shown_and_compared() {
     let pipeline = r#"use torchx
@@ -819,6 +819,24 @@ stage score: torchx.shell {
     let compared = ok(&dir, &["log", "pipeline.pipe", "latest~1", "latest"]);
     assert!(compared.contains("metric  score.acc      2 → 6 (+4)"), "{compared}");
     assert!(!compared.contains("eval.loss"), "unchanged metrics are not listed: {compared}");
+    // Every run as a row, best first: which scored best and with what params.
+    ok(&dir, &["run", "pipeline.pipe", "--param", "scale=2"]);
+    let table = ok(&dir, &["log", "pipeline.pipe", "--table", "--sort", "score.acc", "--desc"]);
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["run", "scale", "score.acc", "score.eval.loss"], "{table}");
+    let by_rank: Vec<(&str, &str)> = rows[1..].iter().map(|r| (r[1], r[2])).collect();
+    assert_eq!(by_rank, [("3", "6"), ("2", "4"), ("1", "2")], "{table}");
+    let json: Value =
+        serde_json::from_str(&ok(&dir, &["log", "pipeline.pipe", "--table", "--sort", "scale", "--json"]))
+            .expect("JSON");
+    assert_eq!(json[0]["params"]["scale"], "1");
+    assert_eq!(json[2]["metrics"]["score.acc"], 6.0);
+    let out = pipe(&dir, &["log", "pipeline.pipe", "--table", "--sort", "accuracy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no run has a param or metric `accuracy` (columns: scale, score.acc, score.eval.loss)")
+    );
 }
 
 /// Two pipelines of one name in one store: every example is `pipeline.pipe`, and running one then

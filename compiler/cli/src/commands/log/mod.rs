@@ -2,12 +2,14 @@
 //! input commits it read, each stage's fingerprint and output commit, and which datums it
 //! processed, reused or lost.
 
+mod compare;
+mod table;
+
 use crate::files::checked;
 use crate::inputs;
 use crate::report::{self, Failure, Outcome, Threads};
 use pipe_runtime::record::RunRecord;
 use pipe_store::Store;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -26,9 +28,18 @@ pub(crate) struct LogArgs {
     /// DATUM.
     #[arg(long, value_name = "DATUM", requires = "run")]
     logs: Option<String>,
-    /// At most this many runs.
-    #[arg(short = 'n', long, default_value_t = 20)]
-    limit: usize,
+    /// At most this many runs (the newest) [default: 20; with --table, every run].
+    #[arg(short = 'n', long)]
+    limit: Option<usize>,
+    /// The runs as a table: a row per run, its params and metrics (`stage.metric`) as columns.
+    #[arg(long, conflicts_with_all = ["run", "logs"])]
+    table: bool,
+    /// Sort the table by this param or metric column.
+    #[arg(long, value_name = "COLUMN", requires = "table")]
+    sort: Option<String>,
+    /// Sort largest first.
+    #[arg(long, requires = "sort")]
+    desc: bool,
     #[arg(long)]
     json: bool,
 }
@@ -60,6 +71,7 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
             }
             return Ok::<_, Failure>(named);
         }
+        let limit = if args.table { args.limit } else { Some(args.limit.unwrap_or(20)) };
         let mut out = Vec::new();
         for id in ids {
             let Some(value) = store.run_get(&id).await? else { continue };
@@ -68,7 +80,7 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
                 Ok(_) => continue,
                 Err(why) => eprintln!("warning: skipping run `{id}`, whose record cannot be read: {why}"),
             }
-            if out.len() == args.limit {
+            if Some(out.len()) == limit {
                 break;
             }
         }
@@ -78,7 +90,7 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
         return print_logs(&runtime, &url, &records, datum);
     }
     if let [from, to] = records.as_slice() {
-        let changes = compare(from, to);
+        let changes = compare::compare(from, to);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&changes).expect("JSON values print"));
         } else {
@@ -89,6 +101,15 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
             for c in &changes {
                 println!("{:<7} {:<14} {} → {}", c.kind, c.name, c.from, c.to);
             }
+        }
+        return Ok(());
+    }
+    if args.table {
+        let rows = table::rows(&records, args.sort.as_deref(), args.desc).map_err(Failure::usage)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rows).expect("JSON values print"));
+        } else {
+            table::print(&rows);
         }
         return Ok(());
     }
@@ -191,86 +212,6 @@ fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord
         }
         Ok::<_, Failure>(())
     })
-}
-
-/// One difference between two runs.
-#[derive(Debug, serde::Serialize)]
-struct Change {
-    /// `param`, `input`, `stage` (its code: the fingerprint), `output` or `datums` (processed,
-    /// reused, failed).
-    kind: &'static str,
-    name: String,
-    from: String,
-    to: String,
-}
-
-/// What differs from run `a` to run `b`: params, input commits, and per stage its fingerprint,
-/// output commit and datum counts; `-` for what one run lacks.
-fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
-    let mut out = Vec::new();
-    let mut add = |kind, name: &str, from: Option<String>, to: Option<String>| {
-        if from != to {
-            let shown = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-            out.push(Change { kind, name: name.to_owned(), from: shown(from), to: shown(to) });
-        }
-    };
-    let names = |x: Vec<&String>, y: Vec<&String>| {
-        let mut all: Vec<String> = x.into_iter().chain(y).cloned().collect();
-        all.sort();
-        all.dedup();
-        all
-    };
-    for name in names(a.params.keys().collect(), b.params.keys().collect()) {
-        add("param", &name, a.params.get(&name).cloned(), b.params.get(&name).cloned());
-    }
-    let input = |r: &RunRecord, name: &str| {
-        r.inputs.iter().find(|i| i.name == name).map(|i| format!("{}@{}", i.repo, i.commit.0.short(12)))
-    };
-    for name in names(a.inputs.iter().map(|i| &i.name).collect(), b.inputs.iter().map(|i| &i.name).collect()) {
-        add("input", &name, input(a, &name), input(b, &name));
-    }
-    let stage = |r: &RunRecord, name: &str| r.stages.iter().find(|s| s.name == name).cloned();
-    for name in names(a.stages.iter().map(|s| &s.name).collect(), b.stages.iter().map(|s| &s.name).collect()) {
-        let (x, y) = (stage(a, &name), stage(b, &name));
-        let code = |s: &Option<pipe_runtime::record::StageRecord>| {
-            s.as_ref().map(|s| s.fingerprint.get(..12).unwrap_or(&s.fingerprint).to_owned())
-        };
-        add("stage", &name, code(&x), code(&y));
-        let output =
-            |s: &Option<pipe_runtime::record::StageRecord>| s.as_ref().and_then(|s| s.output).map(|c| c.0.short(12));
-        add("output", &name, output(&x), output(&y));
-        let counts = |s: &Option<pipe_runtime::record::StageRecord>| {
-            s.as_ref().map(|s| format!("{} processed, {} reused, {} failed", s.processed, s.skipped, s.failed))
-        };
-        add("datums", &name, counts(&x), counts(&y));
-        let (from, to) = (metrics_of(x.as_ref()), metrics_of(y.as_ref()));
-        for metric in names(from.keys().collect(), to.keys().collect()) {
-            let (a, b) = (from.get(&metric).copied(), to.get(&metric).copied());
-            if a == b {
-                continue;
-            }
-            let to = match (a, b) {
-                (Some(a), Some(b)) => Some(format!("{b} ({:+})", b - a)),
-                (_, b) => b.map(|b| b.to_string()),
-            };
-            add("metric", &format!("{name}.{metric}"), a.map(|a| a.to_string()), to);
-        }
-    }
-    out
-}
-
-/// A stage's metrics by name: `METRIC` for a stage of one datum with metrics, `DATUM:METRIC`
-/// when several datums report.
-fn metrics_of(stage: Option<&pipe_runtime::record::StageRecord>) -> BTreeMap<String, f64> {
-    let Some(stage) = stage else { return BTreeMap::new() };
-    let reporting: Vec<_> = stage.datums.iter().filter(|d| !d.metrics.is_empty()).collect();
-    let single = reporting.len() == 1;
-    reporting
-        .iter()
-        .flat_map(|d| {
-            d.metrics.iter().map(move |(m, v)| (if single { m.clone() } else { format!("{}:{m}", d.datum) }, *v))
-        })
-        .collect()
 }
 
 fn line(r: &RunRecord) {

@@ -1,0 +1,86 @@
+//! Two runs side by side: what changed from one to the other.
+//!
+//! Takes two run records; gives their differences: params, input commits, and per stage its code
+//! (fingerprint), output commit, datum counts and metrics (with the change). Pure: the caller
+//! reads the records and prints.
+
+use pipe_runtime::record::{RunRecord, StageRecord};
+use std::collections::BTreeMap;
+
+/// One difference between two runs.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct Change {
+    /// `param`, `input`, `stage` (its code: the fingerprint), `output` or `datums` (processed,
+    /// reused, failed).
+    pub(super) kind: &'static str,
+    pub(super) name: String,
+    pub(super) from: String,
+    pub(super) to: String,
+}
+
+/// What differs from run `a` to run `b`: params, input commits, and per stage its fingerprint,
+/// output commit and datum counts; `-` for what one run lacks.
+pub(super) fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut add = |kind, name: &str, from: Option<String>, to: Option<String>| {
+        if from != to {
+            let shown = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            out.push(Change { kind, name: name.to_owned(), from: shown(from), to: shown(to) });
+        }
+    };
+    let names = |x: Vec<&String>, y: Vec<&String>| {
+        let mut all: Vec<String> = x.into_iter().chain(y).cloned().collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    for name in names(a.params.keys().collect(), b.params.keys().collect()) {
+        add("param", &name, a.params.get(&name).cloned(), b.params.get(&name).cloned());
+    }
+    let input = |r: &RunRecord, name: &str| {
+        r.inputs.iter().find(|i| i.name == name).map(|i| format!("{}@{}", i.repo, i.commit.0.short(12)))
+    };
+    for name in names(a.inputs.iter().map(|i| &i.name).collect(), b.inputs.iter().map(|i| &i.name).collect()) {
+        add("input", &name, input(a, &name), input(b, &name));
+    }
+    let stage = |r: &RunRecord, name: &str| r.stages.iter().find(|s| s.name == name).cloned();
+    for name in names(a.stages.iter().map(|s| &s.name).collect(), b.stages.iter().map(|s| &s.name).collect()) {
+        let (x, y) = (stage(a, &name), stage(b, &name));
+        let code =
+            |s: &Option<StageRecord>| s.as_ref().map(|s| s.fingerprint.get(..12).unwrap_or(&s.fingerprint).to_owned());
+        add("stage", &name, code(&x), code(&y));
+        let output = |s: &Option<StageRecord>| s.as_ref().and_then(|s| s.output).map(|c| c.0.short(12));
+        add("output", &name, output(&x), output(&y));
+        let counts = |s: &Option<StageRecord>| {
+            s.as_ref().map(|s| format!("{} processed, {} reused, {} failed", s.processed, s.skipped, s.failed))
+        };
+        add("datums", &name, counts(&x), counts(&y));
+        let (from, to) = (metrics_of(x.as_ref()), metrics_of(y.as_ref()));
+        for metric in names(from.keys().collect(), to.keys().collect()) {
+            let (a, b) = (from.get(&metric).copied(), to.get(&metric).copied());
+            if a == b {
+                continue;
+            }
+            let to = match (a, b) {
+                (Some(a), Some(b)) => Some(format!("{b} ({:+})", b - a)),
+                (_, b) => b.map(|b| b.to_string()),
+            };
+            add("metric", &format!("{name}.{metric}"), a.map(|a| a.to_string()), to);
+        }
+    }
+    out
+}
+
+/// A stage's metrics by name: `METRIC` for a stage of one datum with metrics, `DATUM:METRIC`
+/// when several datums report.
+pub(super) fn metrics_of(stage: Option<&StageRecord>) -> BTreeMap<String, f64> {
+    let Some(stage) = stage else { return BTreeMap::new() };
+    let reporting: Vec<_> = stage.datums.iter().filter(|d| !d.metrics.is_empty()).collect();
+    let single = reporting.len() == 1;
+    reporting
+        .iter()
+        .flat_map(|d| {
+            d.metrics.iter().map(move |(m, v)| (if single { m.clone() } else { format!("{}:{m}", d.datum) }, *v))
+        })
+        .collect()
+}
