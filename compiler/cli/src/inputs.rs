@@ -110,3 +110,15 @@ pub(crate) fn missing_dirs(analysis: &pipe_core::Analysis, base: &Path) -> Vec<S
         })
         .collect()
 }
+
+/// The git commit checked out where the pipeline's folder `dir` is, and whether that folder has
+/// changes not committed; `None` outside a git work tree or without `git`.
+pub(crate) fn git_state(dir: &Path) -> Option<pipe_runtime::record::GitState> {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let changes = git(&["status", "--porcelain", "--", "."])?;
+    Some(pipe_runtime::record::GitState { commit, dirty: !changes.is_empty() })
+}

@@ -839,6 +839,39 @@ stage score: torchx.shell {
     );
 }
 
+/// A run records the code it ran: the git commit of the pipeline's folder (and whether it had
+/// changes), each stage's image and the content hash of each script its command names; a
+/// comparison names what changed. Before, a run said which fingerprint it had, not which code.
+#[test]
+fn a_run_records_its_git_commit_image_and_scripts() {
+    let pipeline = "input raw = dir(\"raw\")\n\nstage step {\n  image   = \"python:3.12-slim\"\n  command = [\"sh\", \"step.sh\"]\n  datums  = glob(raw, \"/\")\n}\n";
+    let (_tmp, dir) =
+        project(&[("pipeline.pipe", pipeline), ("step.sh", "cp -r $PIPE_IN_RAW/. $PIPE_OUT/\n"), ("raw/a", "1")]);
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).current_dir(&dir).output().expect("git is installed");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(dir.join(".gitignore"), ".pipe/\n").expect("write");
+    git(&["add", "."]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    ok(&dir, &["run", "pipeline.pipe"]);
+    let shown = ok(&dir, &["log", "pipeline.pipe", "latest"]);
+    assert!(shown.contains(&format!("code   git {head}\n")), "{shown}");
+    assert!(shown.contains("image python:3.12-slim") && shown.contains("script step.sh "), "{shown}");
+    std::fs::write(dir.join("step.sh"), "cp -r $PIPE_IN_RAW/. $PIPE_OUT/ # edited\n").expect("write");
+    ok(&dir, &["run", "pipeline.pipe"]);
+    assert!(ok(&dir, &["log", "pipeline.pipe", "latest"]).contains("with changes not committed"));
+    let compared = ok(&dir, &["log", "pipeline.pipe", "latest~1", "latest"]);
+    assert!(
+        compared.contains(&format!("code    git            {} → {}+changes", &head[..12], &head[..12])),
+        "{compared}"
+    );
+    assert!(compared.lines().any(|l| l.starts_with("script  step/step.sh ")), "{compared}");
+}
+
 /// Two pipelines of one name in one store: every example is `pipeline.pipe`, and running one then
 /// another against one store made `pipeline.train@main` the second's model and listed its runs
 /// under the first. The first to run holds the name; another file is refused, saying how to name

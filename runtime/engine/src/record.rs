@@ -7,7 +7,7 @@
 //! error naming why, never a panic.
 
 use crate::run::{DatumRecord, RunReport, StageStatus};
-use pipe_spec::{CommitId, ResolvedInput};
+use pipe_spec::{CommitId, Hash, ResolvedInput};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -26,6 +26,25 @@ pub struct RunRecord {
     pub params: BTreeMap<String, String>,
     pub inputs: Vec<ResolvedInput>,
     pub stages: Vec<StageRecord>,
+    /// The git commit of the pipeline's file, when it is in a git work tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitState>,
+}
+
+/// Where the pipeline's file stood in git when the run started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitState {
+    /// The commit checked out (`HEAD`).
+    pub commit: String,
+    /// Whether the pipeline's folder had changes not committed.
+    pub dirty: bool,
+}
+
+/// A script a stage's command ran, by its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub path: String,
+    pub hash: Hash,
 }
 
 /// One stage of a run.
@@ -39,12 +58,23 @@ pub struct StageRecord {
     pub processed: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// The image the stage ran in, as its spec names it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image: String,
+    /// The scripts its command ran, by content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code: Vec<CodeRecord>,
     pub datums: Vec<DatumRecord>,
 }
 
 impl RunRecord {
     /// The record of `report`, a run that started at `started` with `params`.
-    pub fn of(report: &RunReport, started: String, params: BTreeMap<String, String>) -> RunRecord {
+    pub fn of(
+        report: &RunReport,
+        started: String,
+        params: BTreeMap<String, String>,
+        git: Option<GitState>,
+    ) -> RunRecord {
         RunRecord {
             format: RUN_RECORD_FORMAT,
             run_id: report.run_id.clone(),
@@ -64,9 +94,12 @@ impl RunRecord {
                     processed: s.processed,
                     skipped: s.skipped,
                     failed: s.failed,
+                    image: s.image.clone(),
+                    code: s.code.iter().map(|(path, hash)| CodeRecord { path: path.clone(), hash: *hash }).collect(),
                     datums: s.datum_log.clone(),
                 })
                 .collect(),
+            git,
         }
     }
 
@@ -106,6 +139,8 @@ mod tests {
                 processed: 1,
                 skipped: 0,
                 failed: 0,
+                image: "python:3.12".into(),
+                code: vec![CodeRecord { path: "train.py".into(), hash: Hash::of(b"print(1)") }],
                 datums: vec![DatumRecord {
                     failure: None,
                     logs: Vec::new(),
@@ -115,6 +150,7 @@ mod tests {
                     status: crate::run::DatumStatus::Processed,
                 }],
             }],
+            git: Some(GitState { commit: "0123abc".into(), dirty: true }),
         };
         let value = serde_json::to_value(&record).expect("serialises");
         assert_eq!(value["stages"][0]["status"], "done");

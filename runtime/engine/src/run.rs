@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub exec: ExecContext,
     /// The params' values, for the provenance record.
     pub params: BTreeMap<String, String>,
+    /// The git commit of the pipeline's file, for the provenance record.
+    pub git: Option<crate::record::GitState>,
     pub progress: Arc<dyn RunProgress>,
 }
 
@@ -105,6 +107,9 @@ pub struct StageReport {
     pub fingerprint: String,
     pub output: Option<CommitId>,
     pub failures: Vec<DatumFailure>,
+    /// The image the stage's spec names and the scripts its command ran (path, content hash).
+    pub image: String,
+    pub code: Vec<(String, Hash)>,
     /// What the run should say about the stage without failing it (a datum's unreadable metrics).
     pub warnings: Vec<String>,
     #[serde(skip)]
@@ -220,7 +225,7 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
     }
     let stages: Vec<StageReport> = specs.iter().filter_map(|s| reports.remove(&s.stage)).collect();
     let report = RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages };
-    let record = crate::record::RunRecord::of(&report, started, opts.params.clone());
+    let record = crate::record::RunRecord::of(&report, started, opts.params.clone(), opts.git.clone());
     store.run_put(&id, &serde_json::to_value(&record).expect("records serialise")).await?;
     Ok(report)
 }
@@ -465,6 +470,8 @@ pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
         fingerprint: fingerprint.to_hex(),
         output: None,
         failures: Vec::new(),
+        image: spec.image.clone(),
+        code: spec.code.iter().map(|c| (c.arg.clone(), c.file.hash)).collect(),
         warnings: Vec::new(),
         datum_log: Vec::new(),
     }

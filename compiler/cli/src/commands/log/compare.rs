@@ -34,6 +34,12 @@ pub(super) fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
         all.dedup();
         all
     };
+    let git = |r: &RunRecord| {
+        r.git
+            .as_ref()
+            .map(|g| format!("{}{}", g.commit.get(..12).unwrap_or(&g.commit), if g.dirty { "+changes" } else { "" }))
+    };
+    add("code", "git", git(a), git(b));
     for name in names(a.params.keys().collect(), b.params.keys().collect()) {
         add("param", &name, a.params.get(&name).cloned(), b.params.get(&name).cloned());
     }
@@ -49,6 +55,15 @@ pub(super) fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
         let code =
             |s: &Option<StageRecord>| s.as_ref().map(|s| s.fingerprint.get(..12).unwrap_or(&s.fingerprint).to_owned());
         add("stage", &name, code(&x), code(&y));
+        let image = |s: &Option<StageRecord>| s.as_ref().map(|s| s.image.clone()).filter(|i| !i.is_empty());
+        add("image", &name, image(&x), image(&y));
+        let scripts = |s: &Option<StageRecord>| -> BTreeMap<String, String> {
+            s.iter().flat_map(|s| s.code.iter().map(|c| (c.path.clone(), c.hash.short(12)))).collect()
+        };
+        let (before, after) = (scripts(&x), scripts(&y));
+        for path in names(before.keys().collect(), after.keys().collect()) {
+            add("script", &format!("{name}/{path}"), before.get(&path).cloned(), after.get(&path).cloned());
+        }
         let output = |s: &Option<StageRecord>| s.as_ref().and_then(|s| s.output).map(|c| c.0.short(12));
         add("output", &name, output(&x), output(&y));
         let counts = |s: &Option<StageRecord>| {

@@ -222,6 +222,9 @@ fn line(r: &RunRecord) {
 
 fn detail(r: &RunRecord) {
     println!("run {}  ({} → {})", r.run_id, r.started, r.finished);
+    if let Some(git) = &r.git {
+        println!("code   git {}{}", git.commit, if git.dirty { " with changes not committed" } else { "" });
+    }
     for (name, value) in &r.params {
         println!("param  {name:<12} {value}");
     }
@@ -239,6 +242,12 @@ fn detail(r: &RunRecord) {
             s.fingerprint.get(..12).unwrap_or(&s.fingerprint),
             s.output.map_or("-".to_owned(), |c| c.to_string()),
         );
+        if !s.image.is_empty() {
+            println!("         image {}", s.image);
+        }
+        for c in &s.code {
+            println!("         script {} {}", c.path, c.hash.short(12));
+        }
         for d in &s.datums {
             println!("         {:<9} {}", d.status, d.datum);
             for (name, value) in &d.metrics {

@@ -65,6 +65,7 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
     protected.extend(inputs::local_folder(&url));
     let sandbox = pipe_runtime::sandbox::Sandbox::detect(&protected).map_err(Failure::Usage)?;
     let bars = progress::Bars::new(args.json);
+    let git = inputs::git_state(&dir);
     let opts = RunOptions {
         jobs,
         exec: ExecContext {
@@ -76,6 +77,7 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
             sandbox,
         },
         params: params.into_iter().collect(),
+        git,
         progress: Arc::new(bars),
     };
     let store = Store::open(&url, true)?;
