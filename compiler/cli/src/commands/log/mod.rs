@@ -1,6 +1,8 @@
-//! `pipe log FILE [RUN]`: the provenance of a pipeline's runs, newest first; with a run id, which
-//! input commits it read, each stage's fingerprint and output commit, and which datums it
-//! processed, reused or lost.
+//! `pipe log FILE [RUN [RUN2]]`: the provenance of a pipeline's runs, newest first; with a run
+//! (its id, a unique prefix, `latest` or `latest~N`), its params, code, input commits, each
+//! stage's fingerprint, output commit and metrics, and which datums it processed, reused or lost;
+//! with two, what changed between them ([`compare`]); with `--table`, every run as a row of params
+//! and metrics ([`table`]); with `--logs DATUM`, a datum's stored stdout and stderr.
 
 mod compare;
 mod table;
