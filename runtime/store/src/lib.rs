@@ -308,7 +308,7 @@ impl Store {
     }
 
     /// Stores a run's provenance record under its id.
-    pub async fn run_put(&self, id: &str, record: &serde_json::Value) -> Result<()> {
+    pub async fn run_put(&self, id: &str, record: &impl serde::Serialize) -> Result<()> {
         let bytes = serde_json::to_vec(record).expect("records serialise");
         self.backend.put(&layout::run(id), bytes.into()).await
     }
