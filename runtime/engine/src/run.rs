@@ -373,15 +373,19 @@ async fn run_stage(
 
     let outcomes: Vec<(Datum, Hash, DatumOutcome)> =
         outcomes.into_iter().map(|(d, k, o)| o.map(|o| (d, k, o))).collect::<Result<_, StoreError>>()?;
-    let next_index: HashMap<Hash, Vec<FileEntry>> = outcomes
-        .iter()
-        .filter_map(|(_, key, o)| match o {
-            DatumOutcome::Reused { outputs, .. } | DatumOutcome::Processed { outputs, .. } => {
-                Some((*key, outputs.clone()))
-            }
-            DatumOutcome::Failed(_) => None,
-        })
-        .collect();
+    // The next index, built only when the stored one no longer matches (a million datums' outputs
+    // are not copied for nothing).
+    let next_index: Option<HashMap<Hash, Vec<FileEntry>>> = (!index_current).then(|| {
+        outcomes
+            .iter()
+            .filter_map(|(_, key, o)| match o {
+                DatumOutcome::Reused { outputs, .. } | DatumOutcome::Processed { outputs, .. } => {
+                    Some((*key, outputs.clone()))
+                }
+                DatumOutcome::Failed(_) => None,
+            })
+            .collect()
+    });
     let metric_files = crate::metrics::files_of(spec, &outcomes, &mut report);
     let files = merge_outputs(spec, outcomes, &mut report)?;
     crate::metrics::attach(store, metric_files, &mut report).await?;
@@ -394,8 +398,8 @@ async fn run_stage(
     let (commit, _) =
         store.commit_files(&repo, "main", files.clone(), &format!("stage {} of run {run_id}", spec.stage)).await?;
     report.output = Some(commit);
-    if !index_current {
-        store.stage_index_put(&fingerprint, &next_index).await?;
+    if let Some(next_index) = &next_index {
+        store.stage_index_put(&fingerprint, next_index).await?;
     }
     Ok((report, Some(files)))
 }
