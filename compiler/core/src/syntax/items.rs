@@ -254,7 +254,13 @@ pub(super) fn block<'a, T>(
                         help: Some("Put each field on its own line or separate fields with `,`.".into()),
                     };
                     cx.report(cx.diagnostic(&e));
-                    rest = skip_line(rest);
+                    // When another entry follows, read on as if the separator were there: `{ a = 1
+                    // b = 2 }` on one line keeps `b` and the closing `}` (skipping the line lost
+                    // both, and the block then swallowed the items after it). Anything else is
+                    // skipped with its line, reported once.
+                    if !starts_entry(rest) {
+                        rest = skip_line(rest);
+                    }
                 }
             }
             Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
@@ -265,6 +271,23 @@ pub(super) fn block<'a, T>(
             Err(nom::Err::Incomplete(_)) => return soft(rest, "`}`"),
         }
     }
+}
+
+/// Whether `i` starts like a block entry: `name =`, `name:` or `"key" =`.
+fn starts_entry(i: &str) -> bool {
+    let after = if let Some(quoted) = i.strip_prefix('"') {
+        match quoted.find('"') {
+            Some(end) => &quoted[end + 1..],
+            None => return false,
+        }
+    } else {
+        let name = i.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(i.len());
+        if name == 0 {
+            return false;
+        }
+        &i[name..]
+    };
+    inline_ws(after).starts_with(['=', ':'])
 }
 
 /// Past the end of the current line (always moves at least one character).
