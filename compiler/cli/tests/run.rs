@@ -746,6 +746,24 @@ fn a_datums_output_is_kept_and_shown_by_pipe_log() {
     assert!(ok(&dir, &["log", "pipeline.pipe", &second, "--logs", "raw:/a"]).contains("(reused)"));
 }
 
+/// A datum's log is kept bounded: of a 3 MiB stdout, a line saying how much was dropped and the
+/// last 1 MiB, where the end of the story is. Before, every byte was stored, for every datum.
+#[test]
+fn a_long_log_keeps_its_last_mebibyte() {
+    let pipeline = "use torchx\n\ninput raw = dir(\"raw\")\n\nstage talk: torchx.shell {\n  image  = \"busybox\"\n  script = \"head -c 3145728 /dev/zero | tr '\\\\0' x; echo; echo the end; cp $PIPE_IN_RAW/* $PIPE_OUT/\"\n  datums = glob(raw, \"/*\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "hello")]);
+    ok(&dir, &["run", "pipeline.pipe"]);
+    let logs = ok(&dir, &["log", "pipeline.pipe", "latest", "--logs", "raw:/a"]);
+    let stdout = logs.split_once("-- stdout.log\n").expect("stdout kept").1;
+    assert!(
+        stdout.starts_with("[pipe: the first 2097161 bytes of this log were dropped; its last 1048576 bytes follow]\n"),
+        "{}",
+        &stdout[..200.min(stdout.len())]
+    );
+    assert!(stdout.ends_with("x\nthe end\n"));
+    assert!(stdout.len() < (1 << 20) + 200, "{} bytes kept", stdout.len());
+}
+
 /// A run is named by its id, a unique prefix of it, `latest` or `latest~N`, its record shows the
 /// params it ran with, and two runs compare. Before, only a whole id worked (`pipe log FILE
 /// latest` said "no run") and `pipe log FILE RUN1 RUN2` was refused.
@@ -781,6 +799,13 @@ fn runs_are_named_by_prefix_latest_and_latest_n() {
     let same: Value =
         serde_json::from_str(&ok(&dir, &["log", "pipeline.pipe", "latest", &second, "--json"])).expect("JSON");
     assert_eq!(same, serde_json::json!([]), "a run compared with itself: no change");
+    // Two runs listed are a list, and a table, not a comparison (they were, whenever the
+    // pipeline had run exactly twice).
+    let listed: Value = serde_json::from_str(&ok(&dir, &["log", "pipeline.pipe", "--json"])).expect("JSON");
+    let ids: Vec<&str> = listed.as_array().expect("runs").iter().filter_map(|r| r["run_id"].as_str()).collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "{listed}");
+    let table: Value = serde_json::from_str(&ok(&dir, &["log", "pipeline.pipe", "--table", "--json"])).expect("JSON");
+    assert_eq!(table.as_array().map(Vec::len), Some(2), "{table}");
 }
 
 fn shown_two(dir: &Path, a: &str, b: &str) -> String {

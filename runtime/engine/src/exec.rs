@@ -267,23 +267,47 @@ fn stray_entry(work: &Path) -> Option<String> {
         .find(|name| !matches!(name.as_str(), "in" | "out" | "stdout.log" | "stderr.log"))
 }
 
-/// Stores the command's non-empty `stdout.log` and `stderr.log` (moved into `<work>/logs/` first),
-/// so they outlive the work folder; gives their entries.
+/// The most of each log a datum keeps: its end, where a failure's reason is.
+pub const LOG_LIMIT: u64 = 1 << 20;
+
+/// Stores the command's non-empty `stdout.log` and `stderr.log` (moved into `<work>/logs/` first;
+/// of a longer one, a line saying how much was dropped and its last [`LOG_LIMIT`] bytes), so they
+/// outlive the work folder; gives their entries.
 async fn keep_logs(store: &Store, work: &Path) -> Result<Vec<FileEntry>, StoreError> {
     let dir = work.join("logs");
     let mut any = false;
     for name in ["stdout.log", "stderr.log"] {
         let from = work.join(name);
-        if std::fs::metadata(&from).is_ok_and(|m| m.len() > 0) {
-            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
-            std::fs::rename(&from, dir.join(name)).map_err(|source| StoreError::Io { path: from.clone(), source })?;
-            any = true;
+        let Ok(meta) = std::fs::metadata(&from) else { continue };
+        if meta.len() == 0 {
+            continue;
         }
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+        let to = dir.join(name);
+        let kept = if meta.len() > LOG_LIMIT { keep_tail(&from, &to, meta.len()) } else { std::fs::rename(&from, &to) };
+        kept.map_err(|source| StoreError::Io { path: from.clone(), source })?;
+        any = true;
     }
     if !any {
         return Ok(Vec::new());
     }
     Ok(store.snapshot(&dir, Default::default(), None, 2, Arc::new(Quiet)).await?.files)
+}
+
+/// Writes to `to` a line saying how many bytes of `from` (`len` long) were dropped, then its last
+/// [`LOG_LIMIT`] bytes.
+fn keep_tail(from: &Path, to: &Path, len: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut input = std::fs::File::open(from)?;
+    input.seek(SeekFrom::Start(len - LOG_LIMIT))?;
+    let mut out = std::fs::File::create(to)?;
+    writeln!(
+        out,
+        "[pipe: the first {} bytes of this log were dropped; its last {LOG_LIMIT} bytes follow]",
+        len - LOG_LIMIT
+    )?;
+    std::io::copy(&mut Read::take(&mut input, LOG_LIMIT), &mut out)?;
+    std::fs::remove_file(from)
 }
 
 /// What is in the stage's work folder besides datums' folders (`<key>.<random>`): what a command

@@ -91,7 +91,9 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     if let Some(datum) = &args.logs {
         return print_logs(&runtime, &url, &records, datum);
     }
-    if let [from, to] = records.as_slice() {
+    // Two runs named: what changed. (Two runs *listed* are a list: comparing whenever exactly two
+    // records were found turned `pipe log FILE` and `--table` of a pipeline run twice into a diff.)
+    if let ([from, to], Some(_)) = (records.as_slice(), &args.other) {
         let changes = compare::compare(from, to);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&changes).expect("JSON values print"));
