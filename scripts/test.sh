@@ -19,7 +19,8 @@ step "tools"
 # neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli; bubblewrap: the
 # cluster stand-in's containers (tests/src/sandbox.rs); procps: `kill` and `pgrep`, which end and
 # look for a deleted gang's processes (tests/src/volcano.rs, compiler/cli/tests/cluster.rs).
-apt_install neovim libclang-dev bubblewrap procps
+# curl: waits for the mlflow server to answer.
+apt_install neovim libclang-dev bubblewrap procps curl
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet
@@ -32,6 +33,10 @@ python3 -c 'import hera, kubernetes_validate, jsonschema, yaml, torchx, kubernet
   || { python3 -m pip install --quiet hera==7.1.0 kubernetes-validate==1.37.0 jsonschema==4.26.0 pyyaml==6.0.3 \
          torchx==0.7.0 kubernetes==30.1.0 kmock==0.8 && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 (cd tests/validators && npm ci --silent)
+# A real MLflow tracking server and OpenLineage's schemas' format checks (compiler/cli/tests/export.rs).
+# mlflow is pinned: a newer one may lack its matching mlflow-skinny.
+python3 -c 'import mlflow, rfc3986_validator, rfc3339_validator' 2>/dev/null \
+  || { python3 -m pip install --quiet mlflow==3.17.2 rfc3986-validator==0.1.1 rfc3339-validator==0.1.4 && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 # moto_server: the S3-compatible server the store tests start on 127.0.0.1.
 command -v moto_server >/dev/null || { python3 -m pip install --quiet 'moto[server]>=5,<6' && { command -v pyenv >/dev/null && pyenv rehash; true; }; }
 
@@ -74,6 +79,23 @@ apt_install gcc-aarch64-linux-gnu qemu-user
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
   RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet -p pipe-shim --target aarch64-unknown-linux-gnu
+
+step "mlflow server on 127.0.0.1, shared by the export tests (it takes 15-45 s to start)"
+# In a process group of its own, so that every worker it starts is stopped with it.
+mlflow_dir=$(mktemp -d)
+mlflow_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+setsid mlflow server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
+  --backend-store-uri "sqlite:///$mlflow_dir/mlflow.db" --default-artifact-root "$mlflow_dir/artifacts" \
+  >"$mlflow_dir/log" 2>&1 &
+mlflow_pid=$!
+trap 'kill -TERM -- "-$mlflow_pid" 2>/dev/null; sleep 1; kill -KILL -- "-$mlflow_pid" 2>/dev/null; rm -rf "$mlflow_dir"' EXIT
+for _ in $(seq 180); do
+  curl -sf "http://127.0.0.1:$mlflow_port/health" >/dev/null 2>&1 && break
+  kill -0 "$mlflow_pid" 2>/dev/null || { cat "$mlflow_dir/log" >&2; echo "mlflow server exited" >&2; exit 1; }
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$mlflow_port/health" >/dev/null || { cat "$mlflow_dir/log" >&2; echo "mlflow server did not start in 180 s" >&2; exit 1; }
+export PIPE_TEST_MLFLOW="http://127.0.0.1:$mlflow_port"
 
 step "tests"
 # The shim's binary is run by pipe-cli's tests (tests/shim.rs); `cargo test` would build only its test harness.

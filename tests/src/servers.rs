@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -178,4 +179,105 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("pipe-kmock-{}-{}", std::process::id(), fastrand::u64(..)));
     std::fs::create_dir_all(&dir).expect("a temp folder");
     dir
+}
+
+/// A real `mlflow server` (PyPI `mlflow==3.17.2`, SQLite backend) on 127.0.0.1: the one
+/// `scripts/test.sh` started (its address in `PIPE_TEST_MLFLOW`), else one started here, in its own
+/// process group so that dropping it stops every worker it started. Tests share a server, so
+/// each names an experiment of its own.
+#[derive(Debug)]
+pub struct Mlflow {
+    /// The process group of a server started here.
+    group: Option<Child>,
+    pub url: String,
+    port: u16,
+}
+
+impl Mlflow {
+    pub fn start() -> Mlflow {
+        if let Some(url) = std::env::var("PIPE_TEST_MLFLOW").ok().filter(|u| !u.is_empty()) {
+            let port = url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .expect("a port in PIPE_TEST_MLFLOW");
+            return Mlflow { group: None, url, port };
+        }
+        let dir = tempfile_dir();
+        let port = free_port();
+        let child = Command::new("mlflow")
+            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+            .arg("--backend-store-uri")
+            .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+            .arg("--default-artifact-root")
+            .arg(dir.join("artifacts"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start `mlflow server` ({e}): install it with `pip install mlflow==3.17.2` (scripts/test.sh does)")
+            });
+        let mut mlflow = Mlflow { group: Some(child), url: format!("http://127.0.0.1:{port}"), port };
+        // It starts slowly (30–45 s on two cores).
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if mlflow.get("/health").0 == 200 {
+                return mlflow;
+            }
+            if let Some(Ok(Some(status))) = mlflow.group.as_mut().map(Child::try_wait) {
+                panic!("`mlflow server` exited ({status}): install it with `pip install mlflow==3.17.2`");
+            }
+            assert!(Instant::now() < deadline, "`mlflow server` did not answer within 180 s");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// `GET path`: the status code and the body (0 and empty when nothing answers).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.send(&format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", self.port))
+    }
+
+    /// `POST /api/2.0/mlflow/<method>` with a JSON body; gives the reply as JSON.
+    pub fn post(&self, method: &str, body: &serde_json::Value) -> serde_json::Value {
+        let body = body.to_string();
+        let (code, reply) = self.send(&format!(
+            "POST /api/2.0/mlflow/{method} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        ));
+        assert_eq!(code, 200, "MLflow {method}: {reply}");
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("MLflow {method} gave no JSON ({e}): {reply}"))
+    }
+
+    /// The runs of experiment `name`, as `runs/search` gives them (none if it does not exist).
+    pub fn runs(&self, experiment: &str) -> Vec<serde_json::Value> {
+        let (code, found) = self.get(&format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}"));
+        if code != 200 {
+            return Vec::new();
+        }
+        let found: serde_json::Value = serde_json::from_str(&found).expect("JSON");
+        let id = found["experiment"]["experiment_id"].clone();
+        let runs = self.post("runs/search", &serde_json::json!({ "experiment_ids": [id], "max_results": 1000 }));
+        runs["runs"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn send(&self, request: &str) -> (u16, String) {
+        let Ok(reply) = http(self.port, request) else { return (0, String::new()) };
+        let code = reply.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+        (code, body)
+    }
+}
+
+impl Drop for Mlflow {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.group {
+            // The server's workers are in its process group: end them all.
+            let group = rustix::process::Pid::from_child(child);
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+            let _ = child.wait();
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
 }

@@ -8,6 +8,7 @@
 pub mod code;
 pub mod datums;
 pub mod exec;
+pub mod export;
 pub mod glob;
 pub mod guard;
 pub mod lookup;

@@ -65,9 +65,49 @@ pub struct StageRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code: Vec<CodeRecord>,
     pub datums: Vec<DatumRecord>,
+    /// The datasets it read, each at the commit it read (lineage).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<DatasetRef>,
+}
+
+/// A dataset at a version: a repo of the store and the commit read from it (none when an
+/// upstream stage made no output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetRef {
+    pub repo: String,
+    pub commit: Option<CommitId>,
+}
+
+impl StageRecord {
+    /// The stage's metrics by name: `METRIC` for a stage of one datum with metrics, `DATUM:METRIC`
+    /// when several datums report.
+    pub fn metrics(&self) -> BTreeMap<String, f64> {
+        let reporting: Vec<_> = self.datums.iter().filter(|d| !d.metrics.is_empty()).collect();
+        let single = reporting.len() == 1;
+        reporting
+            .iter()
+            .flat_map(|d| {
+                d.metrics.iter().map(move |(m, v)| (if single { m.clone() } else { format!("{}:{m}", d.datum) }, *v))
+            })
+            .collect()
+    }
 }
 
 impl RunRecord {
+    /// Every stage's metrics, named `STAGE.METRIC` (or `STAGE.DATUM:METRIC`): the columns of
+    /// `pipe log --table` and the metric names an export uses.
+    pub fn metrics(&self) -> BTreeMap<String, f64> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.metrics().into_iter().map(move |(m, v)| (format!("{}.{m}", s.name), v)))
+            .collect()
+    }
+
+    /// Whether every stage finished.
+    pub fn succeeded(&self) -> bool {
+        self.stages.iter().all(|s| s.status == StageStatus::Done)
+    }
+
     /// The record of `report`, a run that started at `started` with `params`.
     pub fn of(
         report: &RunReport,
@@ -97,6 +137,7 @@ impl RunRecord {
                     image: s.image.clone(),
                     code: s.code.iter().map(|(path, hash)| CodeRecord { path: path.clone(), hash: *hash }).collect(),
                     datums: s.datum_log.clone(),
+                    reads: s.reads.clone(),
                 })
                 .collect(),
             git,
@@ -149,6 +190,7 @@ mod tests {
                     datum: "raw:/a".into(),
                     status: crate::run::DatumStatus::Processed,
                 }],
+                reads: vec![DatasetRef { repo: "p.in.raw".into(), commit: None }],
             }],
             git: Some(GitState { commit: "0123abc".into(), dirty: true }),
         };

@@ -9,6 +9,8 @@
 
 use crate::datums::{self, Datum};
 use crate::exec::{DatumFailure, DatumOutcome, ExecContext, run_datum};
+use crate::export::{ExportNote, Exports};
+use crate::record::DatasetRef;
 use futures::StreamExt;
 use pipe_spec::{CommitId, FileEntry, Hash, InputSource, ResolvedInput, StageSpec};
 use pipe_store::{Store, StoreError};
@@ -46,6 +48,8 @@ pub struct RunOptions {
     pub params: BTreeMap<String, String>,
     /// The git commit of the pipeline's file, for the provenance record.
     pub git: Option<crate::record::GitState>,
+    /// The tracking servers the run is sent to when it ends.
+    pub exports: Exports,
     pub progress: Arc<dyn RunProgress>,
 }
 
@@ -112,6 +116,9 @@ pub struct StageReport {
     pub code: Vec<(String, Hash)>,
     /// What the run should say about the stage without failing it (a datum's unreadable metrics).
     pub warnings: Vec<String>,
+    /// The datasets the stage read, each at the commit it read.
+    #[serde(skip)]
+    pub reads: Vec<crate::record::DatasetRef>,
     #[serde(skip)]
     pub datum_log: Vec<DatumRecord>,
 }
@@ -148,6 +155,8 @@ pub struct RunReport {
     pub pipeline: String,
     pub inputs: Vec<ResolvedInput>,
     pub stages: Vec<StageReport>,
+    /// What each tracking server the run was sent to did with it.
+    pub exports: Vec<ExportNote>,
 }
 
 impl RunReport {
@@ -223,13 +232,40 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
             reports.insert(spec.stage.clone(), report);
         }
     }
-    let stages: Vec<StageReport> = specs.iter().filter_map(|s| reports.remove(&s.stage)).collect();
-    let report = RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages };
+    let reads: Vec<Vec<DatasetRef>> = specs.iter().map(|s| reads(s, &resolved, &reports)).collect();
+    let stages: Vec<StageReport> = specs
+        .iter()
+        .zip(reads)
+        .filter_map(|(s, reads)| reports.remove(&s.stage).map(|r| StageReport { reads, ..r }))
+        .collect();
+    let mut report =
+        RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages, exports: Vec::new() };
     let record = crate::record::RunRecord::of(&report, started, opts.params.clone(), opts.git.clone());
     // Serialised straight to bytes: a record of a million datums as a `Value` tree first was
     // hundreds of megabytes.
     store.run_put(&id, &record).await?;
+    if !opts.exports.is_empty() {
+        report.exports = crate::export::export_run(store, &record, &opts.exports).await;
+    }
     Ok(report)
+}
+
+/// The datasets `spec` read: its inputs at the commits this run resolved, and upstream stages'
+/// outputs at the commits they made.
+fn reads(spec: &StageSpec, resolved: &[ResolvedInput], reports: &BTreeMap<String, StageReport>) -> Vec<DatasetRef> {
+    spec.inputs
+        .iter()
+        .filter_map(|i| match &i.source {
+            InputSource::Stage { stage } => Some(DatasetRef {
+                repo: output_repo(&spec.pipeline, stage),
+                commit: reports.get(stage).and_then(|r| r.output),
+            }),
+            _ => resolved
+                .iter()
+                .find(|r| r.name == i.name)
+                .map(|r| DatasetRef { repo: r.repo.clone(), commit: Some(r.commit) }),
+        })
+        .collect()
 }
 
 /// Each repo input resolved to a commit, each folder input snapshotted and committed to
@@ -479,6 +515,7 @@ pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
         image: spec.image.clone(),
         code: spec.code.iter().map(|c| (c.arg.clone(), c.file.hash)).collect(),
         warnings: Vec::new(),
+        reads: Vec::new(),
         datum_log: Vec::new(),
     }
 }

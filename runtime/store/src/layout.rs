@@ -10,6 +10,8 @@
 //! stages/<stage fingerprint>                every datum key of the stage's last run → its outputs
 //! runs/<run-id>                             provenance of one run (written by the runtime)
 //! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
+//! exports/<sink>/<run-id>                   a run not yet (wholly) exported to a tracking server:
+//!                                           how many of its events the sink has taken
 //! pipelines/<name>                          which pipeline file runs under that name (its path
 //!                                           from its project's root): names are not shared
 //! damaged/<h>                               marker: object h was found corrupt or missing; the
@@ -109,6 +111,14 @@ pub(crate) fn runs() -> Key {
 
 pub(crate) fn plan(run: &str, stage: &str) -> Key {
     Key::from(format!("plans/{run}/{stage}"))
+}
+
+pub(crate) fn export(sink: &str, run: &str) -> Key {
+    Key::from(format!("exports/{sink}/{run}"))
+}
+
+pub(crate) fn exports(sink: &str) -> Key {
+    Key::from(format!("exports/{sink}"))
 }
 
 pub(crate) fn stage_index(fingerprint: &Hash) -> Key {

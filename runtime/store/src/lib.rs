@@ -338,6 +338,34 @@ impl Store {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
+    /// Marks run `run` as owing `sink` its export, `sent` of its events already taken: written
+    /// before the export starts, so a crash or a refusing server leaves it for the next run.
+    pub async fn export_owed_put(&self, sink: &str, run: &str, sent: usize) -> Result<()> {
+        refs::check_key_part(sink)?;
+        refs::check_key_part(run)?;
+        self.backend.put(&layout::export(sink, run), sent.to_string().into_bytes().into()).await
+    }
+
+    /// The runs `sink` is owed, oldest first, each with how many of its events it took already
+    /// (0 when the mark does not read as a number: sending again is safe, losing is not).
+    pub async fn export_owed(&self, sink: &str) -> Result<Vec<(String, usize)>> {
+        refs::check_key_part(sink)?;
+        let mut owed = Vec::new();
+        for key in self.backend.list(&layout::exports(sink)).await? {
+            let run = layout::file_name(&key).to_owned();
+            let sent = self.backend.get(&key).await?.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok());
+            owed.push((run, sent.unwrap_or(0)));
+        }
+        Ok(owed)
+    }
+
+    /// Clears the mark of a run `sink` has taken whole.
+    pub async fn export_owed_clear(&self, sink: &str, run: &str) -> Result<()> {
+        refs::check_key_part(sink)?;
+        refs::check_key_part(run)?;
+        self.backend.delete(&layout::export(sink, run)).await
+    }
+
     /// The object key of a hash, for tests that must damage the store.
     pub fn object_key(hash: &pipe_spec::Hash) -> String {
         layout::object(hash).to_string()

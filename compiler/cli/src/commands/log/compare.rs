@@ -70,7 +70,8 @@ pub(super) fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
             s.as_ref().map(|s| format!("{} processed, {} reused, {} failed", s.processed, s.skipped, s.failed))
         };
         add("datums", &name, counts(&x), counts(&y));
-        let (from, to) = (metrics_of(x.as_ref()), metrics_of(y.as_ref()));
+        let metrics = |s: &Option<StageRecord>| s.as_ref().map(StageRecord::metrics).unwrap_or_default();
+        let (from, to) = (metrics(&x), metrics(&y));
         for metric in names(from.keys().collect(), to.keys().collect()) {
             let (a, b) = (from.get(&metric).copied(), to.get(&metric).copied());
             if a == b {
@@ -84,18 +85,4 @@ pub(super) fn compare(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
         }
     }
     out
-}
-
-/// A stage's metrics by name: `METRIC` for a stage of one datum with metrics, `DATUM:METRIC`
-/// when several datums report.
-pub(super) fn metrics_of(stage: Option<&StageRecord>) -> BTreeMap<String, f64> {
-    let Some(stage) = stage else { return BTreeMap::new() };
-    let reporting: Vec<_> = stage.datums.iter().filter(|d| !d.metrics.is_empty()).collect();
-    let single = reporting.len() == 1;
-    reporting
-        .iter()
-        .flat_map(|d| {
-            d.metrics.iter().map(move |(m, v)| (if single { m.clone() } else { format!("{}:{m}", d.datum) }, *v))
-        })
-        .collect()
 }

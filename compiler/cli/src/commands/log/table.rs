@@ -5,7 +5,6 @@
 //! `stage.metric`, or `stage.datum:metric` where several datums of a stage report), sorted by one
 //! column if asked, and prints them aligned or as JSON. Pure apart from printing.
 
-use super::compare::metrics_of;
 use pipe_runtime::record::RunRecord;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,11 +27,7 @@ pub(super) fn rows(records: &[RunRecord], sort: Option<&str>, descending: bool) 
             run: r.run_id.clone(),
             started: r.started.clone(),
             params: r.params.clone(),
-            metrics: r
-                .stages
-                .iter()
-                .flat_map(|s| metrics_of(Some(s)).into_iter().map(move |(m, v)| (format!("{}.{m}", s.name), v)))
-                .collect(),
+            metrics: r.metrics(),
         })
         .collect();
     let Some(column) = sort else { return Ok(rows) };

@@ -38,6 +38,20 @@ pub(crate) struct RunArgs {
     /// List the datums STAGE would process, and which are cached, without running anything.
     #[arg(long, value_name = "STAGE")]
     explain_datums: Option<String>,
+    /// Send the run to this MLflow tracking server (http(s)); credentials from
+    /// MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
+    #[arg(long, value_name = "URI", env = "MLFLOW_TRACKING_URI")]
+    mlflow: Option<String>,
+    /// The MLflow experiment runs go to [default: the pipeline's name].
+    #[arg(long, value_name = "NAME", env = "MLFLOW_EXPERIMENT_NAME")]
+    mlflow_experiment: Option<String>,
+    /// Send OpenLineage events of the run to this HTTP endpoint, or append them to this file as
+    /// JSON lines; API key from OPENLINEAGE_API_KEY, job namespace OPENLINEAGE_NAMESPACE.
+    #[arg(long, value_name = "URL|FILE", env = "OPENLINEAGE_URL")]
+    openlineage: Option<String>,
+    /// The longest a run waits for each tracking server; what it did not take is sent by the next run.
+    #[arg(long, value_name = "DURATION", env = "PIPE_EXPORT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    export_timeout: std::time::Duration,
 }
 
 pub(crate) fn run(args: RunArgs) -> report::Outcome {
@@ -66,6 +80,7 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
     let sandbox = pipe_runtime::sandbox::Sandbox::detect(&protected).map_err(Failure::Usage)?;
     let bars = progress::Bars::new(args.json);
     let git = inputs::git_state(&dir);
+    let exports = exports(&args)?;
     let opts = RunOptions {
         jobs,
         exec: ExecContext {
@@ -78,6 +93,7 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
         },
         params: params.into_iter().collect(),
         git,
+        exports,
         progress: Arc::new(bars),
     };
     let store = Store::open(&url, true)?;
@@ -97,6 +113,30 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
         None => Ok(()),
         Some(report) => summary(&report, args.json, unsandboxed.as_deref()),
     }
+}
+
+/// Where the run is sent when it ends, from flags or the tools' own environment variables.
+fn exports(args: &RunArgs) -> Result<pipe_runtime::export::Exports, Failure> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mlflow = args
+        .mlflow
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(|url| pipe_runtime::export::mlflow::MlflowSink::new(url, args.mlflow_experiment.clone(), env))
+        .transpose()
+        .map_err(|message| Failure::Error {
+            message,
+            help: Some(
+                "give `--mlflow http://HOST:PORT` (or MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to send nothing"
+                    .into(),
+            ),
+        })?;
+    let lineage = args
+        .openlineage
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|target| pipe_runtime::export::lineage::LineageSink::new(target, env));
+    Ok(pipe_runtime::export::Exports { mlflow, lineage, deadline: args.export_timeout })
 }
 
 /// What can be checked before anything runs, and the help for it: the pipeline's name must be its
@@ -208,7 +248,7 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::O
             .collect();
         let sandbox = if unsandboxed.is_some() { "off" } else { "bubblewrap" };
         let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages, "warnings": warnings,
-                          "sandbox": sandbox, "sandbox_off_reason": unsandboxed });
+                          "sandbox": sandbox, "sandbox_off_reason": unsandboxed, "exports": r.exports });
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON values print"));
     } else {
         eprintln!(
@@ -226,6 +266,13 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::O
         }
         for w in &warnings {
             eprintln!("warning: {w}");
+        }
+        for e in &r.exports {
+            if e.ok {
+                eprintln!("sent: {}", e.message);
+            } else {
+                eprintln!("warning: {}: {}", e.sink, e.message);
+            }
         }
         if let Some(why) = unsandboxed.filter(|_| r.stages.iter().any(|s| s.processed > 0)) {
             eprintln!(

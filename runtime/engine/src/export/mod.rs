@@ -1,0 +1,226 @@
+//! Sends a finished run to the tracking tools teams already run: an MLflow tracking server
+//! ([`mlflow`]) and OpenLineage consumers ([`lineage`]).
+//!
+//! Takes a run's record, the store it was written to, and where to send it ([`Exports`]: built
+//! from flags or the tools' own environment variables; credentials only by reference to the
+//! environment, never in a pipeline or a record). Gives a note per sink saying what it took or why
+//! not. Never fails or holds up a run beyond [`Exports::deadline`]: before anything is sent, the
+//! run is marked as owed in the store (`exports/<sink>/<run>`), the mark is cleared when the sink
+//! has taken the run whole, and the next run that exports sends what is still owed, oldest first,
+//! from the event where the last attempt stopped, so nothing is lost and nothing sent twice. Does
+//! not read metrics or logs itself: the record holds them.
+
+pub mod lineage;
+pub mod mlflow;
+
+use crate::record::RunRecord;
+use pipe_store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Where to send runs, and how long a run may wait for them.
+#[derive(Debug, Clone)]
+pub struct Exports {
+    pub mlflow: Option<mlflow::MlflowSink>,
+    pub lineage: Option<lineage::LineageSink>,
+    /// The most one run waits for each sink (all its owed runs together).
+    pub deadline: Duration,
+}
+
+impl Default for Exports {
+    fn default() -> Exports {
+        Exports { mlflow: None, lineage: None, deadline: Duration::from_secs(10) }
+    }
+}
+
+impl Exports {
+    pub fn is_empty(&self) -> bool {
+        self.mlflow.is_none() && self.lineage.is_none()
+    }
+}
+
+/// What one sink did with the runs it was owed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportNote {
+    /// `mlflow` or `openlineage`.
+    pub sink: &'static str,
+    /// Whether every owed run was taken.
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Why a sink did not take a run, and how many of its events it took before that.
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+}
+
+/// One destination.
+trait Sink {
+    fn name(&self) -> &'static str;
+    /// Sends `record`'s events from the `from`-th on, adding one to `taken` per event accepted.
+    /// Gives a short description of where the run went.
+    async fn send(
+        &self,
+        store_url: &str,
+        record: &RunRecord,
+        from: usize,
+        taken: &AtomicUsize,
+    ) -> Result<String, SendError>;
+}
+
+/// Sends `record` (just written to `store`) and every run still owed to each configured sink.
+pub async fn export_run(store: &Store, record: &RunRecord, exports: &Exports) -> Vec<ExportNote> {
+    let mut notes = Vec::new();
+    if let Some(sink) = &exports.mlflow {
+        notes.push(send_owed(store, record, sink, exports.deadline).await);
+    }
+    if let Some(sink) = &exports.lineage {
+        notes.push(send_owed(store, record, sink, exports.deadline).await);
+    }
+    notes
+}
+
+async fn send_owed(store: &Store, record: &RunRecord, sink: &impl Sink, deadline: Duration) -> ExportNote {
+    let name = sink.name();
+    let note = |ok: bool, message: String| ExportNote { sink: name, ok, message };
+    let later = "it is sent by the next run that exports";
+    if let Err(e) = store.export_owed_put(name, &record.run_id, 0).await {
+        return note(false, format!("run {} not sent: cannot mark it as owed in the store: {e}", record.run_id));
+    }
+    let owed = match store.export_owed(name).await {
+        Ok(owed) => owed,
+        Err(e) => return note(false, format!("run {} not sent: cannot list owed runs: {e}; {later}", record.run_id)),
+    };
+    let until = tokio::time::Instant::now() + deadline;
+    let mut sent = Vec::new();
+    for (run, from) in owed {
+        let stored;
+        let this = if run == record.run_id {
+            record
+        } else {
+            match store.run_get(&run).await.map(|v| v.map(RunRecord::decode)) {
+                Ok(Some(Ok(r))) => {
+                    stored = r;
+                    &stored
+                }
+                // A record gone or unreadable can never be sent: its mark would block nothing but
+                // would be retried for ever.
+                Ok(None | Some(Err(_))) => {
+                    let _ = store.export_owed_clear(name, &run).await;
+                    continue;
+                }
+                Err(e) => return note(false, format!("run {run} not sent: {e}; {later}")),
+            }
+        };
+        let taken = Arc::new(AtomicUsize::new(from));
+        let result = tokio::time::timeout_at(until, sink.send(store.backend().url(), this, from, &taken)).await;
+        let failure = match result {
+            Ok(Ok(place)) => {
+                if let Err(e) = store.export_owed_clear(name, &run).await {
+                    return note(false, format!("run {run} sent ({place}), but its mark stays: {e}"));
+                }
+                sent.push(place);
+                continue;
+            }
+            Ok(Err(e)) => e.message,
+            Err(_) => format!("no answer within {}", humantime::format_duration(deadline)),
+        };
+        let _ = store.export_owed_put(name, &run, taken.load(Ordering::SeqCst)).await;
+        let done = if sent.is_empty() { String::new() } else { format!(" (sent: {})", sent.join(", ")) };
+        return note(false, format!("run {run} not sent: {failure}; {later}{done}"));
+    }
+    note(true, sent.join(", "))
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time in a record (0 if it does not parse).
+fn millis(rfc3339: &str) -> i64 {
+    humantime::parse_rfc3339_weak(rfc3339)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A client whose every request ends within `timeout`.
+fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(3)))
+        .build()
+        .expect("a client with only timeouts set builds")
+}
+
+/// The credential a sink sends, read from the environment when the sink is configured.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    Bearer(String),
+    Basic {
+        user: String,
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Bearer(_) => "Bearer(…)",
+            Auth::Basic { .. } => "Basic(…)",
+        })
+    }
+}
+
+impl Auth {
+    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Basic { user, password } => request.basic_auth(user, Some(password)),
+        }
+    }
+}
+
+/// A POST of `body` as JSON; gives the reply's body, or why the server did not take it.
+async fn post_json(
+    client: &reqwest::Client,
+    auth: &Auth,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, SendError> {
+    let request = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(body).expect("JSON values serialise"));
+    reply(auth.apply(request).send().await, url).await
+}
+
+async fn reply(sent: Result<reqwest::Response, reqwest::Error>, url: &str) -> Result<serde_json::Value, SendError> {
+    let response = sent.map_err(|e| SendError { message: format!("{url}: {}", error_chain(&e)) })?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|e| SendError { message: format!("{url}: {}", error_chain(&e)) })?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    let said = body
+        .get("message")
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned());
+    Err(SendError { message: format!("{url} answered {status}: {said}") })
+}
+
+/// An error and its causes on one line ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
