@@ -55,6 +55,8 @@ enum Command {
     Compile(commands::compile::CompileArgs),
     /// Run the pipeline on this machine, processing only datums that changed.
     Run(commands::run::RunArgs),
+    /// Send the pipeline's runs still owed to its tracking servers (MLflow, OpenLineage).
+    Export(commands::export::ExportCmd),
     /// The provenance of a pipeline's runs: input commits, fingerprints, datums processed or reused.
     Log(commands::log::LogArgs),
     /// Versioned data repos: init, put, log, ls, get, diff, tag.
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Data(args) => commands::data::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Log(args) => commands::log::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Compile(args) => commands::compile::run(args),
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Status(args) => commands::deploy::status(args),

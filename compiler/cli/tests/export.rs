@@ -81,8 +81,9 @@ fn a_run_becomes_an_mlflow_run_with_its_params_metrics_and_provenance() {
     let out = pipe(&dir, &[&["run", "pipeline.pipe", "--param", "scale=3"][..], &send].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("sent: MLflow run ") && stderr.contains(&experiment), "{stderr}");
-    let runs = mlflow.runs(&experiment);
+    // By default the run is sent by a process of its own, so the run does not wait for it.
+    assert!(stderr.contains("note: sending the run to its tracking servers in the background (log: "), "{stderr}");
+    let runs = eventually(|| Some(mlflow.runs(&experiment)).filter(|r| !r.is_empty()));
     assert_eq!(runs.len(), 1, "{runs:?}");
     let run = &runs[0];
     let ids = run_ids(&dir);
@@ -127,12 +128,26 @@ fn a_run_becomes_an_mlflow_run_with_its_params_metrics_and_provenance() {
     let history: Value = serde_json::from_str(&history).expect("JSON");
     assert_eq!(history["metrics"].as_array().map(Vec::len), Some(1), "{history}");
 
-    let out = pipe(&dir, &[&["run", "pipeline.pipe"][..], &send].concat());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pipe(&dir, &[&["run", "pipeline.pipe", "--export-wait"][..], &send].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("note: sent to mlflow: run "), "{stderr}");
+    assert!(stderr.contains(&format!("in experiment `{experiment}`")), "{stderr}");
     let runs = mlflow.runs(&experiment);
     let mut sent: Vec<&str> = runs.iter().filter_map(|r| tag(r, "pipe.run")).collect();
     sent.sort_unstable();
     assert_eq!(sent, run_ids(&dir), "each pipe run is one MLflow run");
+}
+
+/// What `probe` gives once it gives something, asked every 100 ms for up to 60 s.
+fn eventually<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not there within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A listener that takes connections and never answers.
@@ -159,32 +174,43 @@ fn a_silent_or_missing_server_does_not_hold_up_the_run_and_what_it_missed_is_sen
     let (silent, _held) = silent_server();
     let silent = format!("http://127.0.0.1:{silent}");
     let started = Instant::now();
-    let out = pipe(
-        &dir,
-        &["run", "pipeline.pipe", "--mlflow", &silent, "--mlflow-experiment", &experiment, "--export-timeout", "2s"],
-    );
+    let wait = ["--mlflow-experiment", &experiment, "--export-wait"];
+    let out =
+        pipe(&dir, &[&["run", "pipeline.pipe", "--mlflow", &silent, "--export-timeout", "2s"][..], &wait].concat());
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "a silent server does not fail the run:\n{stderr}");
-    assert!(stderr.contains("not sent: no answer within 2s; it is sent by the next run that exports"), "{stderr}");
+    assert!(stderr.contains("not sent: no answer within 2s; it stays owed: `pipe export FILE`"), "{stderr}");
     assert!(took < Duration::from_secs(12), "the run waited {took:?} for a silent server");
 
     let missing = format!("http://127.0.0.1:{}", pipe_tests::servers::free_port());
-    let out = pipe(&dir, &["run", "pipeline.pipe", "--mlflow", &missing, "--mlflow-experiment", &experiment]);
+    let out = pipe(&dir, &[&["run", "pipeline.pipe", "--mlflow", &missing][..], &wait].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("warning: mlflow: run ") && stderr.contains("Connection refused"), "{stderr}");
     assert!(mlflow.runs(&experiment).is_empty());
 
-    let out = pipe(&dir, &["run", "pipeline.pipe", "--mlflow", &mlflow.url, "--mlflow-experiment", &experiment]);
+    // `pipe export` sends what is owed, then finds nothing owed.
+    let export = ["export", "pipeline.pipe", "--mlflow", &mlflow.url, "--mlflow-experiment", &experiment];
+    let out = pipe(&dir, &export);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = pipe(&dir, &["run", "pipeline.pipe", "--mlflow", &mlflow.url, "--mlflow-experiment", &experiment]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut sent: Vec<String> =
-        mlflow.runs(&experiment).iter().filter_map(|r| tag(r, "pipe.run")).map(str::to_owned).collect();
-    sent.sort();
+    assert_eq!(stdout.matches("MLflow run ").count(), 2, "{stdout}");
+    assert_eq!(String::from_utf8_lossy(&pipe(&dir, &export).stdout), "nothing owed\n");
+    assert_eq!(mlflow.runs(&experiment).len(), 2);
+
+    // A run in the background and one that waits, at once: each run sent, none twice.
+    let send = ["--mlflow", &mlflow.url, "--mlflow-experiment", &experiment];
+    assert!(pipe(&dir, &[&["run", "pipeline.pipe"][..], &send].concat()).status.success());
+    assert!(pipe(&dir, &[&["run", "pipeline.pipe", "--export-wait"][..], &send].concat()).status.success());
     let ids = run_ids(&dir);
     assert_eq!(ids.len(), 4);
+    let sent = eventually(|| {
+        let mut sent: Vec<String> =
+            mlflow.runs(&experiment).iter().filter_map(|r| tag(r, "pipe.run")).map(str::to_owned).collect();
+        sent.sort();
+        (sent.len() >= ids.len()).then_some(sent)
+    });
     assert_eq!(sent, ids, "every run sent, none twice");
 
     let out = pipe(&dir, &["run", "pipeline.pipe", "--mlflow", "file:./mlruns"]);
@@ -215,7 +241,8 @@ stage score: torchx.shell {
 "#;
     let (tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1"), ("raw/b", "bad")]);
     let events_file = tmp.path().join("events.jsonl");
-    let out = pipe(&dir, &["run", "pipeline.pipe", "--openlineage", events_file.to_str().expect("utf-8")]);
+    let out =
+        pipe(&dir, &["run", "pipeline.pipe", "--export-wait", "--openlineage", events_file.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let validated = Command::new("python3")
         .arg(pipe_tests::repo_root().join("tests/validators/validate_openlineage.py"))
@@ -318,15 +345,15 @@ fn openlineage_over_http_resumes_where_the_endpoint_stopped() {
     let collector = Collector::start(2);
     let (_tmp, dir) = project(&[("pipeline.pipe", SCORED), ("raw/a", "2")]);
     let url = format!("http://127.0.0.1:{}", collector.port);
-    let out = pipe(&dir, &["run", "pipeline.pipe", "--openlineage", &url]);
+    let out = pipe(&dir, &["run", "pipeline.pipe", "--export-wait", "--openlineage", &url]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("warning: openlineage: run ") && stderr.contains("503"), "{stderr}");
     assert_eq!(collector.events.lock().expect("lock").len(), 2);
     collector.take.store(usize::MAX, Ordering::SeqCst);
-    let out = pipe(&dir, &["run", "pipeline.pipe", "--openlineage", &url]);
+    let out = pipe(&dir, &["run", "pipeline.pipe", "--export-wait", "--openlineage", &url]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.contains("sent: 4 OpenLineage events to"), "{stderr}");
+    assert!(out.status.success() && stderr.contains(": 4 OpenLineage events to"), "{stderr}");
     let events = collector.events.lock().expect("lock");
     let mut seen: Vec<(String, String, String)> = events
         .iter()

@@ -9,7 +9,7 @@
 
 use crate::datums::{self, Datum};
 use crate::exec::{DatumFailure, DatumOutcome, ExecContext, run_datum};
-use crate::export::{ExportNote, Exports};
+use crate::export::Exports;
 use crate::record::DatasetRef;
 use futures::StreamExt;
 use pipe_spec::{CommitId, FileEntry, Hash, InputSource, ResolvedInput, StageSpec};
@@ -48,7 +48,7 @@ pub struct RunOptions {
     pub params: BTreeMap<String, String>,
     /// The git commit of the pipeline's file, for the provenance record.
     pub git: Option<crate::record::GitState>,
-    /// The tracking servers the run is sent to when it ends.
+    /// The tracking servers the run is owed to when it ends (marked in the store; sent by the caller).
     pub exports: Exports,
     pub progress: Arc<dyn RunProgress>,
 }
@@ -155,8 +155,6 @@ pub struct RunReport {
     pub pipeline: String,
     pub inputs: Vec<ResolvedInput>,
     pub stages: Vec<StageReport>,
-    /// What each tracking server the run was sent to did with it.
-    pub exports: Vec<ExportNote>,
 }
 
 impl RunReport {
@@ -238,15 +236,12 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
         .zip(reads)
         .filter_map(|(s, reads)| reports.remove(&s.stage).map(|r| StageReport { reads, ..r }))
         .collect();
-    let mut report =
-        RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages, exports: Vec::new() };
+    let report = RunReport { run_id: id.clone(), pipeline: pipeline.clone(), inputs: resolved, stages };
     let record = crate::record::RunRecord::of(&report, started, opts.params.clone(), opts.git.clone());
     // Serialised straight to bytes: a record of a million datums as a `Value` tree first was
     // hundreds of megabytes.
     store.run_put(&id, &record).await?;
-    if !opts.exports.is_empty() {
-        report.exports = crate::export::export_run(store, &record, &opts.exports).await;
-    }
+    crate::export::mark_owed(store, &id, &opts.exports).await?;
     Ok(report)
 }
 

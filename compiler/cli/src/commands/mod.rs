@@ -5,6 +5,7 @@ pub(crate) mod compile;
 pub(crate) mod data;
 pub(crate) mod deploy;
 pub(crate) mod explain;
+pub(crate) mod export;
 pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod log;

@@ -3,12 +3,13 @@
 //!
 //! Takes a run's record, the store it was written to, and where to send it ([`Exports`]: built
 //! from flags or the tools' own environment variables; credentials only by reference to the
-//! environment, never in a pipeline or a record). Gives a note per sink saying what it took or why
-//! not. Never fails or holds up a run beyond [`Exports::deadline`]: before anything is sent, the
-//! run is marked as owed in the store (`exports/<sink>/<run>`), the mark is cleared when the sink
-//! has taken the run whole, and the next run that exports sends what is still owed, oldest first,
-//! from the event where the last attempt stopped, so nothing is lost and nothing sent twice. Does
-//! not read metrics or logs itself: the record holds them.
+//! environment, never in a pipeline or a record). A run is first marked as owed in the store
+//! (`exports/<sink>/<run>`, [`mark_owed`]); [`send_owed`] then sends every owed run, oldest first,
+//! from the event where the last attempt stopped, each sink within [`Exports::deadline`], and
+//! clears a mark when its sink took the run whole: nothing is lost, nothing sent twice, and a
+//! failure is a note, never an error. Does not decide when to send (`pipe run` sends from a
+//! process of its own, so a slow server never holds up a run), nor serialise two senders (the
+//! caller holds a lock). Does not read metrics or logs itself: the record holds them.
 
 pub mod lineage;
 pub mod mlflow;
@@ -37,6 +38,17 @@ impl Default for Exports {
 impl Exports {
     pub fn is_empty(&self) -> bool {
         self.mlflow.is_none() && self.lineage.is_none()
+    }
+
+    fn sink_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if let Some(s) = &self.mlflow {
+            names.push(s.name());
+        }
+        if let Some(s) = &self.lineage {
+            names.push(s.name());
+        }
+        names
     }
 }
 
@@ -70,68 +82,79 @@ trait Sink {
     ) -> Result<String, SendError>;
 }
 
-/// Sends `record` (just written to `store`) and every run still owed to each configured sink.
-pub async fn export_run(store: &Store, record: &RunRecord, exports: &Exports) -> Vec<ExportNote> {
+/// Marks run `run` (its record already in `store`) as owed to every configured sink: what a run
+/// does before anything is sent, so a crash, a silent server or a killed exporter loses nothing.
+pub async fn mark_owed(store: &Store, run: &str, exports: &Exports) -> Result<(), pipe_store::StoreError> {
+    for sink in exports.sink_names() {
+        store.export_owed_put(sink, run, 0).await?;
+    }
+    Ok(())
+}
+
+/// The runs owed to each configured sink (sink, run ids oldest first).
+pub async fn owed(
+    store: &Store,
+    exports: &Exports,
+) -> Result<Vec<(&'static str, Vec<String>)>, pipe_store::StoreError> {
+    let mut out = Vec::new();
+    for sink in exports.sink_names() {
+        out.push((sink, store.export_owed(sink).await?.into_iter().map(|(run, _)| run).collect()));
+    }
+    Ok(out)
+}
+
+/// Sends every run owed to each configured sink, oldest first, each sink within
+/// [`Exports::deadline`]; gives a note per sink that had something to send.
+pub async fn send_owed(store: &Store, exports: &Exports) -> Vec<ExportNote> {
     let mut notes = Vec::new();
     if let Some(sink) = &exports.mlflow {
-        notes.push(send_owed(store, record, sink, exports.deadline).await);
+        notes.extend(send_to(store, sink, exports.deadline).await);
     }
     if let Some(sink) = &exports.lineage {
-        notes.push(send_owed(store, record, sink, exports.deadline).await);
+        notes.extend(send_to(store, sink, exports.deadline).await);
     }
     notes
 }
 
-async fn send_owed(store: &Store, record: &RunRecord, sink: &impl Sink, deadline: Duration) -> ExportNote {
+async fn send_to(store: &Store, sink: &impl Sink, deadline: Duration) -> Option<ExportNote> {
     let name = sink.name();
-    let note = |ok: bool, message: String| ExportNote { sink: name, ok, message };
-    let later = "it is sent by the next run that exports";
-    if let Err(e) = store.export_owed_put(name, &record.run_id, 0).await {
-        return note(false, format!("run {} not sent: cannot mark it as owed in the store: {e}", record.run_id));
-    }
+    let note = |ok: bool, message: String| Some(ExportNote { sink: name, ok, message });
+    let later = "it stays owed: `pipe export FILE`, or the next run that exports, sends it";
     let owed = match store.export_owed(name).await {
+        Ok(owed) if owed.is_empty() => return None,
         Ok(owed) => owed,
-        Err(e) => return note(false, format!("run {} not sent: cannot list owed runs: {e}; {later}", record.run_id)),
+        Err(e) => return note(false, format!("cannot list the runs owed: {e}")),
     };
     let until = tokio::time::Instant::now() + deadline;
     let mut sent = Vec::new();
     for (run, from) in owed {
-        let stored;
-        let this = if run == record.run_id {
-            record
-        } else {
-            match store.run_get(&run).await.map(|v| v.map(RunRecord::decode)) {
-                Ok(Some(Ok(r))) => {
-                    stored = r;
-                    &stored
-                }
-                // A record gone or unreadable can never be sent: its mark would block nothing but
-                // would be retried for ever.
-                Ok(None | Some(Err(_))) => {
-                    let _ = store.export_owed_clear(name, &run).await;
-                    continue;
-                }
-                Err(e) => return note(false, format!("run {run} not sent: {e}; {later}")),
+        let record = match store.run_get(&run).await.map(|v| v.map(RunRecord::decode)) {
+            Ok(Some(Ok(r))) => r,
+            // A record gone or unreadable can never be sent: its mark would be retried for ever.
+            Ok(None | Some(Err(_))) => {
+                let _ = store.export_owed_clear(name, &run).await;
+                continue;
             }
+            Err(e) => return note(false, format!("run {run} not sent: {e}; {later}")),
         };
         let taken = Arc::new(AtomicUsize::new(from));
-        let result = tokio::time::timeout_at(until, sink.send(store.backend().url(), this, from, &taken)).await;
+        let result = tokio::time::timeout_at(until, sink.send(store.backend().url(), &record, from, &taken)).await;
         let failure = match result {
             Ok(Ok(place)) => {
                 if let Err(e) = store.export_owed_clear(name, &run).await {
                     return note(false, format!("run {run} sent ({place}), but its mark stays: {e}"));
                 }
-                sent.push(place);
+                sent.push(format!("run {run}: {place}"));
                 continue;
             }
             Ok(Err(e)) => e.message,
             Err(_) => format!("no answer within {}", humantime::format_duration(deadline)),
         };
         let _ = store.export_owed_put(name, &run, taken.load(Ordering::SeqCst)).await;
-        let done = if sent.is_empty() { String::new() } else { format!(" (sent: {})", sent.join(", ")) };
+        let done = if sent.is_empty() { String::new() } else { format!(" (sent: {})", sent.join("; ")) };
         return note(false, format!("run {run} not sent: {failure}; {later}{done}"));
     }
-    note(true, sent.join(", "))
+    note(true, sent.join("; "))
 }
 
 /// Milliseconds since the epoch of an RFC 3339 time in a record (0 if it does not parse).

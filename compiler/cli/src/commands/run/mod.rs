@@ -7,6 +7,7 @@
 
 mod progress;
 
+use crate::commands::export::{ExportArgs, send_in_background, send_locked};
 use crate::files::{checked, param_overrides};
 use crate::inputs;
 use crate::report::{self, Failure, Threads};
@@ -38,20 +39,12 @@ pub(crate) struct RunArgs {
     /// List the datums STAGE would process, and which are cached, without running anything.
     #[arg(long, value_name = "STAGE")]
     explain_datums: Option<String>,
-    /// Send the run to this MLflow tracking server (http(s)); credentials from
-    /// MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
-    #[arg(long, value_name = "URI", env = "MLFLOW_TRACKING_URI")]
-    mlflow: Option<String>,
-    /// The MLflow experiment runs go to [default: the pipeline's name].
-    #[arg(long, value_name = "NAME", env = "MLFLOW_EXPERIMENT_NAME")]
-    mlflow_experiment: Option<String>,
-    /// Send OpenLineage events of the run to this HTTP endpoint, or append them to this file as
-    /// JSON lines; API key from OPENLINEAGE_API_KEY, job namespace OPENLINEAGE_NAMESPACE.
-    #[arg(long, value_name = "URL|FILE", env = "OPENLINEAGE_URL")]
-    openlineage: Option<String>,
-    /// The longest a run waits for each tracking server; what it did not take is sent by the next run.
-    #[arg(long, value_name = "DURATION", env = "PIPE_EXPORT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    export_timeout: std::time::Duration,
+    #[command(flatten)]
+    export: ExportArgs,
+    /// Send the run to its tracking servers before exiting (within --export-timeout) and say how
+    /// it went, instead of from a process of its own.
+    #[arg(long)]
+    export_wait: bool,
 }
 
 pub(crate) fn run(args: RunArgs) -> report::Outcome {
@@ -80,7 +73,7 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
     let sandbox = pipe_runtime::sandbox::Sandbox::detect(&protected).map_err(Failure::Usage)?;
     let bars = progress::Bars::new(args.json);
     let git = inputs::git_state(&dir);
-    let exports = exports(&args)?;
+    let exports = args.export.exports()?;
     let opts = RunOptions {
         jobs,
         exec: ExecContext {
@@ -106,37 +99,71 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
         if !messages.is_empty() {
             return Err(Failure::Problems { messages, help: help.into() });
         }
-        Ok(Some(run_pipeline(&store, &specs, &opts).await?))
+        let report = run_pipeline(&store, &specs, &opts).await?;
+        let sent = if opts.exports.is_empty() {
+            Sent::Nothing
+        } else if args.export_wait {
+            Sent::Notes(send_locked(&store, &opts.exports, &state).await?)
+        } else {
+            let owed = pipe_runtime::export::owed(&store, &opts.exports).await?;
+            let earlier = owed.iter().map(|(_, runs)| runs.len().saturating_sub(1)).max().unwrap_or(0);
+            Sent::Background(send_in_background(&args.file, &url, &args.export, &state), earlier)
+        };
+        Ok(Some((report, sent)))
     })?;
     let unsandboxed = opts.exec.sandbox.off_reason().map(str::to_owned);
     match result {
         None => Ok(()),
-        Some(report) => summary(&report, args.json, unsandboxed.as_deref()),
+        Some((report, sent)) => summary(&report, &sent, args.json, unsandboxed.as_deref()),
     }
 }
 
-/// Where the run is sent when it ends, from flags or the tools' own environment variables.
-fn exports(args: &RunArgs) -> Result<pipe_runtime::export::Exports, Failure> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mlflow = args
-        .mlflow
-        .as_deref()
-        .filter(|u| !u.is_empty())
-        .map(|url| pipe_runtime::export::mlflow::MlflowSink::new(url, args.mlflow_experiment.clone(), env))
-        .transpose()
-        .map_err(|message| Failure::Error {
-            message,
-            help: Some(
-                "give `--mlflow http://HOST:PORT` (or MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to send nothing"
-                    .into(),
-            ),
-        })?;
-    let lineage = args
-        .openlineage
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(|target| pipe_runtime::export::lineage::LineageSink::new(target, env));
-    Ok(pipe_runtime::export::Exports { mlflow, lineage, deadline: args.export_timeout })
+/// What became of sending the run to its tracking servers.
+enum Sent {
+    Nothing,
+    /// Sent before exiting (`--export-wait`): what each sink did.
+    Notes(Vec<pipe_runtime::export::ExportNote>),
+    /// Being sent by a process of its own, logging to this file (or why it could not start), with
+    /// this many earlier runs still owed.
+    Background(Result<PathBuf, String>, usize),
+}
+
+impl Sent {
+    /// Lines for the summary: (is it a warning, text).
+    fn lines(&self) -> Vec<(bool, String)> {
+        match self {
+            Sent::Nothing => Vec::new(),
+            Sent::Notes(notes) => notes
+                .iter()
+                .map(|n| {
+                    (
+                        !n.ok,
+                        if n.ok {
+                            format!("sent to {}: {}", n.sink, n.message)
+                        } else {
+                            format!("{}: {}", n.sink, n.message)
+                        },
+                    )
+                })
+                .collect(),
+            Sent::Background(Ok(log), earlier) => {
+                let also = match earlier {
+                    0 => String::new(),
+                    n => format!(" with {n} earlier run(s) still owed"),
+                };
+                vec![(
+                    false,
+                    format!("sending the run to its tracking servers in the background{also} (log: {})", log.display()),
+                )]
+            }
+            Sent::Background(Err(why), _) => vec![(
+                true,
+                format!(
+                    "the run is owed to its tracking servers, but sending did not start ({why}): `pipe export FILE` sends it"
+                ),
+            )],
+        }
+    }
 }
 
 /// What can be checked before anything runs, and the help for it: the pipeline's name must be its
@@ -208,7 +235,7 @@ fn pipeline_identity(file: &Path) -> String {
 
 /// Prints failures, the table (or JSON) and warnings; `unsandboxed` says why commands ran without
 /// the sandbox, if they did.
-fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::Outcome {
+fn summary(r: &RunReport, sent: &Sent, as_json: bool, unsandboxed: Option<&str>) -> report::Outcome {
     for s in &r.stages {
         for f in &s.failures {
             eprintln!(
@@ -248,7 +275,8 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::O
             .collect();
         let sandbox = if unsandboxed.is_some() { "off" } else { "bubblewrap" };
         let doc = json!({ "run_id": r.run_id, "inputs": r.inputs, "stages": stages, "warnings": warnings,
-                          "sandbox": sandbox, "sandbox_off_reason": unsandboxed, "exports": r.exports });
+                          "sandbox": sandbox, "sandbox_off_reason": unsandboxed,
+                          "exports": sent.lines().into_iter().map(|(_, l)| l).collect::<Vec<_>>() });
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON values print"));
     } else {
         eprintln!(
@@ -267,12 +295,8 @@ fn summary(r: &RunReport, as_json: bool, unsandboxed: Option<&str>) -> report::O
         for w in &warnings {
             eprintln!("warning: {w}");
         }
-        for e in &r.exports {
-            if e.ok {
-                eprintln!("sent: {}", e.message);
-            } else {
-                eprintln!("warning: {}: {}", e.sink, e.message);
-            }
+        for (warning, line) in sent.lines() {
+            eprintln!("{}{line}", if warning { "warning: " } else { "note: " });
         }
         if let Some(why) = unsandboxed.filter(|_| r.stages.iter().any(|s| s.processed > 0)) {
             eprintln!(
