@@ -19,8 +19,9 @@ step "tools"
 # neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli; bubblewrap: the
 # cluster stand-in's containers (tests/src/sandbox.rs); procps: `kill` and `pgrep`, which end and
 # look for a deleted gang's processes (tests/src/volcano.rs, compiler/cli/tests/cluster.rs).
-# curl: waits for the mlflow server to answer.
-apt_install neovim libclang-dev bubblewrap procps curl
+# curl: waits for the mlflow server to answer; chromium: renders `pipe log --plot` pages
+# (compiler/cli/tests/plot.rs).
+apt_install neovim libclang-dev bubblewrap procps curl chromium
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-insta >/dev/null || cargo install cargo-insta --locked --quiet
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked --quiet

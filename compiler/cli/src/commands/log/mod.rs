@@ -2,9 +2,11 @@
 //! (its id, a unique prefix, `latest` or `latest~N`), its params, code, input commits, each
 //! stage's fingerprint, output commit and metrics, and which datums it processed, reused or lost;
 //! with two, what changed between them ([`compare`]); with `--table`, every run as a row of params
-//! and metrics ([`table`]); with `--logs DATUM`, a datum's stored stdout and stderr.
+//! and metrics ([`table`]); with `--plot METRIC`, a page plotting it across runs or against a
+//! param ([`plot`]); with `--logs DATUM`, a datum's stored stdout and stderr.
 
 mod compare;
+mod plot;
 mod table;
 
 use crate::files::checked;
@@ -42,6 +44,16 @@ pub(crate) struct LogArgs {
     /// Sort largest first.
     #[arg(long, requires = "sort")]
     desc: bool,
+    /// Plot this metric (`stage.metric`, a column of --table) across the runs, oldest first, as a
+    /// self-contained HTML page.
+    #[arg(long, value_name = "METRIC", conflicts_with_all = ["run", "logs", "table"])]
+    plot: Option<String>,
+    /// Plot the metric against this param instead of the runs' order.
+    #[arg(long, value_name = "PARAM", requires = "plot")]
+    by: Option<String>,
+    /// Where to write the plot [default: METRIC.html].
+    #[arg(short, long, value_name = "FILE", requires = "plot")]
+    output: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -73,7 +85,7 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
             }
             return Ok::<_, Failure>(named);
         }
-        let limit = if args.table { args.limit } else { Some(args.limit.unwrap_or(20)) };
+        let limit = if args.table || args.plot.is_some() { args.limit } else { Some(args.limit.unwrap_or(20)) };
         let mut out = Vec::new();
         for id in ids {
             let Some(value) = store.run_get(&id).await? else { continue };
@@ -106,6 +118,17 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
                 println!("{:<7} {:<14} {} → {}", c.kind, c.name, c.from, c.to);
             }
         }
+        return Ok(());
+    }
+    if let Some(metric) = &args.plot {
+        let mut rows = table::rows(&records, None, false).map_err(Failure::usage)?;
+        rows.reverse();
+        let (page, plotted) = plot::page(&pipeline.name, &rows, metric, args.by.as_deref()).map_err(Failure::usage)?;
+        let name: String =
+            metric.chars().map(|c| if c.is_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+        let out = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.html")));
+        std::fs::write(&out, page).map_err(|e| Failure::error(format!("cannot write {}: {e}", out.display())))?;
+        println!("wrote {} ({plotted} runs)", out.display());
         return Ok(());
     }
     if args.table {
