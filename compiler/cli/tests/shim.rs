@@ -305,3 +305,104 @@ fn a_follower_replica_runs_the_command_but_records_nothing_and_install_copies_th
     assert!(out.status.success());
     assert_eq!(std::fs::read(&copied).expect("copy"), std::fs::read(shim_binary()).expect("shim"));
 }
+
+/// A cluster's run has a record, as a local run does: each stage's `commit` stores its share and
+/// writes the run's record from every share so far, so `pipe log` lists the run with each stage's
+/// datums (processed by this run's shards, or reused), metrics, output, and the commits it read.
+/// Two stages committing at once both end up in the record. Before, a run on a cluster left no
+/// record: `pipe log` knew nothing of it.
+#[test]
+fn a_cluster_run_is_recorded_as_its_stages_commit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("p");
+    std::fs::create_dir_all(dir.join("raw")).expect("mkdir");
+    std::fs::write(dir.join("raw/a"), "2").expect("write");
+    std::fs::write(dir.join("raw/b"), "5").expect("write");
+    std::fs::write(
+        dir.join("pipeline.pipe"),
+        r#"use torchx
+
+input raw = repo("raw")
+
+stage score: torchx.shell {
+  image   = "busybox"
+  script  = "n=$(basename $PIPE_IN_RAW/*); mkdir $PIPE_OUT/$n; echo '{\"acc\": '$(cat $PIPE_IN_RAW/*)'}' > $PIPE_OUT/$n/metrics.json"
+  datums  = glob(raw, "/*")
+  metrics = "metrics.json"
+}
+
+stage copy: torchx.shell {
+  image  = "busybox"
+  script = "cp $PIPE_IN_RAW/* $PIPE_OUT/"
+  datums = glob(raw, "/*")
+}
+
+stage total: torchx.shell {
+  image  = "busybox"
+  script = "cat $PIPE_IN_SCORE/*/metrics.json > $PIPE_OUT/all"
+  datums = glob(score, "/")
+}
+"#,
+    )
+    .expect("write");
+    pipe(&dir, &["data", "--store", ".pipe", "init", "raw"]);
+    pipe(&dir, &["data", "--store", ".pipe", "put", "raw", "raw"]);
+    pipe(&dir, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let stage = |run: &str, name: &str| {
+        let spec = format!("spec/{name}.json");
+        for k in shard_numbers(&check(shim(&dir, run, &["plan", "--spec", &spec]), "plan")) {
+            check(shim(&dir, run, &["run", "--spec", &spec, "--shard", &k]), "run");
+        }
+    };
+    for run in ["wf-1", "wf-2"] {
+        stage(run, "score");
+        stage(run, "copy");
+        // `score` and `copy` commit at once, as parallel branches of a DAG do.
+        let commits: Vec<_> = ["score", "copy"]
+            .iter()
+            .map(|s| {
+                pipe_tests::shim_command(Path::new(env!("CARGO_BIN_EXE_pipe")), &dir, run)
+                    .args(["commit", "--spec", &format!("spec/{s}.json")])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("pipe-shim")
+            })
+            .collect();
+        for mut c in commits {
+            assert!(c.wait().expect("wait").success());
+        }
+        stage(run, "total");
+        check(shim(&dir, run, &["commit", "--spec", "spec/total.json"]), "commit");
+    }
+    let records: Value = serde_json::from_str(&pipe(&dir, &["log", "pipeline.pipe", "--json"])).expect("JSON");
+    let records = records.as_array().expect("runs");
+    assert_eq!(records.len(), 2, "{records:?}");
+    let first = records.iter().find(|r| r["run_id"] == "wf-1").expect("wf-1 recorded");
+    let mut stages: Vec<&str> =
+        first["stages"].as_array().expect("stages").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(stages.pop(), Some("total"), "stages in the order they committed");
+    stages.sort_unstable();
+    assert_eq!(stages, ["copy", "score"], "both stages that committed at once");
+    let stage_of = |r: &Value, name: &str| {
+        r["stages"].as_array().expect("stages").iter().find(|s| s["name"] == name).cloned().expect("stage")
+    };
+    let score = stage_of(first, "score");
+    assert_eq!((score["processed"].as_u64(), score["skipped"].as_u64()), (Some(2), Some(0)));
+    let acc: Vec<f64> =
+        score["datums"].as_array().expect("datums").iter().filter_map(|d| d["metrics"]["acc"].as_f64()).collect();
+    assert_eq!(acc, [2.0, 5.0], "each datum's metrics");
+    let head: Value =
+        serde_json::from_str(&pipe(&dir, &["data", "--store", ".pipe", "log", "raw", "--json"])).expect("JSON");
+    assert_eq!(first["inputs"][0]["repo"], "raw");
+    assert_eq!(first["inputs"][0]["commit"], head[0]["commit"]);
+    assert_eq!(first["inputs"].as_array().map(Vec::len), Some(1), "an upstream stage is not an input");
+    let total = stage_of(first, "total");
+    assert_eq!(total["reads"][0]["repo"], "pipeline.score");
+    assert_eq!(total["reads"][0]["commit"], score["output"], "total read score's output at the commit it made");
+    let second = records.iter().find(|r| r["run_id"] == "wf-2").expect("wf-2 recorded");
+    let again = stage_of(second, "score");
+    assert_eq!((again["processed"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(2)), "nothing changed");
+    assert_eq!(again["datums"][0]["metrics"]["acc"], 2.0, "a reused datum's metrics are recorded too");
+    let shown = pipe(&dir, &["log", "pipeline.pipe", "wf-1", "wf-2"]);
+    assert!(shown.starts_with("from run wf-1 to run wf-2"), "{shown}");
+}

@@ -78,7 +78,50 @@ pub struct DatasetRef {
     pub commit: Option<CommitId>,
 }
 
+/// One stage's share of a run on a cluster, stored by its `commit` step: what it knows of the
+/// run (the params it was bound with, the inputs its plan resolved) and its stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StagePart {
+    pub format: u32,
+    pub run_id: String,
+    pub pipeline: String,
+    pub started: String,
+    pub finished: String,
+    pub params: BTreeMap<String, String>,
+    pub inputs: Vec<ResolvedInput>,
+    pub stage: StageRecord,
+}
+
+impl StagePart {
+    /// A stored part, or why it cannot be read.
+    pub fn decode(value: serde_json::Value) -> Result<StagePart, String> {
+        match value.get("format").and_then(serde_json::Value::as_u64) {
+            Some(f) if f == u64::from(RUN_RECORD_FORMAT) => {
+                serde_json::from_value(value).map_err(|e| format!("it is not a stage's part of a run: {e}"))
+            }
+            other => Err(format!("it has format {other:?}, this pipe reads {RUN_RECORD_FORMAT}")),
+        }
+    }
+}
+
 impl StageRecord {
+    /// The record of a stage's report.
+    pub fn of(s: &crate::run::StageReport) -> StageRecord {
+        StageRecord {
+            name: s.name.clone(),
+            status: s.status,
+            fingerprint: s.fingerprint.clone(),
+            output: s.output,
+            processed: s.processed,
+            skipped: s.skipped,
+            failed: s.failed,
+            image: s.image.clone(),
+            code: s.code.iter().map(|(path, hash)| CodeRecord { path: path.clone(), hash: *hash }).collect(),
+            datums: s.datum_log.clone(),
+            reads: s.reads.clone(),
+        }
+    }
+
     /// The stage's metrics by name: `METRIC` for a stage of one datum with metrics, `DATUM:METRIC`
     /// when several datums report.
     pub fn metrics(&self) -> BTreeMap<String, f64> {
@@ -123,25 +166,37 @@ impl RunRecord {
             finished: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             params,
             inputs: report.inputs.clone(),
-            stages: report
-                .stages
-                .iter()
-                .map(|s| StageRecord {
-                    name: s.name.clone(),
-                    status: s.status,
-                    fingerprint: s.fingerprint.clone(),
-                    output: s.output,
-                    processed: s.processed,
-                    skipped: s.skipped,
-                    failed: s.failed,
-                    image: s.image.clone(),
-                    code: s.code.iter().map(|(path, hash)| CodeRecord { path: path.clone(), hash: *hash }).collect(),
-                    datums: s.datum_log.clone(),
-                    reads: s.reads.clone(),
-                })
-                .collect(),
+            stages: report.stages.iter().map(StageRecord::of).collect(),
             git,
         }
+    }
+
+    /// The record of a cluster's run, from its stages' parts (in the order the stages finished):
+    /// params and inputs together, the earliest start and the latest finish. `None` for no part.
+    pub fn from_parts(mut parts: Vec<StagePart>) -> Option<RunRecord> {
+        parts.sort_by(|a, b| (&a.finished, &a.stage.name).cmp(&(&b.finished, &b.stage.name)));
+        let first = parts.first()?;
+        let mut record = RunRecord {
+            format: RUN_RECORD_FORMAT,
+            run_id: first.run_id.clone(),
+            pipeline: first.pipeline.clone(),
+            started: parts.iter().map(|p| p.started.clone()).min()?,
+            finished: parts.iter().map(|p| p.finished.clone()).max()?,
+            params: BTreeMap::new(),
+            inputs: Vec::new(),
+            stages: Vec::new(),
+            git: None,
+        };
+        for part in parts {
+            record.params.extend(part.params);
+            for input in part.inputs {
+                if !record.inputs.iter().any(|i| i.name == input.name) {
+                    record.inputs.push(input);
+                }
+            }
+            record.stages.push(part.stage);
+        }
+        Some(record)
     }
 
     /// A stored record, or why it cannot be read.

@@ -41,6 +41,9 @@ pub struct Plan {
     pub cached: usize,
     /// The keys of the datums each shard processes (hex in the stored JSON).
     pub shards: Vec<Vec<Hash>>,
+    /// When the plan was made (RFC 3339, UTC): when the stage's run started.
+    #[serde(default)]
+    pub started: String,
 }
 
 /// Each input's files, with what it resolved to.
@@ -161,6 +164,7 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
         datums: datums.len(),
         cached: datums.len() - pending.len(),
         shards,
+        started: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
     };
     store.plan_put(run, &spec.stage, &serde_json::to_value(&plan).expect("plans serialise")).await?;
     Ok(plan)
@@ -276,7 +280,24 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
             _ => None,
         })
         .collect();
+    let metric_files = crate::metrics::files_of(spec, &outcomes, &mut report);
     let merged = merge_outputs(spec, outcomes, &mut report)?;
+    crate::metrics::attach(store, metric_files, &mut report).await?;
+    // Every datum's result is read back from the cache here; those the plan listed were processed
+    // by this run's shards.
+    let planned: HashSet<String> = plan.shards.iter().flatten().map(Hash::to_hex).collect();
+    for d in &mut report.datum_log {
+        if planned.contains(&d.key) {
+            d.status = crate::run::DatumStatus::Processed;
+        }
+    }
+    report.processed = planned.len();
+    report.skipped = report.datums - planned.len().min(report.datums);
+    report.reads = plan
+        .inputs
+        .iter()
+        .map(|i| crate::record::DatasetRef { repo: i.repo.clone(), commit: Some(i.commit) })
+        .collect();
     let repo = output_repo(&spec.pipeline, &spec.stage);
     let (commit, _) = store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?;
     report.output = Some(commit);
@@ -289,6 +310,57 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
     Ok((commit, report))
 }
 
+/// Records the committed stage `report` as its share of run `run` (`runparts/<run>/<stage>`), then
+/// writes the run's record (`runs/<run>`) from every share stored so far, so `pipe log` shows a
+/// cluster's run as it shows a local one. Stages that commit at once each write the record; each
+/// writes it again until what it wrote holds every share it then finds, so the last record
+/// written holds them all. Gives that record.
+pub async fn record_stage(
+    store: &Store,
+    spec: &StageSpec,
+    run: &str,
+    params: &std::collections::BTreeMap<String, String>,
+    started: String,
+    report: &StageReport,
+) -> Result<crate::record::RunRecord, pipe_store::StoreError> {
+    use crate::record::{RUN_RECORD_FORMAT, RunRecord, StagePart, StageRecord};
+    let plan = stored_plan(store, spec, run).await.ok().flatten();
+    let started = plan.as_ref().map(|p| p.started.clone()).filter(|s| !s.is_empty()).unwrap_or(started);
+    let plan_inputs = plan.map(|p| p.inputs).unwrap_or_default();
+    let upstream: HashSet<&str> =
+        spec.inputs.iter().filter(|i| matches!(i.source, InputSource::Stage { .. })).map(|i| i.name.as_str()).collect();
+    let part = StagePart {
+        format: RUN_RECORD_FORMAT,
+        run_id: run.to_owned(),
+        pipeline: spec.pipeline.clone(),
+        started,
+        finished: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        params: params.clone(),
+        // The pipeline's inputs; an upstream stage is a stage of the record, not an input.
+        inputs: plan_inputs.into_iter().filter(|i| !upstream.contains(i.name.as_str())).collect(),
+        stage: StageRecord::of(report),
+    };
+    store.run_part_put(run, &spec.stage, &part).await?;
+    loop {
+        let parts: Vec<StagePart> =
+            store.run_parts(run).await?.into_iter().filter_map(|(_, v)| StagePart::decode(v).ok()).collect();
+        let seen: Vec<String> = parts.iter().map(|p| p.stage.name.clone()).collect();
+        let record = RunRecord::from_parts(parts).expect("this stage's part was just stored");
+        store.run_put(run, &record).await?;
+        let now: Vec<String> = store.run_parts(run).await?.into_iter().map(|(stage, _)| stage).collect();
+        if now.iter().all(|s| seen.contains(s)) {
+            return Ok(record);
+        }
+    }
+}
+
+/// Which replica of a gang this process is, and how long a follower waits for rank 0's plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Replica {
+    pub rank: usize,
+    pub wait: std::time::Duration,
+}
+
 /// The whole stage in one process, for runners without a workflow to fan out (TorchX). Rank 0
 /// plans, runs every shard and commits; a gang's other ranks wait (up to `wait`) for rank 0's
 /// plan and run its shards with `exec.record` off. Gives the stage's report (with its commit,
@@ -297,11 +369,13 @@ pub async fn whole_stage(
     store: &Store,
     spec: &StageSpec,
     run: &str,
-    rank: usize,
-    wait: std::time::Duration,
+    replica: Replica,
     command: Vec<String>,
     exec: &ExecContext,
+    params: &std::collections::BTreeMap<String, String>,
 ) -> Result<StageReport, RunError> {
+    let Replica { rank, wait } = replica;
+    let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let fingerprint = spec.fingerprint();
     let plan = if rank == 0 {
         plan(store, spec, run, MAX_SHARDS).await?
@@ -339,7 +413,8 @@ pub async fn whole_stage(
     if report.failed > 0 {
         report.status = crate::run::StageStatus::Failed;
     } else if rank == 0 {
-        let (commit, _) = commit(store, spec, run).await?;
+        let (commit, committed) = commit(store, spec, run).await?;
+        record_stage(store, spec, run, params, started, &committed).await?;
         report.output = Some(commit);
     }
     Ok(report)
@@ -348,6 +423,42 @@ pub async fn whole_stage(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Stages committing at once each write the run's record; the last one written holds every
+    /// stage, whatever the interleaving (32 at once, on 4 worker threads; the interleavings are
+    /// the scheduler's, so without the re-check this fails about one run in five).
+    #[test]
+    fn stages_recorded_at_once_all_end_up_in_the_run_s_record() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().to_str().expect("utf-8"), true).expect("store");
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("rt");
+        let specs: Vec<StageSpec> = (0..32)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "format": 1, "pipeline": "p", "stage": format!("s{i:02}"), "kind": "container", "image": "i",
+                    "command": ["true"], "env": [], "inputs": [], "datums": null, "retries": 0,
+                    "timeout_seconds": null, "parallelism": null
+                }))
+                .expect("a spec")
+            })
+            .collect();
+        runtime.block_on(async {
+            let params = std::collections::BTreeMap::new();
+            let recorded = specs.iter().map(|spec| {
+                let report = new_report(spec, &spec.fingerprint());
+                let (store, params) = (&store, &params);
+                async move { record_stage(store, spec, "wf", params, "2026-12-07T00:00:00Z".into(), &report).await }
+            });
+            for r in futures::future::join_all(recorded).await {
+                r.expect("recorded");
+            }
+            let record = crate::record::RunRecord::decode(store.run_get("wf").await.expect("read").expect("a record"))
+                .expect("decodes");
+            let mut names: Vec<String> = record.stages.iter().map(|s| s.name.clone()).collect();
+            names.sort();
+            assert_eq!(names, specs.iter().map(|s| s.stage.clone()).collect::<Vec<_>>());
+        });
+    }
 
     #[test]
     fn a_shard_deadline_covers_each_datum_s_timeout_and_retries() {
@@ -365,6 +476,7 @@ mod tests {
             datums: 4,
             cached: 0,
             shards: vec![vec![Hash([1; 32]), Hash([2; 32]), Hash([3; 32])], vec![Hash([4; 32])]],
+            started: String::new(),
         };
         let items = shard_items(&spec, &plan);
         assert_eq!(items[0], ShardItem { shard: "0".into(), datums: "3".into(), deadline: "240".into() });

@@ -4,7 +4,7 @@
 //! values of the params it leaves open (`--param NAME=VALUE`), the store (`--store` or
 //! `PIPE_STORE`) and the run id; gives: `plan` the shard numbers to fan out over (a JSON array on
 //! stdout), `run` the processed datums of one shard around the user's command (`-- CMD…`),
-//! `commit` the stage's output commit. `install DIR` copies this binary into DIR, which is how an
+//! `commit` the stage's output commit and its share of the run's record (`pipe log` shows the run). `install DIR` copies this binary into DIR, which is how an
 //! init container hands it to the stage's own image. Exit codes: 0 done, 1 failed (datums or
 //! store, with what to do next on stderr), 2 usage.
 
@@ -165,14 +165,17 @@ fn main() -> ExitCode {
                 Ok(report.failed == 0)
             }
             Step::Commit => {
+                let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
                 let (commit, report) = shim::commit(&store, &spec, run).await?;
+                shim::record_stage(&store, &spec, run, &values, started, &report).await?;
                 eprintln!("{}: {} datums committed as {}", spec.stage, report.datums, commit);
                 println!("{commit}");
                 Ok(true)
             }
             Step::Stage { work, rank, wait, command } => {
                 let exec = exec_context(work, rank);
-                let report = shim::whole_stage(&store, &spec, run, rank, wait, command, &exec).await?;
+                let replica = shim::Replica { rank, wait };
+                let report = shim::whole_stage(&store, &spec, run, replica, command, &exec, &values).await?;
                 print_failures(&report.failures);
                 eprintln!(
                     "{} (rank {rank}): {} datums, {} processed, {} reused, {} failed{}",

@@ -10,6 +10,8 @@
 //! stages/<stage fingerprint>                every datum key of the stage's last run → its outputs
 //! runs/<run-id>                             provenance of one run (written by the runtime)
 //! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
+//! runparts/<run-id>/<stage>                 one stage's share of a run on a cluster, written by
+//!                                           its `commit` step; `runs/<run-id>` is made from them
 //! exports/<sink>/<run-id>                   a run not yet (wholly) exported to a tracking server:
 //!                                           how many of its events the sink has taken
 //! pipelines/<name>                          which pipeline file runs under that name (its path
@@ -111,6 +113,14 @@ pub(crate) fn runs() -> Key {
 
 pub(crate) fn plan(run: &str, stage: &str) -> Key {
     Key::from(format!("plans/{run}/{stage}"))
+}
+
+pub(crate) fn run_part(run: &str, stage: &str) -> Key {
+    Key::from(format!("runparts/{run}/{stage}"))
+}
+
+pub(crate) fn run_parts(run: &str) -> Key {
+    Key::from(format!("runparts/{run}"))
 }
 
 pub(crate) fn export(sink: &str, run: &str) -> Key {

@@ -324,6 +324,25 @@ impl Store {
         Ok(self.backend.list(&layout::runs()).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
     }
 
+    /// Stores one stage's share of run `run` (a cluster's `commit` step).
+    pub async fn run_part_put(&self, run: &str, stage: &str, part: &impl serde::Serialize) -> Result<()> {
+        refs::check_key_part(run)?;
+        let bytes = serde_json::to_vec(part).expect("records serialise");
+        self.backend.put(&layout::run_part(run, stage), bytes.into()).await
+    }
+
+    /// Every stored share of run `run`, by stage (those that do not parse as JSON are left out).
+    pub async fn run_parts(&self, run: &str) -> Result<Vec<(String, serde_json::Value)>> {
+        refs::check_key_part(run)?;
+        let mut parts = Vec::new();
+        for key in self.backend.list(&layout::run_parts(run)).await? {
+            if let Some(value) = self.backend.get(&key).await?.and_then(|b| serde_json::from_slice(&b).ok()) {
+                parts.push((layout::file_name(&key).to_owned(), value));
+            }
+        }
+        Ok(parts)
+    }
+
     /// Stores a stage's plan for a run (`pipe-shim plan`).
     pub async fn plan_put(&self, run: &str, stage: &str, plan: &serde_json::Value) -> Result<()> {
         refs::check_key_part(run)?;
