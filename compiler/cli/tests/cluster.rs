@@ -198,6 +198,14 @@ fn example_runs_on_the_cluster(
     let again = cluster.submit("run-2");
     assert!(again.keys().all(|k| !k.starts_with("run-")), "{name}: nothing changed, no stage pod: {again:?}");
     assert_eq!(cluster.gangs(), 0, "{name}: no Job left behind");
+    // Each workflow left a whole run record, as `pipe run` does: every stage, none pending.
+    let records: Value = serde_json::from_slice(&d.pipe(&["log", "pipeline.pipe", "--json"]).stdout).expect("JSON");
+    let records = records.as_array().expect("runs");
+    assert_eq!(records.len(), 2, "{name}: a record per workflow: {records:?}");
+    for r in records {
+        assert!(r.get("pending").is_none(), "{name}: every stage committed: {r}");
+        assert_eq!(r["stages"].as_array().map(Vec::len), Some(stages.len()), "{name}: {r}");
+    }
     same_keys_here(&d, name);
     change(&d);
     let mut cluster = d.cluster("out-2", secrets);

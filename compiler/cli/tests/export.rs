@@ -364,3 +364,62 @@ fn openlineage_over_http_resumes_where_the_endpoint_stopped() {
     seen.dedup();
     assert_eq!(seen.len(), 8, "no event twice");
 }
+
+/// A run on a cluster is sent once it is whole: each stage's `pipe-shim commit` adds itself to
+/// the run's record, and the commit that completes it claims the run in the store and sends it
+/// to the tracking server its environment names (on Argo, a key of the store's Secret). A commit
+/// retried after that sends nothing again.
+#[test]
+fn a_cluster_run_is_sent_once_when_its_last_stage_commits() {
+    let mlflow = Mlflow::start();
+    let experiment = format!("pipe-test-{}", fastrand::u64(..));
+    let pipeline = SCORED.replace("input raw = dir(\"raw\")", "input raw = repo(\"raw\")")
+        + "\nstage total: torchx.shell {\n  image  = \"busybox\"\n  script = \"cat $PIPE_IN_SCORE/*/metrics.json > $PIPE_OUT/all\"\n  datums = glob(score, \"/\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", &pipeline), ("raw/a", "2")]);
+    for args in [
+        &["data", "--store", ".pipe", "init", "raw"][..],
+        &["data", "--store", ".pipe", "put", "raw", "raw"],
+        &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"],
+    ] {
+        let out = pipe(&dir, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let shim = |args: &[&str]| {
+        let out = pipe_tests::shim_command(Path::new(env!("CARGO_BIN_EXE_pipe")), &dir, "wf-1")
+            .args(args)
+            .env("MLFLOW_TRACKING_URI", &mlflow.url)
+            .env("MLFLOW_EXPERIMENT_NAME", &experiment)
+            .output()
+            .expect("pipe-shim");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "pipe-shim {args:?}: {stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    let stage = |name: &str| {
+        let spec = format!("spec/{name}.json");
+        let (planned, _) = shim(&["plan", "--spec", &spec]);
+        let items: Vec<Value> = serde_json::from_str(&planned).expect("shards");
+        for item in items {
+            shim(&["run", "--spec", &spec, "--shard", item["shard"].as_str().expect("shard")]);
+        }
+        shim(&["commit", "--spec", &spec]).1
+    };
+    stage("score");
+    assert!(mlflow.runs(&experiment).is_empty(), "half a run is not sent");
+    let record: Value =
+        serde_json::from_slice(&pipe(&dir, &["log", "pipeline.pipe", "wf-1", "--json"]).stdout).expect("JSON");
+    assert_eq!(record[0]["pending"], serde_json::json!(["total"]));
+    let said = stage("total");
+    assert!(said.contains("sent to mlflow: run wf-1: MLflow run "), "{said}");
+    let runs = mlflow.runs(&experiment);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(tag(&runs[0], "pipe.run"), Some("wf-1"));
+    assert_eq!(runs[0]["info"]["status"], "FINISHED");
+    let metrics = runs[0]["data"]["metrics"].as_array().expect("metrics");
+    assert_eq!(metrics.len(), 2, "{metrics:?}");
+    assert!(metrics.iter().any(|m| m["key"] == "score.acc" && m["value"] == 2.0), "{metrics:?}");
+    // Argo retries a commit pod it lost: the run is not sent again.
+    let (_, again) = shim(&["commit", "--spec", "spec/total.json"]);
+    assert!(again.contains("sent by the stage that claimed it"), "{again}");
+    assert_eq!(mlflow.runs(&experiment).len(), 1);
+}

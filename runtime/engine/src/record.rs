@@ -29,6 +29,9 @@ pub struct RunRecord {
     /// The git commit of the pipeline's file, when it is in a git work tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitState>,
+    /// The stages of a run on a cluster that have not committed yet (none: the run is whole).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 /// Where the pipeline's file stood in git when the run started.
@@ -90,6 +93,9 @@ pub struct StagePart {
     pub params: BTreeMap<String, String>,
     pub inputs: Vec<ResolvedInput>,
     pub stage: StageRecord,
+    /// Every stage of the pipeline (from the stage's spec).
+    #[serde(default)]
+    pub pipeline_stages: Vec<String>,
 }
 
 impl StagePart {
@@ -168,6 +174,7 @@ impl RunRecord {
             inputs: report.inputs.clone(),
             stages: report.stages.iter().map(StageRecord::of).collect(),
             git,
+            pending: Vec::new(),
         }
     }
 
@@ -186,8 +193,15 @@ impl RunRecord {
             inputs: Vec::new(),
             stages: Vec::new(),
             git: None,
+            pending: Vec::new(),
         };
+        let mut all: Vec<String> = Vec::new();
         for part in parts {
+            for name in &part.pipeline_stages {
+                if !all.contains(name) {
+                    all.push(name.clone());
+                }
+            }
             record.params.extend(part.params);
             for input in part.inputs {
                 if !record.inputs.iter().any(|i| i.name == input.name) {
@@ -196,6 +210,7 @@ impl RunRecord {
             }
             record.stages.push(part.stage);
         }
+        record.pending = all.into_iter().filter(|n| !record.stages.iter().any(|s| &s.name == n)).collect();
         Some(record)
     }
 
@@ -248,6 +263,7 @@ mod tests {
                 reads: vec![DatasetRef { repo: "p.in.raw".into(), commit: None }],
             }],
             git: Some(GitState { commit: "0123abc".into(), dirty: true }),
+            pending: Vec::new(),
         };
         let value = serde_json::to_value(&record).expect("serialises");
         assert_eq!(value["stages"][0]["status"], "done");

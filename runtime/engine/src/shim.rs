@@ -339,6 +339,7 @@ pub async fn record_stage(
         // The pipeline's inputs; an upstream stage is a stage of the record, not an input.
         inputs: plan_inputs.into_iter().filter(|i| !upstream.contains(i.name.as_str())).collect(),
         stage: StageRecord::of(report),
+        pipeline_stages: spec.pipeline_stages.clone(),
     };
     store.run_part_put(run, &spec.stage, &part).await?;
     loop {
@@ -414,7 +415,9 @@ pub async fn whole_stage(
         report.status = crate::run::StageStatus::Failed;
     } else if rank == 0 {
         let (commit, committed) = commit(store, spec, run).await?;
-        record_stage(store, spec, run, params, started, &committed).await?;
+        let record = record_stage(store, spec, run, params, started, &committed).await?;
+        let env = |name: &str| std::env::var(name).ok();
+        report.warnings.extend(crate::export::send_cluster_run(store, &record, env).await);
         report.output = Some(commit);
     }
     Ok(report)

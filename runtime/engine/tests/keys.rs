@@ -153,6 +153,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),
+        pipeline_stages: Vec::new(),
     };
     let data = names.iter().map(|n| (n.clone(), random_files(rng))).collect();
     World { spec, data }

@@ -66,6 +66,10 @@ pub struct StageSpec {
     /// and on a cluster, and a stock image runs a script it does not hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code: Vec<CodeFile>,
+    /// Every stage of the pipeline: a run on a cluster is whole once each has committed. Not in
+    /// the fingerprint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipeline_stages: Vec<String>,
 }
 
 /// A script of the stage: the command argument that names it, and its content.
@@ -305,6 +309,7 @@ mod bind_tests {
             params: params.iter().map(|s| s.to_string()).collect(),
             param_types: BTreeMap::new(),
             code: Vec::new(),
+            pipeline_stages: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! plans/<run-id>/<stage>                    a stage's work list, split into shards (pipe-shim)
 //! runparts/<run-id>/<stage>                 one stage's share of a run on a cluster, written by
 //!                                           its `commit` step; `runs/<run-id>` is made from them
+//! claims/exports/<run-id>                   marker: a cluster's stage took on sending the run
 //! exports/<sink>/<run-id>                   a run not yet (wholly) exported to a tracking server:
 //!                                           how many of its events the sink has taken
 //! pipelines/<name>                          which pipeline file runs under that name (its path
@@ -121,6 +122,10 @@ pub(crate) fn run_part(run: &str, stage: &str) -> Key {
 
 pub(crate) fn run_parts(run: &str) -> Key {
     Key::from(format!("runparts/{run}"))
+}
+
+pub(crate) fn export_claim(run: &str) -> Key {
+    Key::from(format!("claims/exports/{run}"))
 }
 
 pub(crate) fn export(sink: &str, run: &str) -> Key {

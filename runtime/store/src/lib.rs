@@ -365,6 +365,12 @@ impl Store {
         self.backend.put(&layout::export(sink, run), sent.to_string().into_bytes().into()).await
     }
 
+    /// Claims the sending of run `run` for this process: true for the first to ask, false after.
+    pub async fn claim_export(&self, run: &str) -> Result<bool> {
+        refs::check_key_part(run)?;
+        self.backend.put_new(&layout::export_claim(run), bytes::Bytes::from_static(b"{}")).await
+    }
+
     /// The runs `sink` is owed, oldest first, each with how many of its events it took already
     /// (0 when the mark does not read as a number: sending again is safe, losing is not).
     pub async fn export_owed(&self, sink: &str) -> Result<Vec<(String, usize)>> {

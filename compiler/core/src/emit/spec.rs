@@ -132,6 +132,7 @@ fn build(p: &Pipeline, stage: &Stage, text: &dyn Fn(&Text) -> String) -> StageSp
         params: Vec::new(),
         param_types: Default::default(),
         code: Vec::new(),
+        pipeline_stages: p.stages.iter().map(|s| s.name.clone()).collect(),
     }
 }
 

@@ -286,6 +286,7 @@ mod tests {
                 reads: Vec::new(),
             }],
             git: None,
+            pending: Vec::new(),
         };
         let batches = batches(&record);
         let count = |b: &Value, k: &str| b[k].as_array().map_or(0, Vec::len);

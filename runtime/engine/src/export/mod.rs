@@ -40,6 +40,23 @@ impl Exports {
         self.mlflow.is_none() && self.lineage.is_none()
     }
 
+    /// The sinks the tools' own variables name, read through `env` (how `pipe-shim` is
+    /// configured: on Argo they come from the store's Secret, with the store's credentials):
+    /// `MLFLOW_TRACKING_URI` (with `MLFLOW_EXPERIMENT_NAME` and the token variables),
+    /// `OPENLINEAGE_URL`, and `PIPE_EXPORT_TIMEOUT` (default 10 s).
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Exports, String> {
+        let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        let mlflow = env("MLFLOW_TRACKING_URI")
+            .map(|url| mlflow::MlflowSink::new(&url, env("MLFLOW_EXPERIMENT_NAME"), env))
+            .transpose()?;
+        let lineage = env("OPENLINEAGE_URL").map(|target| lineage::LineageSink::new(&target, env));
+        let deadline = match env("PIPE_EXPORT_TIMEOUT") {
+            Some(d) => humantime::parse_duration(&d).map_err(|e| format!("PIPE_EXPORT_TIMEOUT `{d}`: {e}"))?,
+            None => Exports::default().deadline,
+        };
+        Ok(Exports { mlflow, lineage, deadline })
+    }
+
     fn sink_names(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if let Some(s) = &self.mlflow {
@@ -89,6 +106,40 @@ pub async fn mark_owed(store: &Store, run: &str, exports: &Exports) -> Result<()
         store.export_owed_put(sink, run, 0).await?;
     }
     Ok(())
+}
+
+/// Sends a whole run of a cluster (`record`, its last stage just committed) to every sink `env`
+/// names, once: of the stages that may find the run whole at once, the one that claims it in the
+/// store (`claims/exports/<run>`, create-if-absent) marks it owed and sends; what it could not
+/// send stays owed. Gives what to print.
+pub async fn send_cluster_run(store: &Store, record: &RunRecord, env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let exports = match Exports::from_env(env) {
+        Ok(e) if e.is_empty() => return Vec::new(),
+        Ok(e) => e,
+        Err(e) => return vec![format!("warning: the run is not sent: {e}")],
+    };
+    if !record.pending.is_empty() {
+        return Vec::new();
+    }
+    match store.claim_export(&record.run_id).await {
+        Ok(true) => {}
+        Ok(false) => return vec![format!("run {}: sent by the stage that claimed it", record.run_id)],
+        Err(e) => return vec![format!("warning: run {} not sent: {e}", record.run_id)],
+    }
+    if let Err(e) = mark_owed(store, &record.run_id, &exports).await {
+        return vec![format!("warning: run {} not sent: {e}", record.run_id)];
+    }
+    send_owed(store, &exports)
+        .await
+        .into_iter()
+        .map(|n| {
+            if n.ok {
+                format!("sent to {}: {}", n.sink, n.message)
+            } else {
+                format!("warning: {}: {}", n.sink, n.message)
+            }
+        })
+        .collect()
 }
 
 /// The runs owed to each configured sink (sink, run ids oldest first).

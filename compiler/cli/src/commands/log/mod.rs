@@ -244,13 +244,18 @@ fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord
 fn line(r: &RunRecord) {
     let stages: Vec<String> =
         r.stages.iter().map(|s| format!("{} {}/{}/{}", s.name, s.processed, s.skipped, s.failed)).collect();
-    println!("{}  {}  {}", r.run_id, r.started, stages.join("  "));
+    let pending =
+        if r.pending.is_empty() { String::new() } else { format!("  (not committed yet: {})", r.pending.join(", ")) };
+    println!("{}  {}  {}{pending}", r.run_id, r.started, stages.join("  "));
 }
 
 fn detail(r: &RunRecord) {
     println!("run {}  ({} → {})", r.run_id, r.started, r.finished);
     if let Some(git) = &r.git {
         println!("code   git {}{}", git.commit, if git.dirty { " with changes not committed" } else { "" });
+    }
+    if !r.pending.is_empty() {
+        println!("stages not committed yet: {} (running, or stopped before their commit)", r.pending.join(", "));
     }
     for (name, value) in &r.params {
         println!("param  {name:<12} {value}");
