@@ -375,7 +375,8 @@ fn a_cluster_run_is_sent_once_when_its_last_stage_commits() {
     let experiment = format!("pipe-test-{}", fastrand::u64(..));
     let pipeline = SCORED.replace("input raw = dir(\"raw\")", "input raw = repo(\"raw\")")
         + "\nstage total: torchx.shell {\n  image  = \"busybox\"\n  script = \"cat $PIPE_IN_SCORE/*/metrics.json > $PIPE_OUT/all\"\n  datums = glob(score, \"/\")\n}\n";
-    let (_tmp, dir) = project(&[("pipeline.pipe", &pipeline), ("raw/a", "2")]);
+    let (tmp, dir) = project(&[("pipeline.pipe", &pipeline), ("raw/a", "2")]);
+    let events = tmp.path().join("events.jsonl");
     for args in [
         &["data", "--store", ".pipe", "init", "raw"][..],
         &["data", "--store", ".pipe", "put", "raw", "raw"],
@@ -389,6 +390,7 @@ fn a_cluster_run_is_sent_once_when_its_last_stage_commits() {
             .args(args)
             .env("MLFLOW_TRACKING_URI", &mlflow.url)
             .env("MLFLOW_EXPERIMENT_NAME", &experiment)
+            .env("OPENLINEAGE_URL", &events)
             .output()
             .expect("pipe-shim");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -418,8 +420,24 @@ fn a_cluster_run_is_sent_once_when_its_last_stage_commits() {
     let metrics = runs[0]["data"]["metrics"].as_array().expect("metrics");
     assert_eq!(metrics.len(), 2, "{metrics:?}");
     assert!(metrics.iter().any(|m| m["key"] == "score.acc" && m["value"] == 2.0), "{metrics:?}");
+    let order: Vec<(String, String)> = std::fs::read_to_string(&events)
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .map(|e| (e["eventType"].as_str().unwrap_or("").to_owned(), e["job"]["name"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let expected = [
+        ("START", "pipeline"),
+        ("START", "pipeline.score"),
+        ("COMPLETE", "pipeline.score"),
+        ("START", "pipeline.total"),
+        ("COMPLETE", "pipeline.total"),
+        ("COMPLETE", "pipeline"),
+    ];
+    assert_eq!(order, expected.map(|(a, b)| (a.to_owned(), b.to_owned())), "the whole run's events, once");
     // Argo retries a commit pod it lost: the run is not sent again.
     let (_, again) = shim(&["commit", "--spec", "spec/total.json"]);
     assert!(again.contains("sent by the stage that claimed it"), "{again}");
     assert_eq!(mlflow.runs(&experiment).len(), 1);
+    assert_eq!(std::fs::read_to_string(&events).expect("events").lines().count(), 6);
 }
