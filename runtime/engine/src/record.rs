@@ -1,7 +1,8 @@
 //! The provenance record of a run (`runs/<run-id>` in the store): what `pipe run` writes and
 //! `pipe log` reads, as one typed value.
 //!
-//! Takes a run's report and its params; gives the record, and decodes stored ones, checking the
+//! Takes a run's report and its params (or, for a run on a cluster, each stage's [`StagePart`],
+//! written by its `commit` step); gives the record, and decodes stored ones, checking the
 //! format number first so a record from another pipe version says so instead of reading as
 //! missing fields. A store is data anyone could have written: a record that does not decode is an
 //! error naming why, never a panic.

@@ -7,6 +7,7 @@
 //! - [`run_shard`]: process one shard's datums around the user's command.
 //! - [`commit`]: read every datum's cache entry, merge the outputs and commit them to the repo
 //!   `<pipeline>.<stage>`; fails, naming them, if datums are missing (their shard failed).
+//!   [`record_stage`] then adds the stage to the run's record (`pipe log` shows cluster runs).
 //!
 //! Inputs are repos only (a `dir(…)` lives on one machine): repo inputs at their pinned or
 //! resolved commit, upstream stages at the head of their output repo, which their own `commit`
