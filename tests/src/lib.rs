@@ -219,6 +219,17 @@ pub fn succeeded(out: std::process::Output) -> std::process::Output {
 
 /// `pipe-shim` (beside the `pipe` binary at `pipe`) run in `dir` for run `run`, the way a pod runs
 /// it: the store is `dir/.pipe`, work folders go under `dir/work`.
+/// `pipe` (the binary at `pipe`, a test's `env!("CARGO_BIN_EXE_pipe")`) in `dir`, unsandboxed and
+/// untouched by the environment's store, state folder and tracking servers.
+pub fn pipe_command(pipe: &Path, dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(pipe);
+    c.current_dir(dir).env("NO_COLOR", "1").env("PIPE_SANDBOX", "off");
+    for var in ["PIPE_STORE", "PIPE_STATE_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "OPENLINEAGE_URL"] {
+        c.env_remove(var);
+    }
+    c
+}
+
 pub fn shim_command(pipe: &Path, dir: &Path, run: &str) -> std::process::Command {
     let shim = pipe.with_file_name("pipe-shim");
     assert!(shim.exists(), "{} is missing: build it with `cargo build -p pipe-shim`", shim.display());

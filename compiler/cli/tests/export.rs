@@ -15,17 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn pipe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipe"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("PIPE_SANDBOX", "off")
-        .env_remove("PIPE_STORE")
-        .env_remove("PIPE_STATE_DIR")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("OPENLINEAGE_URL")
-        .output()
-        .expect("pipe runs")
+    pipe_tests::pipe_command(Path::new(env!("CARGO_BIN_EXE_pipe")), dir).args(args).output().expect("pipe runs")
 }
 
 fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
