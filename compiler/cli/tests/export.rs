@@ -431,3 +431,30 @@ fn a_cluster_run_is_sent_once_when_its_last_stage_commits() {
     assert_eq!(mlflow.runs(&experiment).len(), 1);
     assert_eq!(std::fs::read_to_string(&events).expect("events").lines().count(), 6);
 }
+
+/// A metric name MLflow's validation would refuse (a datum label with `+`, by the rules of
+/// mlflow/utils/validation.py) is made one it takes: the real server stores it, and the run is
+/// sent whole instead of refused for ever.
+#[test]
+fn metric_names_mlflow_would_refuse_are_sent_as_names_it_takes() {
+    let mlflow = Mlflow::start();
+    let experiment = format!("pipe-test-{}", fastrand::u64(..));
+    let (_tmp, dir) = project(&[("pipeline.pipe", SCORED), ("raw/odd+name", "3"), ("raw/plain", "4")]);
+    let send = ["--export-wait", "--mlflow", &mlflow.url, "--mlflow-experiment", &experiment];
+    let out = pipe(&dir, &[&["run", "pipeline.pipe"][..], &send].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("note: sent to mlflow: run "), "{stderr}");
+    let runs = mlflow.runs(&experiment);
+    let mut keys: Vec<&str> =
+        runs[0]["data"]["metrics"].as_array().expect("metrics").iter().filter_map(|m| m["key"].as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "score.raw:/odd_name:acc",
+            "score.raw:/odd_name:eval.loss",
+            "score.raw:/plain:acc",
+            "score.raw:/plain:eval.loss"
+        ]
+    );
+}

@@ -102,12 +102,7 @@ pub struct StagePart {
 impl StagePart {
     /// A stored part, or why it cannot be read.
     pub fn decode(value: serde_json::Value) -> Result<StagePart, String> {
-        match value.get("format").and_then(serde_json::Value::as_u64) {
-            Some(f) if f == u64::from(RUN_RECORD_FORMAT) => {
-                serde_json::from_value(value).map_err(|e| format!("it is not a stage's part of a run: {e}"))
-            }
-            other => Err(format!("it has format {other:?}, this pipe reads {RUN_RECORD_FORMAT}")),
-        }
+        decode(value, "a stage's part of a run")
     }
 }
 
@@ -217,15 +212,21 @@ impl RunRecord {
 
     /// A stored record, or why it cannot be read.
     pub fn decode(value: serde_json::Value) -> Result<RunRecord, String> {
-        match value.get("format").and_then(serde_json::Value::as_u64) {
-            Some(f) if f == u64::from(RUN_RECORD_FORMAT) => {
-                serde_json::from_value(value).map_err(|e| format!("it is not a run record: {e}"))
-            }
-            Some(f) => Err(format!(
-                "it has format {f}, this pipe reads {RUN_RECORD_FORMAT}: read it with the pipe version that wrote it"
-            )),
-            None => Err("it has no format number: it is not a run record".into()),
+        decode(value, "a run record")
+    }
+}
+
+/// A stored record of this format (`what` it should be), or why it cannot be read: its format
+/// number is checked first, so a record of another pipe version says so.
+fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, String> {
+    match value.get("format").and_then(serde_json::Value::as_u64) {
+        Some(f) if f == u64::from(RUN_RECORD_FORMAT) => {
+            serde_json::from_value(value).map_err(|e| format!("it is not {what}: {e}"))
         }
+        Some(f) => Err(format!(
+            "it has format {f}, this pipe reads {RUN_RECORD_FORMAT}: read it with the pipe version that wrote it"
+        )),
+        None => Err(format!("it has no format number: it is not {what}")),
     }
 }
 

@@ -242,7 +242,7 @@ pub async fn run_shard(
 }
 
 /// Merges every datum's cached outputs and commits them to `<pipeline>.<stage>@main`.
-pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(CommitId, StageReport), RunError> {
+pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<Committed, RunError> {
     let fingerprint = spec.fingerprint();
     let plan = required_plan(store, spec, run).await?;
     let files = planned_inputs(store, &plan).await?;
@@ -308,7 +308,16 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<(Commi
     if !current {
         store.stage_index_put(&fingerprint, &index).await?;
     }
-    Ok((commit, report))
+    Ok(Committed { commit, report, plan })
+}
+
+/// What [`commit`] made: the output commit, the stage's report, and the plan it followed (for
+/// [`record_stage`], so the plan is read once).
+#[derive(Debug)]
+pub struct Committed {
+    pub commit: CommitId,
+    pub report: StageReport,
+    pub plan: Plan,
 }
 
 /// Records the committed stage `report` as its share of run `run` (`runparts/<run>/<stage>`), then
@@ -321,25 +330,24 @@ pub async fn record_stage(
     spec: &StageSpec,
     run: &str,
     params: &std::collections::BTreeMap<String, String>,
-    started: String,
-    report: &StageReport,
+    committed: &Committed,
 ) -> Result<crate::record::RunRecord, pipe_store::StoreError> {
     use crate::record::{RUN_RECORD_FORMAT, RunRecord, StagePart, StageRecord};
-    let plan = stored_plan(store, spec, run).await.ok().flatten();
-    let started = plan.as_ref().map(|p| p.started.clone()).filter(|s| !s.is_empty()).unwrap_or(started);
-    let plan_inputs = plan.map(|p| p.inputs).unwrap_or_default();
+    let now = || humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let plan = &committed.plan;
     let upstream: HashSet<&str> =
         spec.inputs.iter().filter(|i| matches!(i.source, InputSource::Stage { .. })).map(|i| i.name.as_str()).collect();
     let part = StagePart {
         format: RUN_RECORD_FORMAT,
         run_id: run.to_owned(),
         pipeline: spec.pipeline.clone(),
-        started,
-        finished: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        // A plan from before plans kept their time has none: the commit's is the closest.
+        started: if plan.started.is_empty() { now() } else { plan.started.clone() },
+        finished: now(),
         params: params.clone(),
         // The pipeline's inputs; an upstream stage is a stage of the record, not an input.
-        inputs: plan_inputs.into_iter().filter(|i| !upstream.contains(i.name.as_str())).collect(),
-        stage: StageRecord::of(report),
+        inputs: plan.inputs.iter().filter(|i| !upstream.contains(i.name.as_str())).cloned().collect(),
+        stage: StageRecord::of(&committed.report),
         pipeline_stages: spec.pipeline_stages.clone(),
     };
     store.run_part_put(run, &spec.stage, &part).await?;
@@ -349,8 +357,8 @@ pub async fn record_stage(
         let seen: Vec<String> = parts.iter().map(|p| p.stage.name.clone()).collect();
         let record = RunRecord::from_parts(parts).expect("this stage's part was just stored");
         store.run_put(run, &record).await?;
-        let now: Vec<String> = store.run_parts(run).await?.into_iter().map(|(stage, _)| stage).collect();
-        if now.iter().all(|s| seen.contains(s)) {
+        // Only the names, to see whether a share appeared while this one wrote.
+        if store.run_part_stages(run).await?.iter().all(|s| seen.contains(s)) {
             return Ok(record);
         }
     }
@@ -377,7 +385,6 @@ pub async fn whole_stage(
     params: &std::collections::BTreeMap<String, String>,
 ) -> Result<StageReport, RunError> {
     let Replica { rank, wait } = replica;
-    let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let fingerprint = spec.fingerprint();
     let plan = if rank == 0 {
         plan(store, spec, run, MAX_SHARDS).await?
@@ -415,11 +422,11 @@ pub async fn whole_stage(
     if report.failed > 0 {
         report.status = crate::run::StageStatus::Failed;
     } else if rank == 0 {
-        let (commit, committed) = commit(store, spec, run).await?;
-        let record = record_stage(store, spec, run, params, started, &committed).await?;
+        let committed = commit(store, spec, run).await?;
+        let record = record_stage(store, spec, run, params, &committed).await?;
         let env = |name: &str| std::env::var(name).ok();
         report.warnings.extend(crate::export::send_cluster_run(store, &record, env).await);
-        report.output = Some(commit);
+        report.output = Some(committed.commit);
     }
     Ok(report)
 }
@@ -449,9 +456,21 @@ mod tests {
         runtime.block_on(async {
             let params = std::collections::BTreeMap::new();
             let recorded = specs.iter().map(|spec| {
-                let report = new_report(spec, &spec.fingerprint());
+                let plan = Plan {
+                    format: PLAN_FORMAT,
+                    run: "wf".into(),
+                    stage: spec.stage.clone(),
+                    fingerprint: spec.fingerprint(),
+                    inputs: Vec::new(),
+                    datums: 0,
+                    cached: 0,
+                    shards: Vec::new(),
+                    started: "2026-12-07T00:00:00Z".into(),
+                };
+                let committed =
+                    Committed { commit: CommitId(Hash([0; 32])), report: new_report(spec, &plan.fingerprint), plan };
                 let (store, params) = (&store, &params);
-                async move { record_stage(store, spec, "wf", params, "2026-12-07T00:00:00Z".into(), &report).await }
+                async move { record_stage(store, spec, "wf", params, &committed).await }
             });
             for r in futures::future::join_all(recorded).await {
                 r.expect("recorded");

@@ -165,16 +165,15 @@ fn main() -> ExitCode {
                 Ok(report.failed == 0)
             }
             Step::Commit => {
-                let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-                let (commit, report) = shim::commit(&store, &spec, run).await?;
-                let record = shim::record_stage(&store, &spec, run, &values, started, &report).await?;
+                let committed = shim::commit(&store, &spec, run).await?;
+                let record = shim::record_stage(&store, &spec, run, &values, &committed).await?;
                 // A whole run goes to the tracking servers the environment names (on Argo, the
                 // store's Secret); what cannot be sent stays owed, and the step still succeeds.
                 for line in pipe_runtime::export::send_cluster_run(&store, &record, |n| std::env::var(n).ok()).await {
                     eprintln!("{line}");
                 }
-                eprintln!("{}: {} datums committed as {}", spec.stage, report.datums, commit);
-                println!("{commit}");
+                eprintln!("{}: {} datums committed as {}", spec.stage, committed.report.datums, committed.commit);
+                println!("{}", committed.commit);
                 Ok(true)
             }
             Step::Stage { work, rank, wait, command } => {

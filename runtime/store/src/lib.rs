@@ -343,6 +343,12 @@ impl Store {
         Ok(parts)
     }
 
+    /// The stages that stored a share of run `run` (names only: no share is read).
+    pub async fn run_part_stages(&self, run: &str) -> Result<Vec<String>> {
+        refs::check_key_part(run)?;
+        Ok(self.backend.list(&layout::run_parts(run)).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
+    }
+
     /// Stores a stage's plan for a run (`pipe-shim plan`).
     pub async fn plan_put(&self, run: &str, stage: &str, plan: &serde_json::Value) -> Result<()> {
         refs::check_key_part(run)?;

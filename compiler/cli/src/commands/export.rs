@@ -12,7 +12,7 @@
 use crate::files::checked;
 use crate::inputs;
 use crate::report::{self, Failure, Threads};
-use pipe_runtime::export::{ExportNote, Exports, lineage::LineageSink, mlflow::MlflowSink};
+use pipe_runtime::export::{ExportNote, Exports};
 use pipe_store::Store;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,23 +39,16 @@ pub(crate) struct ExportArgs {
 impl ExportArgs {
     /// The sinks, with credentials read from the environment.
     pub(crate) fn exports(&self) -> Result<Exports, Failure> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let mlflow = self
-            .mlflow
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .map(|url| MlflowSink::new(url, self.mlflow_experiment.clone(), env))
-            .transpose()
+        let env = |name: &str| std::env::var(name).ok();
+        // A file is named from where pipe was started; the sender runs elsewhere.
+        let lineage = self.openlineage.as_deref().map(absolute_unless_url);
+        Exports::new(self.mlflow.as_deref(), self.mlflow_experiment.clone(), lineage.as_deref(), self.export_timeout, env)
             .map_err(|message| {
                 Failure::with_help(
                     message,
                     "give `--mlflow http://HOST:PORT` (or MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to send nothing",
                 )
-            })?;
-        let openlineage = self.openlineage.as_deref().filter(|t| !t.is_empty());
-        // A file is named from where pipe was started; the sender runs elsewhere.
-        let lineage = openlineage.map(|target| LineageSink::new(&absolute_unless_url(target), env));
-        Ok(Exports { mlflow, lineage, deadline: self.export_timeout })
+            })
     }
 
     /// These settings as flags, for the sending process (credentials stay in the environment).
@@ -111,9 +104,9 @@ pub(crate) fn run(args: ExportCmd) -> report::Outcome {
     }
     for n in &notes {
         if n.ok {
-            println!("{}: sent {}", n.sink, n.message);
+            println!("{}", n.line());
         } else {
-            eprintln!("warning: {}: {}", n.sink, n.message);
+            eprintln!("{}", n.line());
         }
     }
     if notes.iter().all(|n| n.ok) { Ok(()) } else { Err(Failure::Shown) }

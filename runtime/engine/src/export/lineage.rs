@@ -205,8 +205,7 @@ pub fn events(record: &RunRecord, namespace: &str, store_url: &str) -> Vec<Value
 
 /// The first failed datum's reason and stderr tail.
 fn failure(stage: &StageRecord) -> Option<String> {
-    let f = stage.datums.iter().find_map(|d| d.failure.as_ref().map(|f| (d, f)))?;
-    let (datum, failure) = f;
+    let (datum, failure) = stage.datums.iter().find_map(|d| d.failure.as_ref().map(|f| (d, f)))?;
     Some(format!("datum {}: {}\n{}", datum.datum, failure.reason, failure.stderr_tail).trim_end().to_owned())
 }
 

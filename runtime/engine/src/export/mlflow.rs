@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-/// `runs/log-batch`'s limits (MLflow's `MAX_METRICS_PER_BATCH` and friends).
+/// `runs/log-batch`'s limits: MLflow's `MAX_METRICS_PER_BATCH`, `MAX_PARAMS_TAGS_PER_BATCH`,
+/// `MAX_ENTITIES_PER_BATCH` (mlflow/utils/validation.py), which its REST docs state as 1,000
+/// metrics, 100 params, 100 tags and 1,000 items a request.
 const MAX_METRICS: usize = 1000;
 const MAX_PARAMS: usize = 100;
 const MAX_TAGS: usize = 100;
@@ -72,9 +74,12 @@ impl MlflowSink {
 
     async fn experiment_id(&self, http: &reqwest::Client, name: &str) -> Result<String, SendError> {
         let url = self.api("experiments/get-by-name");
-        let found = reply(self.auth.apply(http.get(&url).query(&[("experiment_name", name)])).send().await, &url).await;
-        let id = |v: &Value| v["experiment"]["experiment_id"].as_str().map(str::to_owned);
-        if let Some(id) = found.as_ref().ok().and_then(id) {
+        let get = || async {
+            let v =
+                reply(self.auth.apply(http.get(&url).query(&[("experiment_name", name)])).send().await, &url).await?;
+            Ok::<_, SendError>(v["experiment"]["experiment_id"].as_str().map(str::to_owned))
+        };
+        if let Ok(Some(id)) = get().await {
             return Ok(id);
         }
         match post_json(http, &self.auth, &self.api("experiments/create"), &json!({ "name": name })).await {
@@ -84,9 +89,7 @@ impl MlflowSink {
                 .ok_or_else(|| SendError { message: format!("{url}: experiments/create gave no experiment_id") }),
             // Created meanwhile by another run: look again.
             Err(e) if e.message.contains("RESOURCE_ALREADY_EXISTS") || e.message.contains("already exists") => {
-                let v = reply(self.auth.apply(http.get(&url).query(&[("experiment_name", name)])).send().await, &url)
-                    .await?;
-                id(&v).ok_or(e)
+                get().await?.ok_or(e)
             }
             Err(e) => Err(e),
         }
@@ -212,8 +215,12 @@ fn tags(record: &RunRecord) -> Vec<(String, String)> {
 }
 
 /// `name` as MLflow takes a key: only alphanumerics, `_ - . : /` and spaces, no empty, `.` or
-/// `..` path segment (MLflow refuses a name that `posixpath.normpath` would change), at most
-/// 250 characters. Other characters become `_`.
+/// `..` path segment, at most 250 characters; other characters become `_`. The rules are
+/// mlflow/utils/validation.py's (`_validate_metric_name`: the name pattern, and `path_not_unique`,
+/// which refuses a name `posixpath.normpath` would change; MLflow 3.17.2 answers the refused
+/// `bad*key` with "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.),
+/// spaces ( ), colon(:) and slashes (/)."). `compiler/cli/tests/export.rs` sends such a key to a
+/// real server.
 pub fn key(name: &str) -> String {
     let cleaned: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || "_-.: /".contains(c) { c } else { '_' }).collect();

@@ -46,14 +46,27 @@ impl Exports {
     /// `OPENLINEAGE_URL`, and `PIPE_EXPORT_TIMEOUT` (default 10 s).
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Exports, String> {
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
-        let mlflow = env("MLFLOW_TRACKING_URI")
-            .map(|url| mlflow::MlflowSink::new(&url, env("MLFLOW_EXPERIMENT_NAME"), env))
-            .transpose()?;
-        let lineage = env("OPENLINEAGE_URL").map(|target| lineage::LineageSink::new(&target, env));
         let deadline = match env("PIPE_EXPORT_TIMEOUT") {
             Some(d) => humantime::parse_duration(&d).map_err(|e| format!("PIPE_EXPORT_TIMEOUT `{d}`: {e}"))?,
             None => Exports::default().deadline,
         };
+        let (mlflow, lineage) = (env("MLFLOW_TRACKING_URI"), env("OPENLINEAGE_URL"));
+        Exports::new(mlflow.as_deref(), env("MLFLOW_EXPERIMENT_NAME"), lineage.as_deref(), deadline, env)
+    }
+
+    /// The sinks for an MLflow server `mlflow` (experiment `experiment`) and an OpenLineage
+    /// target `lineage` (empty values: none), with their credentials read through `env`.
+    pub fn new(
+        mlflow: Option<&str>,
+        experiment: Option<String>,
+        lineage: Option<&str>,
+        deadline: Duration,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Exports, String> {
+        let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        let mlflow =
+            mlflow.filter(|u| !u.is_empty()).map(|url| mlflow::MlflowSink::new(url, experiment, env)).transpose()?;
+        let lineage = lineage.filter(|t| !t.is_empty()).map(|target| lineage::LineageSink::new(target, env));
         Ok(Exports { mlflow, lineage, deadline })
     }
 
@@ -70,7 +83,7 @@ impl Exports {
 }
 
 /// What one sink did with the runs it was owed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportNote {
     /// `mlflow` or `openlineage`.
     pub sink: &'static str,
@@ -79,7 +92,18 @@ pub struct ExportNote {
     pub message: String,
 }
 
-/// Why a sink did not take a run, and how many of its events it took before that.
+impl ExportNote {
+    /// The note as a line to print: `sent to SINK: …`, or `warning: SINK: …`.
+    pub fn line(&self) -> String {
+        if self.ok {
+            format!("sent to {}: {}", self.sink, self.message)
+        } else {
+            format!("warning: {}: {}", self.sink, self.message)
+        }
+    }
+}
+
+/// Why a sink did not take a run (how many of its events it took is counted apart, in `taken`).
 #[derive(Debug)]
 pub struct SendError {
     pub message: String,
@@ -129,17 +153,7 @@ pub async fn send_cluster_run(store: &Store, record: &RunRecord, env: impl Fn(&s
     if let Err(e) = mark_owed(store, &record.run_id, &exports).await {
         return vec![format!("warning: run {} not sent: {e}", record.run_id)];
     }
-    send_owed(store, &exports)
-        .await
-        .into_iter()
-        .map(|n| {
-            if n.ok {
-                format!("sent to {}: {}", n.sink, n.message)
-            } else {
-                format!("warning: {}: {}", n.sink, n.message)
-            }
-        })
-        .collect()
+    send_owed(store, &exports).await.iter().map(ExportNote::line).collect()
 }
 
 /// The runs owed to each configured sink (sink, run ids oldest first).

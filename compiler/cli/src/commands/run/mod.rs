@@ -133,19 +133,7 @@ impl Sent {
     fn lines(&self) -> Vec<(bool, String)> {
         match self {
             Sent::Nothing => Vec::new(),
-            Sent::Notes(notes) => notes
-                .iter()
-                .map(|n| {
-                    (
-                        !n.ok,
-                        if n.ok {
-                            format!("sent to {}: {}", n.sink, n.message)
-                        } else {
-                            format!("{}: {}", n.sink, n.message)
-                        },
-                    )
-                })
-                .collect(),
+            Sent::Notes(notes) => notes.iter().map(|n| (!n.ok, n.line())).collect(),
             Sent::Background(Ok(log), earlier) => {
                 let also = match earlier {
                     0 => String::new(),
@@ -159,7 +147,7 @@ impl Sent {
             Sent::Background(Err(why), _) => vec![(
                 true,
                 format!(
-                    "the run is owed to its tracking servers, but sending did not start ({why}): `pipe export FILE` sends it"
+                    "warning: the run is owed to its tracking servers, but sending did not start ({why}): `pipe export FILE` sends it"
                 ),
             )],
         }
@@ -296,7 +284,8 @@ fn summary(r: &RunReport, sent: &Sent, as_json: bool, unsandboxed: Option<&str>)
             eprintln!("warning: {w}");
         }
         for (warning, line) in sent.lines() {
-            eprintln!("{}{line}", if warning { "warning: " } else { "note: " });
+            // A warning's line says so itself.
+            eprintln!("{}{line}", if warning { "" } else { "note: " });
         }
         if let Some(why) = unsandboxed.filter(|_| r.stages.iter().any(|s| s.processed > 0)) {
             eprintln!(
