@@ -90,7 +90,8 @@ module.exports = grammar({
 
     interpolation: ($) => seq(token.immediate('${'), field('name', $.identifier), '}'),
 
-    number: (_) => /-?\d+(\.\d+)?/,
+    // `1e-4` is a number; `1e3Gi` a unit (the longer match).
+    number: (_) => /-?\d+(\.\d+)?([eE][+-]?\d+)?/,
 
     unit: (_) => /-?\d+(\.\d+)?[A-Za-z][A-Za-z0-9.]*/,
 

@@ -73,7 +73,8 @@ pub fn argo_diagnostics(a: &Analysis) -> Vec<pipe_core::diag::Diagnostic> {
         return Vec::new();
     }
     let p = a.pipeline();
-    let specs: Vec<_> = p.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(p, s)).collect();
+    let defaults = pipe_core::emit::params::resolve(p, &[]).unwrap_or_default();
+    let specs: Vec<_> = p.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(p, s, &defaults)).collect();
     pipe_argo::compile(p, &specs, &Default::default(), &pipe_argo::Options::new(p)).err().unwrap_or_default()
 }
 
@@ -217,8 +218,6 @@ pub fn succeeded(out: std::process::Output) -> std::process::Output {
     out
 }
 
-/// `pipe-shim` (beside the `pipe` binary at `pipe`) run in `dir` for run `run`, the way a pod runs
-/// it: the store is `dir/.pipe`, work folders go under `dir/work`.
 /// `pipe` (the binary at `pipe`, a test's `env!("CARGO_BIN_EXE_pipe")`) in `dir`, unsandboxed and
 /// untouched by the environment's store, state folder and tracking servers.
 pub fn pipe_command(pipe: &Path, dir: &Path) -> std::process::Command {
@@ -230,6 +229,8 @@ pub fn pipe_command(pipe: &Path, dir: &Path) -> std::process::Command {
     c
 }
 
+/// `pipe-shim` (beside the `pipe` binary at `pipe`) run in `dir` for run `run`, the way a pod runs
+/// it: the store is `dir/.pipe`, work folders go under `dir/work`.
 pub fn shim_command(pipe: &Path, dir: &Path, run: &str) -> std::process::Command {
     let shim = pipe.with_file_name("pipe-shim");
     assert!(shim.exists(), "{} is missing: build it with `cargo build -p pipe-shim`", shim.display());

@@ -129,7 +129,17 @@ mod tests {
         let analysis = pipe_core::analyze(&pipe_core::resolve::NoFiles, "p.pipe", &text);
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
         let p = analysis.pipeline().clone();
-        let specs = p.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(&p, s)).collect();
+        let specs = p
+            .stages
+            .iter()
+            .map(|s| {
+                pipe_core::emit::spec::stage_spec_template(
+                    &p,
+                    s,
+                    &pipe_core::emit::params::resolve(&p, &[]).expect("defaults"),
+                )
+            })
+            .collect();
         (p, specs)
     }
 

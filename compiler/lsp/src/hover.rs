@@ -12,7 +12,7 @@ use pipe_core::syntax::ast::Member;
 use pipe_core::types::Schema;
 
 /// Short docs for the built-in functions.
-pub const FUNCTION_DOCS: [(&str, &str); 9] = [
+pub const FUNCTION_DOCS: [(&str, &str); 11] = [
     (
         "glob",
         "`glob(DATASET, \"/pattern\")`: splits an input or a stage's output into datums. `/` is one datum, `/*` one per top-level entry, `(…)` captures for `join` and `group`.",
@@ -26,6 +26,14 @@ pub const FUNCTION_DOCS: [(&str, &str); 9] = [
     (
         "group",
         "`group(A, by = \"$1\")`: one datum per key, holding every datum of `A` with that key; `group(A, B, by = [\"$1\", \"$2\"])` keys each argument on its own captures.",
+    ),
+    (
+        "grid",
+        "`grid(lr = [0.1, 0.01], wd = [0, 1e-4])`: one datum per combination of the values of declared params; each datum's command gets its values as `${lr}` and `PIPE_PARAM_LR`, and each point is cached by its values.",
+    ),
+    (
+        "sample",
+        "`sample(grid(…), n = 8, seed = 1)`: `n` distinct points of the grid, chosen by `seed`; a larger `n` keeps the points a smaller one chose.",
     ),
     ("secret", "`secret(NAME, KEY)`: a Kubernetes secret's key, passed only as an environment variable."),
     ("repo", "`repo(\"NAME\") @ \"REF\"`: a data repo at a branch, tag or commit (`main` when not pinned)."),

@@ -57,7 +57,14 @@ fn datums_text(d: &Datums) -> String {
             let keys: Vec<String> = ps.iter().map(|p| format!("\"{}\"", key_text(&p.by))).collect();
             format!("group({}, by = [{}])", parts.join(", "), keys.join(", "))
         }
+        Datums::Grid(axes) => grid_text(axes),
+        Datums::Sample { axes, n, seed } => format!("sample({}, n = {n}, seed = {seed})", grid_text(axes)),
     }
+}
+
+fn grid_text(axes: &[pipe_core::ir::Axis]) -> String {
+    let axes: Vec<String> = axes.iter().map(|a| format!("{} = {}", a.param, value_text(&a.values))).collect();
+    format!("grid({})", axes.join(", "))
 }
 
 /// `[2, 1]` as `$2$1`.

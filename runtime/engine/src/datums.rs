@@ -5,10 +5,11 @@
 //! stable order. Reads no data: only paths and hashes. A glob match that is a folder brings every
 //! file under it; matches never overlap (the outermost wins). Identical datums (the same files,
 //! label and captures, as `union(glob(d, "/*"), glob(d, "/a*"))` gives for `/a`) are one datum:
-//! the command could not tell the copies apart, so it runs once.
+//! the command could not tell the copies apart, so it runs once. A sweep (`grid`, `sample`) gives
+//! datums without files, each carrying its point: the values of the swept params.
 
 use crate::glob::Glob;
-use pipe_spec::{DatumSpec, FileEntry, Hash, JoinPart};
+use pipe_spec::{DatumSpec, FileEntry, GridAxis, Hash, JoinPart};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -22,21 +23,25 @@ pub struct DatumFile {
 }
 
 /// A unit of work.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Datum {
     /// Sorted by (input, path), without duplicates.
     pub files: Vec<DatumFile>,
     /// What the globs' `(…)` groups captured, in order (the key, after `join` or `group`).
     pub captures: Vec<String>,
-    /// For people: `digits:/train/shard-0.csv`, `a:/x × b:/y`.
+    /// For people: `digits:/train/shard-0.csv`, `a:/x × b:/y`, `lr=0.1 wd=0`.
     pub label: String,
+    /// The point of a sweep: each swept param's value, sorted by name; empty for a datum of files
+    /// only. The command gets them as `${name}` and `PIPE_PARAM_<NAME>`.
+    pub point: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Datum {
     /// The datum key: blake3 of the stage fingerprint, everything else the command can observe
     /// (the datum's label and captures, which it gets as `PIPE_DATUM_LABEL` and
     /// `PIPE_CAPTURE_<n>`), and, for every file, its input, path and content hash. A rename is a
-    /// change; so is a change of code (the fingerprint).
+    /// change; so is a change of code (the fingerprint). A sweep's point is hashed after the
+    /// files, only when there is one, so datums of files keep the keys they always had.
     pub fn key(&self, fingerprint: &Hash) -> Hash {
         let mut h = blake3::Hasher::new();
         h.update(b"pipe-datum-v2\0");
@@ -53,6 +58,16 @@ impl Datum {
             }
             h.update(&f.entry.hash.0);
         }
+        if !self.point.is_empty() {
+            h.update(b"point\0");
+            h.update(&(self.point.len() as u64).to_le_bytes());
+            for (name, value) in &self.point {
+                for part in [name.as_bytes(), value.as_bytes()] {
+                    h.update(&(part.len() as u64).to_le_bytes());
+                    h.update(part);
+                }
+            }
+        }
         h.finalize().into()
     }
 
@@ -61,7 +76,10 @@ impl Datum {
         files.sort_by(|a, b| (&a.input, &a.entry.path).cmp(&(&b.input, &b.entry.path)));
         files.dedup_by(|a, b| a.input == b.input && a.entry.path == b.entry.path);
         let label = parts.iter().map(|d| d.label.as_str()).collect::<Vec<_>>().join(sep);
-        Datum { files, captures, label }
+        let mut point: Vec<(Arc<str>, Arc<str>)> = parts.iter().flat_map(|d| d.point.iter().cloned()).collect();
+        point.sort();
+        point.dedup_by(|a, b| a.0 == b.0);
+        Datum { files, captures, label, point }
     }
 }
 
@@ -109,7 +127,7 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             out
         }
         DatumSpec::Cross(parts) => {
-            let mut acc = vec![Datum { files: Vec::new(), captures: Vec::new(), label: String::new() }];
+            let mut acc = vec![Datum::default()];
             for p in parts {
                 let next = expand_spec(p, inputs)?;
                 acc = acc
@@ -126,6 +144,8 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             acc
         }
         DatumSpec::Join(parts) => join(parts, inputs)?,
+        DatumSpec::Grid(axes) => grid(axes).collect(),
+        DatumSpec::Sample { axes, n, seed } => sample(axes, *n, *seed),
         DatumSpec::Group(parts) => {
             let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
             for part in parts {
@@ -196,8 +216,8 @@ fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
         }
         return vec![Datum {
             files: files.iter().map(file).collect(),
-            captures: Vec::new(),
             label: format!("{input}:/"),
+            ..Datum::default()
         }];
     }
     let mut matches: BTreeMap<String, (Vec<String>, Vec<DatumFile>)> = BTreeMap::new();
@@ -220,7 +240,76 @@ fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
     }
     matches
         .into_iter()
-        .map(|(prefix, (captures, files))| Datum { files, captures, label: format!("{input}:/{prefix}") })
+        .map(|(prefix, (captures, files))| Datum {
+            files,
+            captures,
+            label: format!("{input}:/{prefix}"),
+            point: Vec::new(),
+        })
+        .collect()
+}
+
+/// Every point of a grid, the last axis varying fastest, each a datum labelled `lr=0.1 wd=0` (in
+/// the axes' order). An axis without values makes no point (the compiler rejects one).
+fn grid(axes: &[GridAxis]) -> impl Iterator<Item = Datum> + '_ {
+    let names: Vec<Arc<str>> = axes.iter().map(|a| Arc::from(a.param.as_str())).collect();
+    let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
+    let total: usize = if axes.is_empty() { 0 } else { sizes.iter().product() };
+    (0..total).map(move |mut i| {
+        let mut picked = vec![0; axes.len()];
+        for (slot, size) in picked.iter_mut().zip(&sizes).rev() {
+            *slot = i % size;
+            i /= size;
+        }
+        point_datum(axes, &names, &picked)
+    })
+}
+
+/// The datum of one grid point: `picked[i]` is the index of axis `i`'s value.
+fn point_datum(axes: &[GridAxis], names: &[Arc<str>], picked: &[usize]) -> Datum {
+    let values: Vec<(Arc<str>, Arc<str>)> =
+        axes.iter().zip(names).zip(picked).map(|((a, n), i)| (n.clone(), Arc::from(a.values[*i].as_str()))).collect();
+    let label = values.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
+    let mut point = values;
+    point.sort();
+    Datum { label, point, ..Datum::default() }
+}
+
+/// `n` distinct points of the grid `axes` make, chosen by `seed`, in grid order: point numbers
+/// drawn one after another from blake3 of the seed and the draw's number (a repeat is drawn
+/// again) until `n` are distinct. The draws depend on nothing else, so raising `n` adds points and
+/// keeps the others (their datums stay cached), the same seed picks the same points on every
+/// machine and release, and a grid too large to list costs only the points drawn.
+fn sample(axes: &[GridAxis], n: u64, seed: u64) -> Vec<Datum> {
+    let sizes: Vec<u128> = axes.iter().map(|a| a.values.len() as u128).collect();
+    let total = if axes.is_empty() { 0 } else { sizes.iter().fold(1u128, |t, s| t.saturating_mul(*s)) };
+    if u128::from(n) >= total {
+        return grid(axes).collect();
+    }
+    let mut chosen = std::collections::BTreeSet::new();
+    for draw in 0u64.. {
+        if chosen.len() as u64 == n {
+            break;
+        }
+        let mut h = blake3::Hasher::new();
+        h.update(b"pipe-sample-v1\0");
+        h.update(&seed.to_le_bytes());
+        h.update(&draw.to_le_bytes());
+        let bytes = h.finalize();
+        let wide = u128::from_le_bytes(bytes.as_bytes()[..16].try_into().expect("16 bytes"));
+        chosen.insert(wide % total);
+    }
+    let names: Vec<Arc<str>> = axes.iter().map(|a| Arc::from(a.param.as_str())).collect();
+    chosen
+        .into_iter()
+        .map(|mut number| {
+            let mut picked = vec![0; axes.len()];
+            for (slot, size) in picked.iter_mut().zip(&sizes).rev() {
+                *slot = (number % size) as usize;
+                number /= size;
+            }
+            point_datum(axes, &names, &picked)
+        })
         .collect()
 }
 
@@ -382,6 +471,87 @@ mod tests {
         // Overlapping but different datums stay apart: `/` sees every file, `/a*` two of them.
         let overlap = DatumSpec::Union(vec![g("raw", "/"), g("raw", "/a*")]);
         assert_eq!(labels(&expand(&overlap, &i).expect("ok")), ["raw:/", "raw:/a", "raw:/ab"]);
+    }
+
+    fn axis(param: &str, values: &[&str]) -> GridAxis {
+        GridAxis { param: param.into(), values: values.iter().map(|v| (*v).to_owned()).collect() }
+    }
+
+    #[test]
+    fn a_grid_is_one_datum_per_point_and_crosses_with_data() {
+        let spec = DatumSpec::Grid(vec![axis("lr", &["0.1", "0.01"]), axis("wd", &["0", "0.0001"])]);
+        let points = expand(&spec, &HashMap::new()).expect("ok");
+        assert_eq!(labels(&points), ["lr=0.1 wd=0", "lr=0.1 wd=0.0001", "lr=0.01 wd=0", "lr=0.01 wd=0.0001"]);
+        assert!(points.iter().all(|d| d.files.is_empty() && d.captures.is_empty()));
+        let first: Vec<(&str, &str)> = points[1].point.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(first, [("lr", "0.1"), ("wd", "0.0001")]);
+        let i = inputs(&[("d", &["a", "b", "c"])]);
+        let crossed = expand(&DatumSpec::Cross(vec![spec, g("d", "/*")]), &i).expect("ok");
+        assert_eq!(crossed.len(), 12);
+        assert_eq!(crossed[0].label, "lr=0.1 wd=0 × d:/a");
+        assert_eq!(crossed[0].point.len(), 2, "a cross keeps the point");
+        assert_eq!(crossed[0].files.len(), 1);
+    }
+
+    /// Each point is keyed by its values alone: a grid that grows keeps its old points' keys, so
+    /// only the new points run (and one that shrinks runs nothing).
+    #[test]
+    fn a_point_keeps_its_key_when_the_grid_around_it_changes() {
+        let fp = Hash::of(b"code");
+        let keys = |spec: &DatumSpec| -> HashSet<Hash> {
+            expand_keyed(spec, &HashMap::new(), &fp).expect("ok").into_iter().map(|(_, k)| k).collect()
+        };
+        let values: Vec<String> = (0..1000).map(|i| format!("{i}")).collect();
+        let refs = |n: usize| values[..n].iter().map(String::as_str).collect::<Vec<_>>();
+        let small = keys(&DatumSpec::Grid(vec![axis("seed", &refs(1000))]));
+        let grown = keys(&DatumSpec::Grid(vec![axis("seed", &refs(1000)), axis("depth", &["3"])]));
+        assert!(small.is_disjoint(&grown), "another axis is another point");
+        let more: Vec<&str> = refs(1000).into_iter().chain(["1000", "1001"]).collect();
+        assert_eq!(keys(&DatumSpec::Grid(vec![axis("seed", &more)])).difference(&small).count(), 2);
+        let mut fewer = refs(1000);
+        fewer.remove(500);
+        assert!(keys(&DatumSpec::Grid(vec![axis("seed", &fewer)])).is_subset(&small));
+        // A point's key is not a file datum's, even with the same label.
+        let point = Datum { label: "x".into(), point: vec![("a".into(), "1".into())], ..Datum::default() };
+        let plain = Datum { label: "x".into(), ..Datum::default() };
+        assert_ne!(point.key(&fp), plain.key(&fp));
+    }
+
+    /// A sample is a seeded choice of distinct grid points; raising `n` keeps the points a
+    /// smaller `n` chose, so their datums stay cached.
+    #[test]
+    fn a_sample_is_seeded_distinct_and_grows_by_adding_points() {
+        let axes = vec![axis("lr", &["1", "2", "3", "4", "5", "6"]), axis("wd", &["a", "b", "c", "d"])];
+        let sample =
+            |n, seed| labels(&expand(&DatumSpec::Sample { axes: axes.clone(), n, seed }, &HashMap::new()).expect("ok"));
+        let eight = sample(8, 7);
+        assert_eq!(eight.len(), 8);
+        assert_eq!(eight.iter().collect::<HashSet<_>>().len(), 8, "distinct points");
+        assert_eq!(eight, sample(8, 7), "the same seed, the same points");
+        assert_ne!(eight, sample(8, 8), "another seed, other points");
+        let twelve = sample(12, 7);
+        assert!(eight.iter().all(|l| twelve.contains(l)), "{eight:?} within {twelve:?}");
+        assert_eq!(sample(100, 7).len(), 24, "at most the whole grid");
+        // Pinned: the rank is part of the rules; a change reshuffles every user's sample.
+        assert_eq!(sample(2, 1), ["lr=1 wd=d", "lr=4 wd=a"]);
+        // A grid far too large to list (10^20 points) costs only the draws.
+        let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let huge: Vec<GridAxis> = (0..10).map(|i| axis(&format!("p{i}"), &refs)).collect();
+        let picked = expand(&DatumSpec::Sample { axes: huge, n: 5, seed: 3 }, &HashMap::new()).expect("ok");
+        assert_eq!(picked.len(), 5);
+        assert!(picked.iter().all(|d| d.point.len() == 10));
+    }
+
+    #[test]
+    fn file_datum_keys_are_stable_across_releases() {
+        // A change here throws away every cache entry users have.
+        let i = inputs(&[("d", &["a/1", "b"])]);
+        let ds = expand(&g("d", "/*"), &i).expect("ok");
+        assert_eq!(
+            ds[0].key(&Hash::of(b"code")).to_hex(),
+            "051091558ed9e14a9c07f208932b5e8fba719c9c0dde5bd99bfd7f434840fc23"
+        );
     }
 
     #[test]

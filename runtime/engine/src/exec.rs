@@ -112,6 +112,9 @@ pub async fn run_datum(
     for f in &datum.files {
         by_input.entry(&f.input).or_default().push(FileEntry::clone(&f.entry));
     }
+    // A sweep's datum runs the command its point fills in.
+    let point = spec.at_point(datum.point.iter().map(|(k, v)| (&**k, &**v)));
+    let spec = &point;
     let command = absolute_scripts(&spec.command, &ctx.cwd);
     let Some((program, args)) = command.split_first() else {
         let reason = "the stage has no command: `pipe run` runs commands on this machine, not images' entrypoints; give the stage a `command`".into();
@@ -202,7 +205,8 @@ pub async fn run_datum(
 }
 
 /// The command's environment on top of this process's: `PIPE_IN_<INPUT>` for every input,
-/// `PIPE_OUT`, `PIPE_DATUM`, and the stage's `env`. A secret is taken from this process's variable
+/// `PIPE_OUT`, `PIPE_DATUM`, `PIPE_CAPTURE_<N>`, `PIPE_PARAM_<NAME>` for a sweep's point, and the
+/// stage's `env`. A secret is taken from this process's variable
 /// of the same name, since only a cluster holds the secret itself.
 fn environment(
     spec: &StageSpec,
@@ -226,6 +230,9 @@ fn environment(
     env.push(("PIPE_CODE".into(), code.display().to_string()));
     for (i, c) in datum.captures.iter().enumerate() {
         env.push((format!("PIPE_CAPTURE_{}", i + 1), c.clone()));
+    }
+    for (name, value) in &datum.point {
+        env.push((format!("PIPE_PARAM_{}", name.to_uppercase()), value.to_string()));
     }
     for var in &spec.env {
         let value = match &var.value {

@@ -541,7 +541,7 @@ pub fn list_datums(
             Ok(list)
         }
         None => {
-            let only = Datum { files: Vec::new(), captures: Vec::new(), label: "(no input)".into() };
+            let only = Datum { label: "(no input)".into(), ..Datum::default() };
             let key = only.key(fingerprint);
             Ok(vec![(only, key)])
         }

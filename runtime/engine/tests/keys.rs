@@ -1,9 +1,11 @@
 //! The datum key covers everything a command can observe, checked at scale: thousands of random
-//! stages (datum expressions of glob, cross, union, join and group over random inputs) under random
+//! stages (datum expressions of glob, cross, union, join, group, grid and sample over random
+//! inputs) under random
 //! edit sequences, each version's datums keyed as the runtime keys them, and every key compared
 //! with the command's view of its datum, written out here independently of the key function: the
 //! stage's image, kind, command and env, the names of its inputs (one `in/<input>` folder and one
-//! `PIPE_IN_<INPUT>` each), the datum's label and captures, and each file's input, path and
+//! `PIPE_IN_<INPUT>` each), the datum's label, captures and point (the swept params' values, in
+//! the command and as `PIPE_PARAM_<NAME>`), and each file's input, path and
 //! content. Two datums — in one version or across a sequence — with one key and different views
 //! would make the cache hand one the other's result: a stale result. Within a version, keys are
 //! unique: two executions of one key would share its cache entry.
@@ -15,8 +17,8 @@
 
 use pipe_runtime::datums::{Datum, expand};
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, FileEntry, GroupPart, Hash, InputSource, JoinPart, STAGE_SPEC_FORMAT, StageInput,
-    StageKind, StageSpec,
+    DatumSpec, EnvValue, EnvVar, FileEntry, GridAxis, GroupPart, Hash, InputSource, JoinPart, STAGE_SPEC_FORMAT,
+    StageInput, StageKind, StageSpec,
 };
 use std::collections::HashMap;
 
@@ -30,10 +32,12 @@ struct View {
     input_names: Vec<String>,
     label: String,
     captures: Vec<String>,
+    point: Vec<(String, String)>,
     files: Vec<(String, String, Hash)>,
 }
 
 fn view(spec: &StageSpec, d: &Datum) -> View {
+    let spec = &spec.at_point(d.point.iter().map(|(k, v)| (&**k, &**v)));
     let mut input_names: Vec<String> = spec.inputs.iter().map(|i| i.name.clone()).collect();
     input_names.sort();
     input_names.dedup();
@@ -55,6 +59,7 @@ fn view(spec: &StageSpec, d: &Datum) -> View {
         input_names,
         label: d.label.clone(),
         captures: d.captures.clone(),
+        point: d.point.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         files: d.files.iter().map(|f| (f.input.to_string(), f.entry.path.clone(), f.entry.hash)).collect(),
     }
 }
@@ -95,7 +100,11 @@ fn random_datums(rng: &mut fastrand::Rng, inputs: &[String], depth: u32) -> Datu
         pattern: PATTERNS[rng.usize(..PATTERNS.len())].into(),
     };
     if depth == 0 {
-        return glob(rng);
+        return match rng.u8(..5) {
+            0 => DatumSpec::Grid(random_axes(rng)),
+            1 => DatumSpec::Sample { axes: random_axes(rng), n: rng.u64(1..5), seed: rng.u64(..3) },
+            _ => glob(rng),
+        };
     }
     let parts = |rng: &mut fastrand::Rng| (0..rng.usize(2..4)).map(|_| random_datums(rng, inputs, depth - 1)).collect();
     match rng.u8(..6) {
@@ -117,6 +126,19 @@ fn random_datums(rng: &mut fastrand::Rng, inputs: &[String], depth: u32) -> Datu
         }
         _ => glob(rng),
     }
+}
+
+/// One or two axes over `lr` and `wd`, a few values each (equal texts under both names are common).
+fn random_axes(rng: &mut fastrand::Rng) -> Vec<GridAxis> {
+    let values = |rng: &mut fastrand::Rng| (0..rng.usize(1..4)).map(|_| rng.u8(..3).to_string()).collect();
+    let mut axes = vec![GridAxis { param: "lr".into(), values: values(rng) }];
+    if rng.bool() {
+        axes.push(GridAxis { param: "wd".into(), values: values(rng) });
+    }
+    if rng.bool() {
+        axes.reverse();
+    }
+    axes
 }
 
 /// A datum expression of up to two levels of combinators.
@@ -141,7 +163,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         stage: "s".into(),
         kind: StageKind::Shell,
         image: "busybox".into(),
-        command: vec!["sh".into(), "-c".into(), "cat in/*/* > $PIPE_OUT/x".into()],
+        command: vec!["sh".into(), "-c".into(), "cat in/*/* > $$PIPE_OUT/x-${lr}".into()],
         env: Vec::new(),
         inputs,
         datums: Some(any_datums(rng, &names)),
@@ -154,6 +176,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         param_types: Default::default(),
         code: Vec::new(),
         pipeline_stages: Vec::new(),
+        datum_params: vec!["lr".into(), "wd".into()],
     };
     let data = names.iter().map(|n| (n.clone(), random_files(rng))).collect();
     World { spec, data }
@@ -193,7 +216,7 @@ fn edit(rng: &mut fastrand::Rng, w: &mut World) {
             w.spec.datums = Some(any_datums(rng, &rest));
         }
         4 => w.spec.datums = Some(any_datums(rng, &names)),
-        5 => w.spec.command[2] = format!("cat in/*/* | head -n {} > $PIPE_OUT/x", rng.u8(..3)),
+        5 => w.spec.command[2] = format!("cat in/*/* | head -n {} > $$PIPE_OUT/x-${{wd}}", rng.u8(..3)),
         6 => w.spec.env = vec![EnvVar { name: "LR".into(), value: EnvValue::Literal(rng.u8(..3).to_string()) }],
         7 => w.spec.image = format!("busybox:1.{}", rng.u8(..3)),
         _ => w.spec.kind = if rng.bool() { StageKind::Shell } else { StageKind::Container },

@@ -70,6 +70,12 @@ pub struct StageSpec {
     /// the fingerprint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipeline_stages: Vec<String>,
+    /// The params each datum gives its command (the axes of a `grid` or `sample`), left as
+    /// `${name}` in `command` and literal `env` values (a literal `$` as `$$`) for the runtime to
+    /// fill from each datum ([`StageSpec::at_point`]). Empty for a stage that sweeps nothing.
+    /// Not in the fingerprint: the command's text holds them, and each datum's key its values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datum_params: Vec<String>,
 }
 
 /// A script of the stage: the command argument that names it, and its content.
@@ -100,7 +106,9 @@ impl StageSpec {
             })?;
             read.insert(name.clone(), text);
         }
-        let fill = |text: &str| substitute(text, &read);
+        // A swept param is still `${name}` for each datum to fill, so escapes stay escapes.
+        let keep = !self.datum_params.is_empty();
+        let fill = |text: &str| substitute(text, &read, keep);
         let mut bound = self.clone();
         bound.image = fill(&self.image);
         bound.command = self.command.iter().map(|a| fill(a)).collect();
@@ -112,6 +120,27 @@ impl StageSpec {
         bound.params.clear();
         bound.param_types.clear();
         Ok(bound)
+    }
+
+    /// The spec one datum runs: each of [`StageSpec::datum_params`] filled from `point` (the
+    /// datum's values, by param name) in `command` and literal `env` values, and `$$` read as
+    /// `$`. The spec itself when it sweeps nothing. A name `point` lacks stays as written (the
+    /// compiler makes every datum of a sweeping stage give every swept param).
+    pub fn at_point<'a>(&self, point: impl IntoIterator<Item = (&'a str, &'a str)>) -> StageSpec {
+        if self.datum_params.is_empty() {
+            return self.clone();
+        }
+        let values: BTreeMap<String, String> = point.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let fill = |text: &str| substitute(text, &values, false);
+        let mut filled = self.clone();
+        filled.command = self.command.iter().map(|a| fill(a)).collect();
+        for var in &mut filled.env {
+            if let EnvValue::Literal(text) = &mut var.value {
+                *text = fill(text);
+            }
+        }
+        filled.datum_params.clear();
+        filled
     }
 
     /// The spec with every param written as `placeholder(name)`, as text, whatever its type: for a
@@ -219,11 +248,32 @@ pub enum InputSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatumSpec {
-    Glob { input: String, pattern: String },
+    Glob {
+        input: String,
+        pattern: String,
+    },
     Cross(Vec<DatumSpec>),
     Union(Vec<DatumSpec>),
     Join(Vec<JoinPart>),
     Group(Vec<GroupPart>),
+    /// One datum per combination of one value from each axis (`grid(lr = […], wd = […])`).
+    Grid(Vec<GridAxis>),
+    /// `n` distinct points of the grid the axes make, chosen by `seed` (`sample(grid(…), n = 8,
+    /// seed = 1)`): point numbers drawn from blake3 of the seed and the draw's number, so a
+    /// larger `n` keeps every point a smaller one chose.
+    Sample {
+        axes: Vec<GridAxis>,
+        n: u64,
+        seed: u64,
+    },
+}
+
+/// One axis of a sweep: a param and its values, each as the text `${param}` becomes (a value's
+/// one canonical spelling, so `0.10` and `0.1` are one point).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridAxis {
+    pub param: String,
+    pub values: Vec<String>,
 }
 
 /// One argument of a group: its datums and the captures that make its key (`$2$1` is `[2, 1]`).
@@ -263,19 +313,26 @@ pub struct CacheEntry {
 }
 
 /// `text` with `${name}` replaced from `values` and `$$` read as `$`; other `$` stay as written.
-fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
+/// `text` with each `${name}` that `values` has replaced by its value. `$$` is a literal `$`:
+/// read as one, or, with `keep_escaped` (a second pass will read the text), kept as `$$` with
+/// the values' own `$` doubled.
+fn substitute(text: &str, values: &BTreeMap<String, String>, keep_escaped: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
         if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
+            out.push_str(if keep_escaped { "$$" } else { "$" });
             rest = tail;
         } else if let Some((name, tail)) = after.strip_prefix('{').and_then(|b| b.split_once('}'))
             && let Some(value) = values.get(name)
         {
-            out.push_str(value);
+            if keep_escaped {
+                out.push_str(&value.replace('$', "$$"));
+            } else {
+                out.push_str(value);
+            }
             rest = tail;
         } else {
             out.push('$');
@@ -310,6 +367,7 @@ mod bind_tests {
             param_types: BTreeMap::new(),
             code: Vec::new(),
             pipeline_stages: Vec::new(),
+            datum_params: Vec::new(),
         }
     }
 
@@ -370,6 +428,24 @@ mod bind_tests {
         assert_ne!(one.fingerprint(), two.fingerprint());
         assert_ne!(one.fingerprint(), renamed.fingerprint());
         assert_eq!(one.fingerprint(), moved.fingerprint(), "where an input comes from is data, keyed per file");
+    }
+
+    #[test]
+    fn a_point_fills_swept_params_after_a_run_binds_the_rest() {
+        // `lr` is swept (each datum gives it); `tag` is bound when a cluster run starts. Literal
+        // `$` survive both passes, and a bound value holding `$` is not read as a placeholder.
+        let mut swept = spec(&["train", "--lr", "${lr}", "--tag", "${tag}", "$$HOME"], &["tag"]);
+        swept.datum_params = vec!["lr".into()];
+        let values: BTreeMap<String, String> = [("tag".to_owned(), "$${lr}".to_owned())].into();
+        let bound = swept.bind(&values).expect("binds");
+        assert_eq!(bound.command, ["train", "--lr", "${lr}", "--tag", "$$$${lr}", "$$HOME"]);
+        assert_eq!(bound.datum_params, ["lr"], "still swept");
+        let point = bound.at_point([("lr", "0.1")]);
+        assert_eq!(point.command, ["train", "--lr", "0.1", "--tag", "$${lr}", "$HOME"]);
+        assert_eq!(point.env[0].value, EnvValue::Literal("0.1".into()));
+        assert!(point.datum_params.is_empty());
+        let plain = spec(&["echo", "$$", "${lr}"], &[]);
+        assert_eq!(plain.at_point([("lr", "1")]), plain, "a stage that sweeps nothing is left alone");
     }
 
     #[test]

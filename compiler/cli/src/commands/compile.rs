@@ -82,7 +82,7 @@ pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, Fail
     let mut specs: Vec<StageSpec> = match target {
         Target::Spec => pipe_core::emit::spec::stage_specs(pipeline, &params),
         Target::Argo | Target::Torchx => {
-            pipeline.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(pipeline, s)).collect()
+            pipeline.stages.iter().map(|s| pipe_core::emit::spec::stage_spec_template(pipeline, s, &params)).collect()
         }
     };
     if !args.unpinned {

@@ -76,6 +76,7 @@ codes! {
     E3016 => "invalid image reference",
     E3017 => "param in a structural field",
     E3018 => "invalid metrics path",
+    E3019 => "invalid sweep",
     W3001 => "`gpu_type` without a GPU",
     W3002 => "more processes than GPUs",
     W3003 => "memory without a unit",

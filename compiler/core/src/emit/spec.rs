@@ -2,12 +2,13 @@
 //! ([`stage_spec`], for runs on this machine) or left as `${name}` for a cluster to bind when the
 //! run is submitted ([`stage_spec_template`], for Argo and TorchX).
 
+use super::params::render;
 use crate::ir::{self, Datums, Kind, Piece, Pipeline, Program, Source, Stage, Text, Ty, Value};
 use crate::types::StageField;
 use indexmap::IndexMap;
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, GroupPart, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput, StageKind,
-    StageSpec,
+    DatumSpec, EnvValue, EnvVar, GridAxis, GroupPart, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput,
+    StageKind, StageSpec,
 };
 
 /// The spec of every stage, in topological order.
@@ -15,25 +16,45 @@ pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<Stage
     p.stages.iter().map(|s| stage_spec(p, s, params)).collect()
 }
 
-/// One stage's spec.
+/// One stage's spec. A stage that sweeps params keeps them as `${name}` (and literal `$` as `$$`)
+/// for each datum to fill ([`StageSpec::datum_params`]).
 pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>) -> StageSpec {
-    build(p, stage, &|t| bound_text(t, params))
+    let swept = swept(stage);
+    if swept.is_empty() {
+        return build(p, stage, params, &|t| bound_text(t, params));
+    }
+    let text = |t: &Text| {
+        t.render(
+            |lit| lit.replace('$', "$$"),
+            |name| match swept.contains(&name.to_owned()) {
+                true => format!("${{{name}}}"),
+                false => params.get(name).cloned().unwrap_or_default().replace('$', "$$"),
+            },
+        )
+    };
+    let mut spec = build(p, stage, params, &text);
+    spec.datum_params = swept;
+    spec
 }
 
 /// One stage's spec with its params left as `${name}` (and literal `$` as `$$`), listed in
-/// [`StageSpec::params`]: what a cluster binds to the values a run is submitted with.
-pub fn stage_spec_template(p: &Pipeline, stage: &Stage) -> StageSpec {
+/// [`StageSpec::params`]: what a cluster binds to the values a run is submitted with. Swept params
+/// stay for each datum ([`StageSpec::datum_params`]); a sweep's values are those of `params` (the
+/// values the pipeline is compiled with), fixed like its globs.
+pub fn stage_spec_template(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>) -> StageSpec {
+    let swept = swept(stage);
     let mut used = Vec::new();
     for (name, value) in &stage.fields {
         if name != StageField::Datums.name() {
             params_in(value, &mut used);
         }
     }
-    if used.is_empty() {
+    used.retain(|n| !swept.contains(n));
+    if used.is_empty() && swept.is_empty() {
         // Nothing to bind: the spec is plain, `$` as written.
-        return build(p, stage, &|t| bound_text(t, &IndexMap::new()));
+        return build(p, stage, params, &|t| bound_text(t, &IndexMap::new()));
     }
-    let mut spec = build(p, stage, &template_text);
+    let mut spec = build(p, stage, params, &template_text);
     spec.params = p.params.iter().map(|q| q.name.clone()).filter(|n| used.contains(n)).collect();
     spec.param_types = p
         .params
@@ -41,7 +62,12 @@ pub fn stage_spec_template(p: &Pipeline, stage: &Stage) -> StageSpec {
         .filter(|q| used.contains(&q.name))
         .filter_map(|q| Some((q.name.clone(), param_type(&q.ty)?)))
         .collect();
+    spec.datum_params = swept;
     spec
+}
+
+fn swept(stage: &Stage) -> Vec<String> {
+    stage.datums.as_ref().map(Datums::swept).unwrap_or_default()
 }
 
 /// How a run reads a value given for a param of type `ty`; `None` for text.
@@ -74,7 +100,7 @@ pub fn params_in(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn build(p: &Pipeline, stage: &Stage, text: &dyn Fn(&Text) -> String) -> StageSpec {
+fn build(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>, text: &dyn Fn(&Text) -> String) -> StageSpec {
     let words = |texts: &[Text]| texts.iter().map(text).collect::<Vec<_>>();
     let args = words(&stage.args);
     let command = match &stage.program {
@@ -123,7 +149,7 @@ fn build(p: &Pipeline, stage: &Stage, text: &dyn Fn(&Text) -> String) -> StageSp
         command,
         env,
         inputs,
-        datums: stage.datums.as_ref().map(datum_spec),
+        datums: stage.datums.as_ref().map(|d| datum_spec(p, d, params)),
         retries: stage.retries,
         timeout_seconds: stage.timeout_ms.map(|ms| ms.div_ceil(1000)),
         parallelism: stage.parallelism,
@@ -133,6 +159,7 @@ fn build(p: &Pipeline, stage: &Stage, text: &dyn Fn(&Text) -> String) -> StageSp
         param_types: Default::default(),
         code: Vec::new(),
         pipeline_stages: p.stages.iter().map(|s| s.name.clone()).collect(),
+        datum_params: Vec::new(),
     }
 }
 
@@ -146,19 +173,45 @@ pub fn template_text(text: &Text) -> String {
     text.render(|t| t.replace('$', "$$"), |name| format!("${{{name}}}"))
 }
 
-fn datum_spec(d: &Datums) -> DatumSpec {
+fn datum_spec(p: &Pipeline, d: &Datums, params: &IndexMap<String, String>) -> DatumSpec {
+    let datum_spec = |d: &Datums| datum_spec(p, d, params);
     match d {
         Datums::Glob { dataset, pattern, .. } => DatumSpec::Glob { input: dataset.clone(), pattern: pattern.clone() },
-        Datums::Cross(parts) => DatumSpec::Cross(parts.iter().map(datum_spec).collect()),
-        Datums::Union(parts) => DatumSpec::Union(parts.iter().map(datum_spec).collect()),
+        Datums::Cross(parts) => DatumSpec::Cross(parts.iter().map(&datum_spec).collect()),
+        Datums::Union(parts) => DatumSpec::Union(parts.iter().map(&datum_spec).collect()),
         Datums::Join(parts) => DatumSpec::Join(
             parts
                 .iter()
-                .map(|p| JoinPart { datums: datum_spec(&p.datums), on: p.on.clone(), outer: p.outer })
+                .map(|j| JoinPart { datums: datum_spec(&j.datums), on: j.on.clone(), outer: j.outer })
                 .collect(),
         ),
         Datums::Group(parts) => DatumSpec::Group(
-            parts.iter().map(|p| GroupPart { datums: datum_spec(&p.datums), by: p.by.clone() }).collect(),
+            parts.iter().map(|g| GroupPart { datums: datum_spec(&g.datums), by: g.by.clone() }).collect(),
         ),
+        Datums::Grid(axes) => DatumSpec::Grid(axes.iter().map(|a| grid_axis(p, a, params)).collect()),
+        Datums::Sample { axes, n, seed } => {
+            DatumSpec::Sample { axes: axes.iter().map(|a| grid_axis(p, a, params)).collect(), n: *n, seed: *seed }
+        }
     }
+}
+
+/// An axis with its values as the text `${param}` becomes: each literal rendered, or a list
+/// param's items (its default's, rendered one by one, when the run did not override it; else the
+/// given list's canonical items).
+fn grid_axis(p: &Pipeline, a: &ir::Axis, params: &IndexMap<String, String>) -> GridAxis {
+    let values = match &a.values {
+        Value::List(items) => items.iter().map(|i| render(i, params)).collect(),
+        Value::Param(name) => {
+            let resolved = params.get(name).cloned().unwrap_or_default();
+            let default = p.params.iter().find(|q| &q.name == name).and_then(|q| q.default.as_ref());
+            match default {
+                Some(Value::List(items)) if render(&Value::List(items.clone()), params) == resolved => {
+                    items.iter().map(|i| render(i, params)).collect()
+                }
+                _ => resolved.split_whitespace().map(str::to_owned).collect(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    GridAxis { param: a.param.clone(), values }
 }

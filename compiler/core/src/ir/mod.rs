@@ -13,7 +13,7 @@ mod value;
 
 pub use kind::Kind;
 pub use stage::{EnvValue, Field, Gang, Placement, Program, Resources, Stage, Text, Toleration};
-pub use value::{Datums, GroupArg, JoinArg, Piece, Quantity, Ty, Value};
+pub use value::{Axis, Datums, GroupArg, JoinArg, Piece, Quantity, Ty, Value};
 
 use crate::source::Span;
 use indexmap::IndexMap;

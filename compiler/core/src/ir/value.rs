@@ -149,11 +149,31 @@ pub struct Quantity {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Datums {
-    Glob { dataset: String, pattern: String, captures: usize },
+    Glob {
+        dataset: String,
+        pattern: String,
+        captures: usize,
+    },
     Cross(Vec<Datums>),
     Union(Vec<Datums>),
     Join(Vec<JoinArg>),
     Group(Vec<GroupArg>),
+    /// `grid(lr = [0.1, 0.01], wd = lrs)`: one datum per combination of the axes' values.
+    Grid(Vec<Axis>),
+    /// `sample(grid(…), n = 8, seed = 1)`: `n` distinct points of the grid, chosen by `seed`.
+    Sample {
+        axes: Vec<Axis>,
+        n: u64,
+        seed: u64,
+    },
+}
+
+/// One axis of a sweep: a declared param and the values it takes, a list of literals or a
+/// list param (resolved when the pipeline is compiled or run, like every param).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Axis {
+    pub param: String,
+    pub values: Value,
 }
 
 /// One argument of `group`: its datums and the captures that make its key, in order.
@@ -181,7 +201,22 @@ impl Datums {
             Datums::Union(parts) => parts.iter().map(Datums::captures).min().unwrap_or(0),
             Datums::Join(parts) => parts.first().map_or(0, |p| p.on.len()),
             Datums::Group(parts) => parts.first().map_or(0, |p| p.by.len()),
+            Datums::Grid(_) | Datums::Sample { .. } => 0,
         }
+    }
+
+    /// The params each datum gives its command (a sweep's axes), sorted, without repeats.
+    pub fn swept(&self) -> Vec<String> {
+        let mut out: Vec<String> = match self {
+            Datums::Glob { .. } => Vec::new(),
+            Datums::Grid(axes) | Datums::Sample { axes, .. } => axes.iter().map(|a| a.param.clone()).collect(),
+            Datums::Cross(ps) | Datums::Union(ps) => ps.iter().flat_map(Datums::swept).collect(),
+            Datums::Join(ps) => ps.iter().flat_map(|p| p.datums.swept()).collect(),
+            Datums::Group(ps) => ps.iter().flat_map(|p| p.datums.swept()).collect(),
+        };
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Every dataset read, in order of appearance, without repeats.
@@ -201,6 +236,7 @@ impl Datums {
             Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| p.collect(out)),
             Datums::Join(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
             Datums::Group(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
+            Datums::Grid(_) | Datums::Sample { .. } => {}
         }
     }
 }

@@ -253,6 +253,16 @@ pub(super) enum Number {
 pub(super) fn number<'a>(i: &'a str) -> PResult<'a, Number> {
     let digits = |i| take_while1(|c: char| c.is_ascii_digit()).parse(i);
     let (rest, text) = recognize((opt(char('-')), digits, opt(pair(char('.'), digits)))).parse(i)?;
+    // `1e-4`, `2.5E3`: a float, as ML code writes rates (`1e3Gi` stays a unit, for Kubernetes).
+    if let Some(after) = exponent(rest)
+        && !after.starts_with(|c: char| is_ident_start(c) || c == '.')
+    {
+        let written = &i[..i.len() - after.len()];
+        return match written.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok((after, Number::Float(f))),
+            _ => malformed(i, "a number that fits in 64 bits"),
+        };
+    }
     if rest.starts_with(|c: char| is_ident_start(c)) {
         let (rest, _) = take_while::<_, &str, PErr>(|c: char| c.is_ascii_alphanumeric() || c == '.').parse(rest)?;
         let unit = &i[..i.len() - rest.len()];
@@ -278,6 +288,14 @@ pub(super) fn number<'a>(i: &'a str) -> PResult<'a, Number> {
             help: Some("Write a number between -9223372036854775808 and 9223372036854775807.".into()),
         })),
     }
+}
+
+/// What follows an exponent (`e-4`, `E+3`, `e10`) at the start of `rest`, if one is there.
+fn exponent(rest: &str) -> Option<&str> {
+    let after_e = rest.strip_prefix(['e', 'E'])?;
+    let after_sign = after_e.strip_prefix(['+', '-']).unwrap_or(after_e);
+    let digits = after_sign.len() - after_sign.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    (digits > 0).then(|| &after_sign[digits..])
 }
 
 fn malformed<'a, T>(i: &'a str, expected: &str) -> PResult<'a, T> {
@@ -395,4 +413,25 @@ pub(super) fn scan_comments(src: &str) -> Vec<(usize, usize, &str)> {
         k += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Option<(&str, Number)> {
+        number(text).ok()
+    }
+
+    /// ML code writes rates as `1e-4`; Kubernetes quantities keep their suffixes (`1e3Gi`).
+    #[test]
+    fn an_exponent_makes_a_float_and_a_suffix_after_it_a_unit() {
+        for (text, value) in [("1e-4", 1e-4), ("2.5E+3", 2500.0), ("1e3", 1000.0), ("-3e2", -300.0)] {
+            assert!(matches!(read(text), Some(("", Number::Float(f))) if f == value), "{text}");
+        }
+        assert!(matches!(read("1e3Gi"), Some(("", Number::Unit(u))) if u == "1e3Gi"));
+        assert!(matches!(read("1e"), Some(("", Number::Unit(u))) if u == "1e"), "no digits: a unit, as before");
+        assert!(matches!(read("1e-4,"), Some((",", Number::Float(_)))));
+        assert!(read("1e999").is_none(), "infinite is malformed");
+    }
 }

@@ -1,4 +1,5 @@
-//! Datum expressions: `glob`, `cross`, `union`, `join`, `group`.
+//! Datum expressions: `glob`, `cross`, `union`, `join`, `group` (and, in [`super::sweeps`],
+//! `grid` and `sample`).
 //!
 //! Takes a call; gives a [`Datums`] tree and records which datasets the current stage reads.
 //! `glob(DATASET, "/pattern")` splits an input or a stage's output; `cross` pairs every datum of
@@ -20,9 +21,11 @@ impl Checker<'_> {
         let allowed_named: &[&str] = match f {
             "group" => &["by"],
             "join" => &["on", "outer"],
+            "sample" => &["n", "seed"],
             _ => &[],
         };
-        for a in c.args.iter().filter_map(|a| a.name.as_ref()) {
+        // A grid's named arguments are its axes, checked as such.
+        for a in c.args.iter().filter_map(|a| a.name.as_ref()).filter(|_| f != "grid") {
             if !allowed_named.contains(&a.name.as_str()) {
                 self.diags.push(
                     Diagnostic::new(Code::E3005, a.span, format!("`{f}` has no argument `{}`", a.name))
@@ -34,6 +37,8 @@ impl Checker<'_> {
         match f {
             "glob" => self.glob(c, &positional),
             "group" => self.group(c, &positional, at),
+            "grid" => self.grid(c, &positional, true),
+            "sample" => self.sample(c, &positional, at),
             _ => {
                 if positional.len() < 2 {
                     self.arity(c, "at least 2", positional.len());
@@ -41,6 +46,9 @@ impl Checker<'_> {
                 }
                 let parts: Vec<Option<Datums>> = positional.iter().map(|e| self.datums_arg(e, at)).collect();
                 let parts: Vec<Datums> = parts.into_iter().collect::<Option<_>>()?;
+                if !self.sweeps_combine(c, &positional, &parts) {
+                    return None;
+                }
                 match f {
                     "cross" => Some(Datums::Cross(parts)),
                     "union" => Some(Datums::Union(parts)),

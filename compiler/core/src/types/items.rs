@@ -276,6 +276,9 @@ impl Checker<'_> {
         let kind = schema.as_ref().map_or(Kind::Container, |s| s.kind);
         self.validate(s, kind, &fields, &spans);
         let members = super::members::members(kind, &fields);
+        if let Some(d) = &members.datums {
+            self.swept_in_fixed_fields(d, &fields, &spans, s.name.span);
+        }
         let mut reads: Vec<String> = Vec::new();
         let mut read_spans = Vec::new();
         for (r, span) in &self.reads {

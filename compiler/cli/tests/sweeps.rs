@@ -1,0 +1,134 @@
+//! Sweeps end to end (`pipe run` as a process): each point of a `grid` is a datum whose values
+//! reach the command as `${name}` and `PIPE_PARAM_<NAME>`, cached by its values — a 1,000-point
+//! grid that gains 10 points runs exactly 10, one that loses a point runs none — crossed with
+//! data, and sampled with a seed that keeps its points as `n` grows.
+
+use pipe_tests::pipe_command;
+use serde_json::Value;
+use std::path::Path;
+
+fn pipe(dir: &Path, args: &[&str]) -> String {
+    let out = pipe_command(Path::new(env!("CARGO_BIN_EXE_pipe")), dir).args(args).output().expect("pipe runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "pipe {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `pipe run pipeline.pipe --json`: each stage's (processed, skipped).
+fn run(dir: &Path, extra: &[&str]) -> Vec<(u64, u64)> {
+    let doc: Value =
+        serde_json::from_str(&pipe(dir, &[&["run", "pipeline.pipe", "--json"], extra].concat())).expect("JSON summary");
+    let stages = doc["stages"].as_array().expect("stages");
+    stages.iter().map(|s| (s["processed"].as_u64().expect("n"), s["skipped"].as_u64().expect("n"))).collect()
+}
+
+/// The files of the stage's output, path → content.
+fn outputs(dir: &Path, repo: &str) -> std::collections::BTreeMap<String, String> {
+    let out = dir.join("got");
+    let _ = std::fs::remove_dir_all(&out);
+    pipe(dir, &["data", "--store", ".pipe", "get", repo, out.to_str().expect("utf-8")]);
+    let mut files = std::collections::BTreeMap::new();
+    let mut folders = vec![out.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let rel = path.strip_prefix(&out).expect("under").to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read_to_string(&path).expect("read"));
+            }
+        }
+    }
+    files
+}
+
+/// A grid over `seed` (the values given) beside a plain param: every point writes, under a
+/// folder of its own, the value it got in its arguments, in `PIPE_PARAM_SEED`, and the plain
+/// param.
+fn grid_pipeline(dir: &Path, seeds: &[u32]) {
+    let list: Vec<String> = seeds.iter().map(u32::to_string).collect();
+    let text = format!(
+        r#"param seed: int = 0
+param scale: float = 2.5
+
+stage search {{
+  image   = "debian:12"
+  command = ["sh", "-c", "mkdir -p $PIPE_OUT/s${{seed}} && echo ${{seed}} $PIPE_PARAM_SEED ${{scale}} > $PIPE_OUT/s${{seed}}/v"]
+  datums  = grid(seed = [{}])
+}}
+"#,
+        list.join(", ")
+    );
+    std::fs::write(dir.join("pipeline.pipe"), text).expect("write");
+}
+
+#[test]
+fn a_grid_runs_each_point_once_and_only_new_points_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let thousand: Vec<u32> = (0..1000).collect();
+    grid_pipeline(dir, &thousand);
+    assert_eq!(run(dir, &[]), [(1000, 0)]);
+    let files = outputs(dir, "pipeline.search");
+    assert_eq!(files.len(), 1000);
+    assert_eq!(files["s7/v"], "7 7 2.5\n", "the point's value in the args and the variable; the plain param bound");
+
+    let more: Vec<u32> = (0..1010).collect();
+    grid_pipeline(dir, &more);
+    assert_eq!(run(dir, &[]), [(10, 1000)], "ten new points run, the thousand old ones are reused");
+    assert_eq!(outputs(dir, "pipeline.search").len(), 1010);
+
+    let fewer: Vec<u32> = (0..1010).filter(|s| *s != 500).collect();
+    grid_pipeline(dir, &fewer);
+    assert_eq!(run(dir, &[]), [(0, 1009)], "removing a point runs nothing");
+    let files = outputs(dir, "pipeline.search");
+    assert_eq!(files.len(), 1009);
+    assert!(!files.contains_key("s500/v"), "the removed point's output is gone from the stage's output");
+
+    // A point is keyed by its value, not its spelling or place: reordered, it is still cached.
+    let reordered: Vec<u32> = fewer.iter().rev().copied().collect();
+    grid_pipeline(dir, &reordered);
+    assert_eq!(run(dir, &[]), [(0, 1009)]);
+}
+
+#[test]
+fn a_grid_crosses_with_data_and_a_sample_grows_by_adding_points() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("folds")).expect("mkdir");
+    for fold in ["a", "b", "c"] {
+        std::fs::write(dir.join("folds").join(fold), fold).expect("write");
+    }
+    let write = |n: u32| {
+        let text = format!(
+            r#"param lr: float = 0.1
+param wd: float = 0.0
+input folds = dir("folds")
+
+stage search {{
+  image   = "debian:12"
+  command = ["sh", "-c", "f=$(ls $PIPE_IN_FOLDS); mkdir -p $PIPE_OUT/$f && echo $f ${{lr}} $PIPE_PARAM_WD > $PIPE_OUT/$f/lr${{lr}}-wd${{wd}}"]
+  env     = {{ RATE = "${{lr}}" }}
+  datums  = cross(grid(lr = [1e-1, 1e-2]), sample(grid(wd = [0, 1e-4, 1e-3, 1e-2, 1e-1]), n = {n}, seed = 3), glob(folds, "/*"))
+}}
+"#
+        );
+        std::fs::write(dir.join("pipeline.pipe"), text).expect("write");
+    };
+    write(2);
+    assert_eq!(run(dir, &[]), [(2 * 2 * 3, 0)]);
+    let files = outputs(dir, "pipeline.search");
+    assert_eq!(files.len(), 12);
+    for (path, content) in &files {
+        // `a/lr0.01-wd0.001` holds `a 0.01 0.001`: each datum saw its own fold and point.
+        let (fold, point) = path.split_once('/').expect("fold/point");
+        let (lr, wd) = point.strip_prefix("lr").and_then(|p| p.split_once("-wd")).expect("lr…-wd…");
+        assert_eq!(content, &format!("{fold} {lr} {wd}\n"), "{path}");
+        assert!(["0.1", "0.01"].contains(&lr), "{path}");
+    }
+    write(4);
+    assert_eq!(run(dir, &[]), [(2 * 2 * 3, 2 * 2 * 3)], "the two points sampled before are kept and reused");
+    write(5);
+    assert_eq!(run(dir, &[]), [(2 * 3, 4 * 2 * 3)]);
+}
