@@ -36,7 +36,10 @@ pub(crate) fn value_text(v: &Value) -> String {
 fn datums_text(d: &Datums) -> String {
     let list = |ps: &[Datums]| ps.iter().map(datums_text).collect::<Vec<_>>().join(", ");
     match d {
-        Datums::Glob { dataset, pattern, .. } => format!("glob({dataset}, \"{pattern}\")"),
+        Datums::Glob { dataset, pattern, role: None, .. } => format!("glob({dataset}, \"{pattern}\")"),
+        Datums::Glob { dataset, pattern, role: Some(role), .. } => {
+            format!("glob({dataset}, \"{pattern}\", as = \"{role}\")")
+        }
         Datums::Cross(ps) => format!("cross({})", list(ps)),
         Datums::Union(ps) => format!("union({})", list(ps)),
         Datums::Join(ps) => {

@@ -28,6 +28,7 @@ pub async fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool
         // The scripts the command names go with the spec, for the cluster to run them.
         *spec = crate::code::with_code(&store, spec, dir).await?;
         for input in &mut spec.inputs {
+            let dataset = input.dataset().to_owned();
             match &mut input.source {
                 InputSource::Repo { repo, reference, commit } => {
                     let resolved = store.resolve(repo, reference).await?;
@@ -35,7 +36,7 @@ pub async fn pin(specs: &mut [StageSpec], url: &str, dir: &Path, scheduled: bool
                     *commit = (!branch).then_some(resolved);
                 }
                 InputSource::Dir { path } => {
-                    let repo = crate::run::input_repo(&spec.pipeline, &input.name);
+                    let repo = crate::run::input_repo(&spec.pipeline, &dataset);
                     let commit = match snapshots.get(&repo) {
                         Some(c) => *c,
                         None => {

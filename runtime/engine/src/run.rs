@@ -257,7 +257,7 @@ fn reads(spec: &StageSpec, resolved: &[ResolvedInput], reports: &BTreeMap<String
             }),
             _ => resolved
                 .iter()
-                .find(|r| r.name == i.name)
+                .find(|r| r.name == i.dataset())
                 .map(|r| DatasetRef { repo: r.repo.clone(), commit: Some(r.commit) }),
         })
         .collect()
@@ -274,7 +274,8 @@ async fn resolve_inputs(
     let mut files = HashMap::new();
     for spec in specs {
         for input in &spec.inputs {
-            if files.contains_key(&input.name) {
+            let name = input.dataset().to_owned();
+            if files.contains_key(&name) {
                 continue;
             }
             let (repo, reference, commit) = match &input.source {
@@ -283,11 +284,11 @@ async fn resolve_inputs(
                     (repo.clone(), reference.clone(), pinned_or_resolved(store, repo, reference, *commit).await?)
                 }
                 InputSource::Dir { path } => {
-                    let repo = input_repo(&spec.pipeline, &input.name);
+                    let repo = input_repo(&spec.pipeline, &name);
                     let (commit, snap) =
                         snapshot_dir(store, &repo, &exec.cwd.join(path), path, exec.stat_cache.clone()).await?;
-                    files.insert(input.name.clone(), snap);
-                    resolved.push(ResolvedInput { name: input.name.clone(), repo, reference: "main".into(), commit });
+                    files.insert(name.clone(), snap);
+                    resolved.push(ResolvedInput { name, repo, reference: "main".into(), commit });
                     continue;
                 }
                 InputSource::Url { url } => {
@@ -301,8 +302,8 @@ async fn resolve_inputs(
                 }
             };
             let manifest = store.manifest(&repo, commit).await?;
-            files.insert(input.name.clone(), manifest.files);
-            resolved.push(ResolvedInput { name: input.name.clone(), repo, reference, commit });
+            files.insert(name.clone(), manifest.files);
+            resolved.push(ResolvedInput { name, repo, reference, commit });
         }
     }
     Ok((resolved, files))
@@ -361,7 +362,7 @@ async fn run_stage(
         report.status = StageStatus::Blocked;
         return Ok((report, None));
     }
-    let list = list_datums(spec, datasets, &fingerprint)?;
+    let list = list_datums(spec, &by_role(spec, datasets), &fingerprint)?;
     report.datums = list.len();
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
@@ -518,6 +519,20 @@ pub fn new_report(spec: &StageSpec, fingerprint: &Hash) -> StageReport {
 /// Where work folders go by default: `<state dir>/work`.
 pub fn default_work_root(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("work")
+}
+
+/// The files of every dataset `spec` reads under the name its datum expression uses: `datasets`
+/// itself when every input goes by its dataset's name, else a map by role (`as = "start"`).
+fn by_role<'a>(
+    spec: &StageSpec,
+    datasets: &'a HashMap<String, Vec<FileEntry>>,
+) -> std::borrow::Cow<'a, HashMap<String, Vec<FileEntry>>> {
+    if spec.inputs.iter().all(|i| i.dataset.is_none()) {
+        return std::borrow::Cow::Borrowed(datasets);
+    }
+    let roles =
+        spec.inputs.iter().filter_map(|i| datasets.get(i.dataset()).map(|files| (i.name.clone(), files.clone())));
+    std::borrow::Cow::Owned(roles.collect())
 }
 
 /// The datums of `spec` over `datasets` (every input's and upstream stage's files, by name), each

@@ -155,6 +155,7 @@ fn random_world(rng: &mut fastrand::Rng) -> World {
         .map(|name| StageInput {
             name: name.clone(),
             source: InputSource::Repo { repo: name.clone(), reference: "main".into(), commit: None },
+            dataset: None,
         })
         .collect();
     let spec = StageSpec {
@@ -204,6 +205,7 @@ fn edit(rng: &mut fastrand::Rng, w: &mut World) {
                 w.spec.inputs.push(StageInput {
                     name: (*name).to_owned(),
                     source: InputSource::Repo { repo: (*name).into(), reference: "main".into(), commit: None },
+                    dataset: None,
                 });
                 w.data.insert((*name).to_owned(), random_files(rng));
             }
@@ -298,6 +300,7 @@ fn the_check_catches_a_key_that_leaves_out_the_input_names() {
     w.spec.inputs.push(StageInput {
         name: "zzz".into(),
         source: InputSource::Repo { repo: "zzz".into(), reference: "main".into(), commit: None },
+        dataset: None,
     });
     let d = &expand(w.spec.datums.as_ref().expect("datums"), &w.data).expect("expands")[0];
     assert_ne!(view(&before, d), view(&w.spec, d), "the views differ: one more input folder");

@@ -221,12 +221,23 @@ pub enum EnvValue {
     Secret { name: String, key: String },
 }
 
-/// A dataset a stage reads.
+/// A dataset a stage reads, under the name its command sees (`in/<name>`, `PIPE_IN_<NAME>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageInput {
-    /// The name the datum expression uses (an input or an upstream stage).
+    /// The name the datum expression uses: the input or upstream stage, or the role a glob gives
+    /// it (`glob(pick, "/best.json", as = "start")`).
     pub name: String,
     pub source: InputSource,
+    /// The pipeline's input or stage this reads, when the stage names it by a role of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+}
+
+impl StageInput {
+    /// The pipeline's name of the dataset read: the input or stage, whatever role it plays here.
+    pub fn dataset(&self) -> &str {
+        self.dataset.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// Where a stage's input comes from.
@@ -420,6 +431,7 @@ mod bind_tests {
         let input = |name: &str, repo: &str| StageInput {
             name: name.into(),
             source: InputSource::Repo { repo: repo.into(), reference: "main".into(), commit: None },
+            dataset: None,
         };
         let one = StageSpec { inputs: vec![input("raw", "r")], ..spec(&["echo"], &[]) };
         let two = StageSpec { inputs: vec![input("raw", "r"), input("aux", "a")], ..one.clone() };

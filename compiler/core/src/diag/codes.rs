@@ -77,6 +77,7 @@ codes! {
     E3017 => "param in a structural field",
     E3018 => "invalid metrics path",
     E3019 => "invalid sweep",
+    E3020 => "invalid input role",
     W3001 => "`gpu_type` without a GPU",
     W3002 => "more processes than GPUs",
     W3003 => "memory without a unit",

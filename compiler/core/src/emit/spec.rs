@@ -120,19 +120,20 @@ fn build(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>, text: &
             },
         })
         .collect();
-    let inputs = stage
-        .reads
-        .iter()
-        .map(|name| StageInput {
-            name: name.clone(),
-            source: match p.input(name).map(|i| &i.source) {
+    let roles = stage.datums.as_ref().map(Datums::roles).unwrap_or_default();
+    let inputs = roles
+        .into_iter()
+        .map(|(role, dataset)| StageInput {
+            source: match p.input(&dataset).map(|i| &i.source) {
                 Some(Source::Repo { repo, reference }) => {
                     InputSource::Repo { repo: repo.clone(), reference: reference.clone(), commit: None }
                 }
                 Some(Source::Dir { path }) => InputSource::Dir { path: path.clone() },
                 Some(Source::Url { url }) => InputSource::Url { url: url.clone() },
-                Some(Source::Error) | None => InputSource::Stage { stage: name.clone() },
+                Some(Source::Error) | None => InputSource::Stage { stage: dataset.clone() },
             },
+            dataset: (role != dataset).then_some(dataset),
+            name: role,
         })
         .collect();
     StageSpec {
@@ -176,7 +177,9 @@ pub fn template_text(text: &Text) -> String {
 fn datum_spec(p: &Pipeline, d: &Datums, params: &IndexMap<String, String>) -> DatumSpec {
     let datum_spec = |d: &Datums| datum_spec(p, d, params);
     match d {
-        Datums::Glob { dataset, pattern, .. } => DatumSpec::Glob { input: dataset.clone(), pattern: pattern.clone() },
+        Datums::Glob { dataset, pattern, role, .. } => {
+            DatumSpec::Glob { input: role.clone().unwrap_or_else(|| dataset.clone()), pattern: pattern.clone() }
+        }
         Datums::Cross(parts) => DatumSpec::Cross(parts.iter().map(&datum_spec).collect()),
         Datums::Union(parts) => DatumSpec::Union(parts.iter().map(&datum_spec).collect()),
         Datums::Join(parts) => DatumSpec::Join(

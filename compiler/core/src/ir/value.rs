@@ -149,10 +149,13 @@ pub struct Quantity {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Datums {
+    /// `glob(DATASET, "/pattern")`, or `glob(DATASET, "/pattern", as = "role")`: the command sees
+    /// the files under `role` (`in/<role>`, `PIPE_IN_<ROLE>`), the dataset's name when `None`.
     Glob {
         dataset: String,
         pattern: String,
         captures: usize,
+        role: Option<String>,
     },
     Cross(Vec<Datums>),
     Union(Vec<Datums>),
@@ -216,6 +219,28 @@ impl Datums {
         };
         out.sort();
         out.dedup();
+        out
+    }
+
+    /// Every (role, dataset) pair the globs read, in order of appearance, without repeats: the
+    /// names a datum's command sees its inputs under, and what each is.
+    pub fn roles(&self) -> Vec<(String, String)> {
+        fn walk(d: &Datums, out: &mut Vec<(String, String)>) {
+            match d {
+                Datums::Glob { dataset, role, .. } => {
+                    let pair = (role.clone().unwrap_or_else(|| dataset.clone()), dataset.clone());
+                    if !out.contains(&pair) {
+                        out.push(pair);
+                    }
+                }
+                Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| walk(p, out)),
+                Datums::Join(ps) => ps.iter().for_each(|p| walk(&p.datums, out)),
+                Datums::Group(ps) => ps.iter().for_each(|p| walk(&p.datums, out)),
+                Datums::Grid(_) | Datums::Sample { .. } => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
         out
     }
 

@@ -22,6 +22,7 @@ impl Checker<'_> {
             "group" => &["by"],
             "join" => &["on", "outer"],
             "sample" => &["n", "seed"],
+            "glob" => &["as"],
             _ => &[],
         };
         // A grid's named arguments are its axes, checked as such.
@@ -112,8 +113,63 @@ impl Checker<'_> {
                 None
             }
         };
+        let role = match c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "as")) {
+            Some(a) => Some((self.role(&a.value)?, a.value.span)),
+            None => None,
+        };
+        if let Some(dataset) = &dataset {
+            let (name, span) = role.clone().unwrap_or_else(|| (dataset.clone(), data.span));
+            self.roles.push((name, dataset.clone(), span));
+        }
+        let role = role.map(|(name, _)| name);
         let (pattern, captures) = captures?;
-        Some(Datums::Glob { dataset: dataset?, pattern, captures })
+        Some(Datums::Glob { dataset: dataset?, pattern, captures, role })
+    }
+
+    /// `as = "role"`: the name the command sees this glob's files under, an identifier (it makes
+    /// a folder `in/<role>` and a variable `PIPE_IN_<ROLE>`).
+    fn role(&mut self, e: &Expr) -> Option<String> {
+        let text = match &e.kind {
+            ExprKind::Str(s) => s.as_plain(),
+            _ => None,
+        };
+        let Some(text) = text else {
+            self.mismatch(e, &Ty::String, Place { field: "as", params: false });
+            return None;
+        };
+        let mut chars = text.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.diags.push(
+                Diagnostic::new(Code::E3020, e.span, format!("`{text}` cannot name an input"))
+                    .label("letters, digits and `_`, starting with a letter")
+                    .help("The role names a folder (`in/<role>`) and a variable (`PIPE_IN_<ROLE>`): write it like a name, e.g. `as = \"train\"`."),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    /// One role, one dataset: within a stage, a role (or a dataset's own name, for a glob without
+    /// `as`) may not stand for two datasets, since the command would see both in one folder.
+    pub(super) fn roles_agree(&mut self) {
+        let mut named: Vec<(String, String, crate::source::Span)> = Vec::new();
+        for (role, dataset, span) in self.roles.clone() {
+            if let Some((_, other, first)) = named.iter().find(|(r, ds, _)| *r == role && *ds != dataset) {
+                let d = Diagnostic::new(
+                    Code::E3020,
+                    span,
+                    format!("`{role}` names both `{other}` and `{dataset}` in this stage"),
+                )
+                .label(format!("`{dataset}` here"))
+                .also(*first, format!("`{other}` here"))
+                .help("Give each dataset a role of its own: `glob(DATASET, \"/pattern\", as = \"ROLE\")`, so the command sees each under its own `in/<role>` and `PIPE_IN_<ROLE>`.");
+                self.diags.push(d);
+                return;
+            }
+            named.push((role, dataset, span));
+        }
     }
 
     /// The dataset a name refers to (an input or a stage), recorded as read by the current stage.

@@ -252,6 +252,7 @@ impl Checker<'_> {
 
     fn stage(&mut self, item: &Item, s: &Stage) -> ir::Stage {
         self.reads.clear();
+        self.roles.clear();
         let schema = match &s.template {
             Some(p) => self.template(Program::ROOT, p),
             None => Some(Arc::new(stage_schema())),
@@ -279,6 +280,7 @@ impl Checker<'_> {
         if let Some(d) = &members.datums {
             self.swept_in_fixed_fields(d, &fields, &spans, s.name.span);
         }
+        self.roles_agree();
         let mut reads: Vec<String> = Vec::new();
         let mut read_spans = Vec::new();
         for (r, span) in &self.reads {

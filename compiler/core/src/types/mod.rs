@@ -3,7 +3,7 @@
 //! Takes a loaded [`Program`]; gives an [`ir::Pipeline`] plus the references it resolved (for
 //! go-to-definition) and the schema of each stage (for hover and completion). Reports into the
 //! sink and goes on with `Value::Error`, so every problem of a file shows at once. Raises E2001,
-//! E2002, E2005–E2008, E2010, E2011, W2001–W2003, E3001–E3019, W3001–W3004, E4003 (a template
+//! E2002, E2005–E2008, E2010, E2011, W2001–W2003, E3001–E3020, W3001–W3004, E4003 (a template
 //! inheriting from itself) and, applying `target`'s rules, E5001–E5006. Does not order stages or
 //! find cycles between stages (that is `graph`).
 
@@ -63,6 +63,7 @@ pub fn check(prog: &Program, diags: &mut Diagnostics, fallback_name: &str) -> Ch
         resolving: Vec::new(),
         references: Vec::new(),
         reads: Vec::new(),
+        roles: Vec::new(),
     };
     let pipeline = c.root(fallback_name);
     c.warn_unused();
@@ -89,6 +90,8 @@ struct Checker<'p> {
     references: Vec<Reference>,
     /// Datasets the stage being checked reads: (name, span of the reference).
     reads: Vec<(String, Span)>,
+    /// The roles the stage's globs give their datasets: (role, dataset, span of the role).
+    roles: Vec<(String, String, Span)>,
 }
 
 /// Where a value is being checked: which field (for messages) and whether params are visible.
