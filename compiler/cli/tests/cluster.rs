@@ -322,6 +322,29 @@ fn sweep_runs_on_the_cluster() {
     );
 }
 
+/// Sweeps on a cluster: every point of `search`'s and `refine`'s grids is a datum of their plans,
+/// sharded like files, with the keys `pipe run` gives them here; roles name the inputs the same
+/// way in a pod.
+#[test]
+fn hpo_runs_on_the_cluster() {
+    example_runs_on_the_cluster(
+        "hpo",
+        "split",
+        &[],
+        |d| {
+            d.pipe(&["data", "init", "hpo-points"]);
+            d.pipe(&["data", "put", "hpo-points", "data"]);
+        },
+        |d| {
+            let table = d.dir.join("data/points.csv");
+            let text = std::fs::read_to_string(&table).expect("points");
+            let row = text.lines().nth(1).expect("a row").to_owned();
+            std::fs::write(&table, format!("{text}{row}\n")).expect("write");
+            d.pipe(&["data", "put", "hpo-points", "data"]);
+        },
+    );
+}
+
 /// `argo stop` while a ddp stage trains: the step's pod ends, but the Volcano Job is an object of
 /// its own; the exit handler pipe emits deletes it (and with it its pods), instead of leaving it to
 /// hold its GPUs until the Workflow is deleted.

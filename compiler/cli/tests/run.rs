@@ -360,6 +360,7 @@ fn every_example_runs_end_to_end_and_then_reuses_everything() {
         ("faces", &[]),
         ("distill", &[("corpus", "corpus", None), ("teacher-weights", "teacher", Some("v3.1"))]),
         ("sweep", &[("tabular", "data", None)]),
+        ("hpo", &[("hpo-points", "data", None)]),
     ];
     let tmp = tempfile::tempdir().expect("tempdir");
     for (example, inputs) in repos {

@@ -1,7 +1,8 @@
 //! Sweeps end to end (`pipe run` as a process): each point of a `grid` is a datum whose values
 //! reach the command as `${name}` and `PIPE_PARAM_<NAME>`, cached by its values — a 1,000-point
 //! grid that gains 10 points runs exactly 10, one that loses a point runs none — crossed with
-//! data, and sampled with a seed that keeps its points as `n` grows.
+//! data, and sampled with a seed that keeps its points as `n` grows; and the chained search of
+//! `examples/hpo`, whose retry from another starting point reruns only the refine branch.
 
 use pipe_tests::pipe_command;
 use serde_json::Value;
@@ -131,4 +132,30 @@ stage search {{
     assert_eq!(run(dir, &[]), [(2 * 2 * 3, 2 * 2 * 3)], "the two points sampled before are kept and reused");
     write(5);
     assert_eq!(run(dir, &[]), [(2 * 3, 4 * 2 * 3)]);
+}
+
+/// `examples/hpo`: search → pick → refine → pick → train. Retrying the refinement from the
+/// search's runner-up (`--param start=2`) reuses the split and the whole search and runs the
+/// refine branch again; going back to the best reruns nothing.
+#[test]
+fn a_chained_search_retried_from_another_start_reruns_only_the_refine_branch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    pipe_tests::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hpo"), dir);
+    pipe(dir, &["data", "init", "hpo-points"]);
+    pipe(dir, &["data", "put", "hpo-points", "data"]);
+    // split, search, pick_search, refine, pick_refined, train
+    assert_eq!(run(dir, &[]), [(1, 0), (15, 0), (1, 0), (5, 0), (1, 0), (1, 0)]);
+    let best: Value = serde_json::from_str(&outputs(dir, "pipeline.pick_search")["best.json"]).expect("JSON");
+    let ranking: Value = serde_json::from_str(&outputs(dir, "pipeline.pick_search")["ranking.json"]).expect("JSON");
+    assert_eq!(ranking.as_array().map(Vec::len), Some(15), "the pick saw every point of the search");
+    assert_eq!(best, ranking[0]);
+    assert_eq!(run(dir, &["--param", "start=2"]), [(0, 1), (0, 15), (1, 0), (5, 0), (1, 0), (1, 0)]);
+    let second: Value = serde_json::from_str(&outputs(dir, "pipeline.pick_search")["best.json"]).expect("JSON");
+    assert_eq!(second, ranking[1], "the refinement started from the runner-up");
+    let refined = outputs(dir, "pipeline.refine");
+    let start_lr = second["lr"].as_f64().expect("lr");
+    let half: Value = serde_json::from_str(&refined["scale0.5/point.json"]).expect("JSON");
+    assert!((half["lr"].as_f64().expect("lr") - start_lr * 0.5).abs() < 1e-9, "{half} from {second}");
+    assert_eq!(run(dir, &[]), [(0, 1), (0, 15), (0, 1), (0, 5), (0, 1), (0, 1)], "back to the best: all cached");
 }
