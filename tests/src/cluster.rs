@@ -8,7 +8,9 @@
 //! the workflow's phase and the gangs still running. Argo's rules it follows:
 //! `workflow/controller/dag.go` (tasks in order, each after its `depends`; `expandTask` makes one
 //! node per `withParam` item, none for an empty list, `{{item.KEY}}` for object items; a false
-//! `when` skips the task; a failed task fails the DAG and starts nothing after it),
+//! `when` skips the task, and with it every task of a DAG template it would run; a task whose
+//! template is a DAG runs that DAG in place; a failed task fails the DAG and starts nothing after
+//! it),
 //! `util/template` (`{{…}}` replaced in the template's JSON text, `{{workflow.*}}`,
 //! `{{inputs.parameters.*}}`, `{{tasks.*.outputs.result}}`), `workflow/executor/resource.go`
 //! (`create` of the manifest, `generateName` completed by the API server with 5 characters; the
@@ -195,6 +197,11 @@ impl Cluster {
                 for a in task["arguments"]["parameters"].as_array().into_iter().flatten() {
                     let value = fill(a["value"].as_str().expect("value"), &vars, false);
                     vars.insert(format!("inputs.parameters.{}", a["name"].as_str().expect("name")), value);
+                }
+                // A DAG's own tasks are filled as each runs, after the tasks they refer to.
+                if templates[name].get("dag").is_some() {
+                    self.dag(templates, &templates[name], global, pods, deadline)?;
+                    continue;
                 }
                 let filled: Value =
                     serde_json::from_str(&fill(&templates[name].to_string(), &vars, true)).expect("JSON");

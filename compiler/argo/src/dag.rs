@@ -5,6 +5,10 @@
 //! stage's plan waits for the commits of the stages it reads. A `torchx.ddp` stage's `run` is a
 //! resource template creating its Volcano Job, skipped when its plan is empty.
 //!
+//! A pipeline with a `trigger` wraps that DAG: `main` runs `trigger` (the shim checks the
+//! watched inputs and prints `run` or `skip`) and then, unless it printed `skip`, the `stages`
+//! DAG; a tick with nothing new is that one pod.
+//!
 //! Takes the IR and the stage specs (in the same, topological, order); gives Argo templates.
 //! Task names are `plan-`, `run-`, `commit-` plus the stage's name, so they never collide.
 
@@ -18,6 +22,11 @@ use pipe_spec::StageSpec;
 
 /// The entrypoint template's name.
 pub(crate) const MAIN: &str = "main";
+/// A triggered pipeline's check step, and the DAG of its stages.
+const TRIGGER: &str = "trigger";
+const STAGES: &str = "stages";
+/// The ConfigMap key of the trigger spec (no stage's spec file: `.` is in no stage name).
+pub(crate) const TRIGGER_FILE: &str = "pipe.trigger.json";
 const PLAN: &str = "plan";
 const COMMIT: &str = "commit";
 /// The exit handler of a pipeline with gangs, and its step.
@@ -55,8 +64,11 @@ pub(crate) fn templates(p: &Pipeline, specs: &[StageSpec], opts: &Options, confi
             run_templates.push(t.name);
         }
     }
-    let mut out =
-        vec![main(p, specs, &run_templates), shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)];
+    let mut out = match &p.trigger {
+        None => vec![main(MAIN, p, specs, &run_templates)],
+        Some(_) => vec![triggered(), main(STAGES, p, specs, &run_templates), trigger_step(opts)],
+    };
+    out.extend([shim_step(opts, PLAN, &params), shim_step(opts, COMMIT, &params)]);
     if has_gangs(p) {
         out.extend(exit_handler());
     }
@@ -105,7 +117,34 @@ fn exit_handler() -> [Template; 2] {
     [Template { name: EXIT.into(), dag: Some(Dag { tasks: vec![task] }), ..Default::default() }, stop]
 }
 
-fn main(p: &Pipeline, specs: &[StageSpec], run_templates: &[String]) -> Template {
+/// `main` of a triggered pipeline: the check, then the stages unless it printed `skip`. A task
+/// whose `when` is false is skipped with everything inside it (`workflow/controller/dag.go`), so
+/// a check that finds nothing new ends the workflow after its one pod.
+fn triggered() -> Template {
+    let tasks = vec![
+        DagTask { name: TRIGGER.into(), template: TRIGGER.into(), ..Default::default() },
+        DagTask {
+            name: STAGES.into(),
+            template: STAGES.into(),
+            depends: Some(TRIGGER.into()),
+            when: Some(format!("{{{{tasks.{TRIGGER}.outputs.result}}}} != skip")),
+            ..Default::default()
+        },
+    ];
+    Template { name: MAIN.into(), dag: Some(Dag { tasks }), ..Default::default() }
+}
+
+/// The check: `pipe-shim --spec …/pipe.trigger.json trigger`, in the shim's own image.
+fn trigger_step(opts: &Options) -> Template {
+    Template {
+        name: TRIGGER.into(),
+        container: Some(pod::shim_step(vec![TRIGGER.to_owned()], TRIGGER_FILE, &[], opts)),
+        retry_strategy: Some(RetryStrategy { limit: "2".into(), retry_policy: "OnError" }),
+        ..Default::default()
+    }
+}
+
+fn main(name: &str, p: &Pipeline, specs: &[StageSpec], run_templates: &[String]) -> Template {
     let mut tasks = Vec::new();
     for ((stage, spec), run_template) in p.stages.iter().zip(specs).zip(run_templates) {
         let (plan, run, commit) =
@@ -159,7 +198,7 @@ fn main(p: &Pipeline, specs: &[StageSpec], run_templates: &[String]) -> Template
             ..Default::default()
         });
     }
-    Template { name: MAIN.into(), dag: Some(Dag { tasks }), ..Default::default() }
+    Template { name: name.into(), dag: Some(Dag { tasks }), ..Default::default() }
 }
 
 fn input(name: &str) -> Parameter {

@@ -96,6 +96,11 @@ pub fn compile(
         json.push('\n');
         data.insert(pod::spec_file(&spec.stage), json);
     }
+    if let Some(trigger) = pipe_core::emit::spec::trigger_spec(p) {
+        let mut json = serde_json::to_string(&trigger).expect("trigger specs serialise");
+        json.push('\n');
+        data.insert(dag::TRIGGER_FILE.to_owned(), json);
+    }
     let config_map_name = config_map_name(&p.name, &data);
     let config_map =
         ConfigMap { metadata: meta(Some(config_map_name.clone()), None), data: Some(data), ..Default::default() };
@@ -155,14 +160,23 @@ pub fn compile(
         entry("workflow-template.yaml", to_value(&template), yaml::to_yaml(&template)),
         entry("workflow.yaml", to_value(&workflow), yaml::to_yaml(&workflow)),
     ];
-    if let Some(schedule) = &p.schedule {
+    // A schedule's ticks each run; a trigger's each check, and run only on new commits. Either
+    // way a tick waits for the one before (`Forbid`); a trigger's tick that cannot start within
+    // an interval is dropped, since the next one checks the same commits.
+    let cron = match (&p.schedule, &p.trigger) {
+        (Some(schedule), _) => Some((schedule.clone(), None)),
+        (None, Some(t)) => Some((poll_schedule(t.poll_seconds), Some(t.poll_seconds))),
+        (None, None) => None,
+    };
+    if let Some((schedule, deadline)) = cron {
         let cron = Object {
             api_version: API_VERSION,
             kind: "CronWorkflow",
             metadata: meta(Some(p.name.clone()), None),
             spec: CronWorkflowSpec {
-                schedules: vec![schedule.clone()],
+                schedules: vec![schedule],
                 concurrency_policy: "Forbid",
+                starting_deadline_seconds: deadline,
                 workflow_spec: submit(),
             },
         };
@@ -172,6 +186,19 @@ pub fn compile(
     limits::check_sizes(p, specs, sizes.into_iter())?;
     limits::check_run(p, specs, limits::json_size(&template.spec))?;
     Ok(out.into_iter().map(|(file, text, object)| Manifest { file: file.into(), text, object }).collect())
+}
+
+/// The cron schedule of a check every `seconds` (whole minutes dividing an hour, or whole hours
+/// dividing a day, as the checker requires): `*/5 * * * *`, `0 */6 * * *`, `0 0 * * *`.
+fn poll_schedule(seconds: u64) -> String {
+    let minutes = (seconds / 60).max(1);
+    match minutes {
+        1 => "* * * * *".into(),
+        m if m < 60 => format!("*/{m} * * * *"),
+        60 => "0 * * * *".into(),
+        m if m < 1440 => format!("0 */{} * * *", m / 60),
+        _ => "0 0 * * *".into(),
+    }
 }
 
 /// `<pipeline>-specs-<8 hex of the specs>`: named by content, so deploying new specs while a run

@@ -62,6 +62,9 @@ pub struct TemplateRef {
 pub struct CronWorkflowSpec {
     pub schedules: Vec<String>,
     pub concurrency_policy: &'static str,
+    /// A tick that could not start within this many seconds is skipped, not made up later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_deadline_seconds: Option<u64>,
     pub workflow_spec: WorkflowSpec,
 }
 

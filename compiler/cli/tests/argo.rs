@@ -242,7 +242,7 @@ fn compiling_pins_repo_inputs_and_snapshots_dir_inputs_into_the_store() {
 /// A nightly CronWorkflow must read each night's data: a scheduled pipeline's branches are
 /// resolved when each run plans, not when it was compiled; a tag stays the pin the user chose.
 #[test]
-fn a_scheduled_pipeline_resolves_its_branches_at_each_run() {
+fn a_scheduled_or_triggered_pipeline_resolves_its_branches_at_each_run() {
     let tmp = tempfile::tempdir().expect("tmp");
     let root = tmp.path();
     let store = root.join("store").to_string_lossy().into_owned();
@@ -272,6 +272,8 @@ fn a_scheduled_pipeline_resolves_its_branches_at_each_run() {
     let scheduled = sources("scheduled", "  schedule = \"0 3 * * *\"\n");
     assert!(scheduled["models"]["commit"].is_null(), "the branch is read when each run plans: {scheduled:?}");
     assert!(scheduled["golden"]["commit"].as_str().is_some_and(|c| c.len() == 64), "a tag stays pinned");
+    let triggered = sources("triggered", "  trigger = [models]\n");
+    assert!(triggered["models"]["commit"].is_null(), "a triggered run reads the branch it was started for");
     let once = sources("once", "");
     assert!(once["models"]["commit"].as_str().is_some(), "without a schedule, compiling pins: {once:?}");
 }

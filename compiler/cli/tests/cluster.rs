@@ -345,6 +345,68 @@ fn hpo_runs_on_the_cluster() {
     );
 }
 
+/// A pipeline run by new commits, through Argo's path: the CronWorkflow's ticks each run the
+/// `trigger` step (`pipe_runtime::trigger` in the shim), and the `stages` DAG only when it says
+/// `run`. Five replays of one tick start one run; a tick with nothing new is one pod in all; a
+/// new commit runs again; a retried tick (the same workflow) goes ahead.
+#[test]
+fn a_triggered_pipeline_runs_once_per_new_set_of_commits() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write_file(
+        dir,
+        "pipeline.pipe",
+        br#"input models = repo("models")
+
+pipeline {
+  name    = "validate"
+  trigger = [models]
+  poll    = 1m
+}
+
+stage check {
+  image   = "debian:12"
+  command = ["sh", "-c", "cp $PIPE_IN_MODELS/* $PIPE_OUT/"]
+  datums  = glob(models, "/*")
+}
+"#,
+    );
+    write_file(dir, "models/a.bin", b"weights 1");
+    let d = Deployed::new(dir);
+    d.pipe(&["data", "init", "models"]);
+    d.pipe(&["data", "put", "models", "models"]);
+    let mut cluster = d.cluster("out", &[]);
+    let cron = yaml(&std::fs::read_to_string(dir.join("out/cron-workflow.yaml")).expect("a CronWorkflow"));
+    assert_eq!(cron["spec"]["schedules"][0], "* * * * *");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    assert_eq!(cron["spec"]["startingDeadlineSeconds"], 60);
+
+    let ticks: Vec<BTreeMap<String, usize>> = (1..=5).map(|i| cluster.submit(&format!("tick-{i}"))).collect();
+    assert_eq!(ticks[0].get("run-check"), Some(&1), "the first tick runs: {:?}", ticks[0]);
+    for replay in &ticks[1..] {
+        assert_eq!(replay, &BTreeMap::from([("trigger".to_owned(), 1)]), "a replay is the check's one pod");
+    }
+    let runs = |d: &Deployed| -> Vec<String> {
+        let records: Value = serde_json::from_slice(&d.pipe(&["log", "pipeline.pipe", "--json"]).stdout).expect("JSON");
+        records.as_array().expect("runs").iter().map(|r| r["run_id"].as_str().expect("id").to_owned()).collect()
+    };
+    assert_eq!(runs(&d), ["tick-1"]);
+
+    write_file(dir, "models/b.bin", b"weights 2");
+    d.pipe(&["data", "put", "models", "models"]);
+    let moved = cluster.submit("tick-6");
+    assert_eq!(moved.get("run-check"), Some(&1), "one new file, one shard: {moved:?}");
+    assert_eq!(cluster.submit("tick-7"), BTreeMap::from([("trigger".to_owned(), 1)]));
+    let retried = cluster.submit("tick-6");
+    assert_eq!(retried.get("plan-check"), Some(&1), "a retried tick goes ahead: {retried:?}");
+    assert_eq!(retried.get("run-check"), None, "and finds its datums done: {retried:?}");
+    let mut ids = runs(&d);
+    ids.sort();
+    assert_eq!(ids, ["tick-1", "tick-6"]);
+    let log = String::from_utf8(d.pipe(&["log", "pipeline.pipe"]).stdout).expect("utf-8");
+    assert!(log.contains("last trigger check") && log.contains("tick-6"), "{log}");
+}
+
 /// `argo stop` while a ddp stage trains: the step's pod ends, but the Volcano Job is an object of
 /// its own; the exit handler pipe emits deletes it (and with it its pods), instead of leaving it to
 /// hold its GPUs until the Workflow is deleted.

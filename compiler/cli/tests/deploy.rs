@@ -106,6 +106,45 @@ fn deploy_applies_submits_and_redeploying_changes_nothing() {
     assert_eq!(s.api.names("workflows").len(), 2, "a dry run stores nothing");
 }
 
+/// Regression: a scheduled pipeline's CronWorkflow was written by `pipe compile` but never
+/// applied by `pipe deploy`, so its schedule never ran; a triggered pipeline's checks need one too.
+#[test]
+fn deploy_installs_the_cron_workflow_of_a_schedule_or_a_trigger() {
+    let s = setup(rules(), TOKEN);
+    let sweep = repo_root().join("examples/sweep/pipeline.pipe");
+    let out = s.pipe(&["deploy", sweep.to_str().expect("utf-8"), "--unpinned", "--namespace", "team"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let cron = s.api.get("cronworkflows", "team", "sweep-validate").expect("the schedule is installed");
+    assert_eq!(cron["spec"]["schedules"], json!(["0 3 * * *"]));
+    assert_eq!(cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"], "sweep-validate");
+
+    let triggered = s.dir.path().join("validate.pipe");
+    std::fs::write(
+        &triggered,
+        "input models = repo(\"models\")\n\npipeline {\n  trigger = [models]\n  poll    = 10m\n}\n\nstage check {\n  image   = \"busybox\"\n  command = [\"true\"]\n  datums  = glob(models, \"/*\")\n}\n",
+    )
+    .expect("write");
+    let out = s.pipe(&["deploy", triggered.to_str().expect("utf-8"), "--unpinned", "--namespace", "team"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("applied CronWorkflow team/validate"), "{stderr}");
+    let cron = s.api.get("cronworkflows", "team", "validate").expect("the checks are installed");
+    assert_eq!(cron["spec"]["schedules"], json!(["*/10 * * * *"]));
+    assert_eq!(cron["spec"]["startingDeadlineSeconds"], 600);
+    let first = s.api.get("workflows", "team", stdout.trim()).expect("the first check is submitted");
+    assert_eq!(first["spec"]["workflowTemplateRef"]["name"], "validate");
+    // `pipe status` says what the check found.
+    let mut trigger = node("trigger", "Succeeded", "");
+    trigger["outputs"] = json!({"result": "skip"});
+    s.api.set_status("team", stdout.trim(), json!({"phase": "Succeeded", "nodes": {"a": trigger}}));
+    for args in [vec!["status"], vec!["status", stdout.trim()]] {
+        let out = s.pipe(&args);
+        let (listed, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(listed.contains("trigger: skipped, no new commit"), "{args:?}: {listed}");
+    }
+}
+
 fn node(name: &str, phase: &str, message: &str) -> serde_json::Value {
     json!({"displayName": name, "type": "Pod", "phase": phase, "message": message})
 }

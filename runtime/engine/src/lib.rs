@@ -18,3 +18,4 @@ pub mod record;
 pub mod run;
 pub mod sandbox;
 pub mod shim;
+pub mod trigger;

@@ -51,6 +51,9 @@ pub struct RunOptions {
     /// The tracking servers the run is owed to when it ends (marked in the store; sent by the caller).
     pub exports: Exports,
     pub progress: Arc<dyn RunProgress>,
+    /// The run's id: one a trigger check claimed commits for (`pipe run --watch`), or, when
+    /// `None`, a new one.
+    pub run_id: Option<String>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -201,7 +204,7 @@ pub async fn run_pipeline(store: &Store, specs: &[StageSpec], opts: &RunOptions)
     let pipeline = specs.first().map(|s| s.pipeline.clone()).unwrap_or_default();
     let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let (resolved, mut datasets) = resolve_inputs(store, specs, &opts.exec).await?;
-    let id = run_id();
+    let id = opts.run_id.clone().unwrap_or_else(run_id);
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
 
     let mut level: HashMap<&str, usize> = HashMap::new();

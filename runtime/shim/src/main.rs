@@ -4,8 +4,10 @@
 //! values of the params it leaves open (`--param NAME=VALUE`), the store (`--store` or
 //! `PIPE_STORE`) and the run id; gives: `plan` the shard numbers to fan out over (a JSON array on
 //! stdout), `run` the processed datums of one shard around the user's command (`-- CMD…`),
-//! `commit` the stage's output commit and its share of the run's record (`pipe log` shows the run). `install DIR` copies this binary into DIR, which is how an
-//! init container hands it to the stage's own image. Exit codes: 0 done, 1 failed (datums or
+//! `commit` the stage's output commit and its share of the run's record (`pipe log` shows the run);
+//! `trigger` (given the pipeline's trigger spec as `--spec`) `run` or `skip` on stdout, whether the
+//! watched inputs have commits no run took yet. `install DIR` copies this binary into DIR, which
+//! is how an init container hands it to the stage's own image. Exit codes: 0 done, 1 failed (datums or
 //! store, with what to do next on stderr), 2 usage.
 
 use clap::{Parser, Subcommand};
@@ -66,6 +68,9 @@ enum Step {
     },
     /// Merge every datum's outputs into the stage's output commit.
     Commit,
+    /// Check the pipeline's trigger (`--spec` is its trigger spec): print `run` if the watched
+    /// inputs have commits no other run took (this run claims them), else `skip`; why on stderr.
+    Trigger,
     /// Copy this binary into DIR (as `DIR/pipe-shim`), for an init container to share it.
     Install { dir: PathBuf },
     /// The whole stage in this one process (where there is no workflow to fan out, as under
@@ -98,6 +103,9 @@ fn main() -> ExitCode {
     let (Some(url), Some(run)) = (&cli.store, &cli.run) else {
         return usage("`--store` and `--run` are required (or PIPE_STORE, PIPE_RUN)");
     };
+    if let Step::Trigger = &cli.step {
+        return trigger(cli.spec.as_deref(), url, run);
+    }
     let read = match (&cli.spec, &cli.spec_json) {
         (Some(path), _) => std::fs::read(path)
             .map_err(|e| e.to_string())
@@ -193,8 +201,8 @@ fn main() -> ExitCode {
                 );
                 Ok(report.failed == 0)
             }
-            // Installed before any spec was read.
-            Step::Install { .. } => Ok(true),
+            // Installed, or checked, before any stage spec was read.
+            Step::Install { .. } | Step::Trigger => Ok(true),
         }
     });
     match result {
@@ -205,6 +213,46 @@ fn main() -> ExitCode {
             eprintln!("error: {e}\n  help: {}", e.help());
             ExitCode::from(1)
         }
+    }
+}
+
+/// `pipe-shim --spec TRIGGER trigger`: one check, claiming the watched inputs' commits for `run`.
+fn trigger(spec: Option<&Path>, url: &str, run: &str) -> ExitCode {
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let Some(path) = spec else { return usage("`--spec` (the pipeline's trigger spec) is required".into()) };
+    let read = std::fs::read(path).map_err(|e| e.to_string());
+    let spec: pipe_spec::TriggerSpec = match read.and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot read the trigger spec `{}`: {e}", path.display())),
+    };
+    if spec.format != pipe_spec::TRIGGER_SPEC_FORMAT {
+        return usage(format!(
+            "the trigger spec has format {}, this pipe-shim reads {}: use the shim of the same pipe version as the compiler",
+            spec.format,
+            pipe_spec::TRIGGER_SPEC_FORMAT
+        ));
+    }
+    let checked =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).map(|rt| {
+            rt.block_on(async {
+                let store = Store::open(url, true)?;
+                pipe_runtime::trigger::check(&store, &spec, run).await
+            })
+        });
+    match checked {
+        Ok(Ok(check)) => {
+            eprintln!("{}: {}", if check.runs { "run" } else { "skip" }, check.why);
+            println!("{}", if check.runs { "run" } else { "skip" });
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            ExitCode::from(1)
+        }
+        Err(e) => usage(format!("cannot start the async runtime: {e}")),
     }
 }
 

@@ -14,6 +14,7 @@ mod param;
 mod path;
 mod refs;
 mod stage;
+mod trigger;
 
 pub use hash::{Hash, HashParseError};
 pub use manifest::{ChunkRef, CommitId, FileEntry, MANIFEST_FORMAT, Manifest, ManifestError, file_hash};
@@ -24,3 +25,4 @@ pub use stage::{
     CACHE_FORMAT, CacheEntry, CodeFile, DatumSpec, EnvValue, EnvVar, GridAxis, GroupPart, InputSource, JoinPart,
     RUNTIME_RULES_VERSION, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
 };
+pub use trigger::{TRIGGER_SPEC_FORMAT, TriggerInput, TriggerSpec};

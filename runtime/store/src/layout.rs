@@ -13,6 +13,9 @@
 //! runparts/<run-id>/<stage>                 one stage's share of a run on a cluster, written by
 //!                                           its `commit` step; `runs/<run-id>` is made from them
 //! claims/exports/<run-id>                   marker: a cluster's stage took on sending the run
+//! triggers/<pipeline>/<key>                 marker: the run a trigger started for one set of
+//!                                           input commits (the key), created once
+//! triggers/<pipeline>.last                  the last trigger check of the pipeline, run or not
 //! exports/<sink>/<run-id>                   a run not yet (wholly) exported to a tracking server:
 //!                                           how many of its events the sink has taken
 //! pipelines/<name>                          which pipeline file runs under that name (its path
@@ -126,6 +129,14 @@ pub(crate) fn run_parts(run: &str) -> Key {
 
 pub(crate) fn export_claim(run: &str) -> Key {
     Key::from(format!("claims/exports/{run}"))
+}
+
+pub(crate) fn trigger(pipeline: &str, key: &str) -> Key {
+    Key::from(format!("triggers/{pipeline}/{key}"))
+}
+
+pub(crate) fn trigger_last(pipeline: &str) -> Key {
+    Key::from(format!("triggers/{pipeline}.last"))
 }
 
 pub(crate) fn export(sink: &str, run: &str) -> Key {

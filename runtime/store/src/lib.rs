@@ -377,6 +377,31 @@ impl Store {
         self.backend.put_new(&layout::export_claim(run), bytes::Bytes::from_static(b"{}")).await
     }
 
+    /// Claims the run for one set of input commits (`key`) of `pipeline`'s trigger with `marker`
+    /// (create-if-absent, atomic on every backend): `None` when this call created it, else the
+    /// marker that was there first.
+    pub async fn trigger_claim(&self, pipeline: &str, key: &str, marker: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        refs::check_key_part(pipeline)?;
+        refs::check_key_part(key)?;
+        let at = layout::trigger(pipeline, key);
+        if self.backend.put_new(&at, marker.into()).await? {
+            return Ok(None);
+        }
+        Ok(Some(self.backend.get(&at).await?.map(|b| b.to_vec()).unwrap_or_default()))
+    }
+
+    /// Records the last trigger check of `pipeline` (overwritten by the next).
+    pub async fn trigger_last_put(&self, pipeline: &str, check: Vec<u8>) -> Result<()> {
+        refs::check_key_part(pipeline)?;
+        self.backend.put(&layout::trigger_last(pipeline), check.into()).await
+    }
+
+    /// The last trigger check of `pipeline`, if there was one.
+    pub async fn trigger_last_get(&self, pipeline: &str) -> Result<Option<Vec<u8>>> {
+        refs::check_key_part(pipeline)?;
+        Ok(self.backend.get(&layout::trigger_last(pipeline)).await?.map(|b| b.to_vec()))
+    }
+
     /// The runs `sink` is owed, oldest first, each with how many of its events it took already
     /// (0 when the mark does not read as a number: sending again is safe, losing is not).
     pub async fn export_owed(&self, sink: &str) -> Result<Vec<(String, usize)>> {

@@ -88,7 +88,12 @@ pub(crate) fn build(args: &BuildArgs, target: Target) -> Result<Vec<Built>, Fail
     if !args.unpinned {
         let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
         let dir = args.file.parent().unwrap_or(Path::new("."));
-        let pinned = report::runtime(Threads::One)?.block_on(pin(&mut specs, &url, dir, pipeline.schedule.is_some()));
+        let pinned = report::runtime(Threads::One)?.block_on(pin(
+            &mut specs,
+            &url,
+            dir,
+            pipeline.schedule.is_some() || pipeline.trigger.is_some(),
+        ));
         if let Err(e) = pinned {
             let help = format!("{}; or compile with `--unpinned` to resolve refs when the pipeline runs", e.help());
             return Err(Failure::with_help(e, help));

@@ -78,6 +78,7 @@ codes! {
     E3018 => "invalid metrics path",
     E3019 => "invalid sweep",
     E3020 => "invalid input role",
+    E3021 => "invalid trigger",
     W3001 => "`gpu_type` without a GPU",
     W3002 => "more processes than GPUs",
     W3003 => "memory without a unit",

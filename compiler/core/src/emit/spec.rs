@@ -1,6 +1,7 @@
 //! Stage specs: each stage's command, env, inputs and datums, with params substituted
 //! ([`stage_spec`], for runs on this machine) or left as `${name}` for a cluster to bind when the
-//! run is submitted ([`stage_spec_template`], for Argo and TorchX).
+//! run is submitted ([`stage_spec_template`], for Argo and TorchX); and the pipeline's trigger
+//! ([`trigger_spec`]).
 
 use super::params::render;
 use crate::ir::{self, Datums, Kind, Piece, Pipeline, Program, Source, Stage, Text, Ty, Value};
@@ -8,8 +9,30 @@ use crate::types::StageField;
 use indexmap::IndexMap;
 use pipe_spec::{
     DatumSpec, EnvValue, EnvVar, GridAxis, GroupPart, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput,
-    StageKind, StageSpec,
+    StageKind, StageSpec, TRIGGER_SPEC_FORMAT, TriggerInput, TriggerSpec,
 };
+
+/// The pipeline's trigger, for a runtime to check: each watched input's repo and the branch (or
+/// tag) it reads, resolved when each check runs.
+pub fn trigger_spec(p: &Pipeline) -> Option<TriggerSpec> {
+    let trigger = p.trigger.as_ref()?;
+    let inputs = trigger
+        .inputs
+        .iter()
+        .filter_map(|name| match p.input(name).map(|i| &i.source) {
+            Some(Source::Repo { repo, reference }) => {
+                Some(TriggerInput { name: name.clone(), repo: repo.clone(), reference: reference.clone() })
+            }
+            _ => None,
+        })
+        .collect();
+    Some(TriggerSpec {
+        format: TRIGGER_SPEC_FORMAT,
+        pipeline: p.name.clone(),
+        inputs,
+        poll_seconds: trigger.poll_seconds,
+    })
+}
 
 /// The spec of every stage, in topological order.
 pub fn stage_specs(p: &Pipeline, params: &IndexMap<String, String>) -> Vec<StageSpec> {

@@ -24,6 +24,8 @@ pub struct Pipeline {
     /// DNS-1123 name: the `pipeline` block's `name`, or derived from the file name.
     pub name: String,
     pub schedule: Option<String>,
+    /// The inputs whose new commits start a run, and how often that is checked.
+    pub trigger: Option<Trigger>,
     pub service_account: Option<String>,
     pub namespace: Option<String>,
     pub labels: IndexMap<String, String>,
@@ -32,6 +34,13 @@ pub struct Pipeline {
     pub inputs: Vec<Input>,
     /// In topological order: a stage comes after every stage it reads.
     pub stages: Vec<Stage>,
+}
+
+/// `trigger = [models]` and `poll = 5m` of the `pipeline` block: repo inputs only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trigger {
+    pub inputs: Vec<String>,
+    pub poll_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -529,8 +529,11 @@ impl Checker<'_> {
             declared: None,
         };
         let prev = std::mem::take(&mut self.reads);
-        let (values, spans) = self.fields(b, Some(&schema));
+        // `trigger` names inputs, which no value may: it is checked on its own.
+        let (trigger, rest): (Vec<_>, Vec<_>) = b.fields.iter().cloned().partition(|f| f.name.name == "trigger");
+        let (values, spans) = self.fields(&Block { fields: rest, ..b.clone() }, Some(&schema));
         self.reads = prev;
+        out.trigger = self.trigger(trigger.first(), &values, &spans, &out.inputs);
         let text = |name: &str| values.get(name).and_then(Value::as_plain_str);
         if let Some(name) = text("name") {
             let problem = target::dns1123_label(&name).err().or_else(|| {

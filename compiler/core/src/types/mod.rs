@@ -3,7 +3,7 @@
 //! Takes a loaded [`Program`]; gives an [`ir::Pipeline`] plus the references it resolved (for
 //! go-to-definition) and the schema of each stage (for hover and completion). Reports into the
 //! sink and goes on with `Value::Error`, so every problem of a file shows at once. Raises E2001,
-//! E2002, E2005–E2008, E2010, E2011, W2001–W2003, E3001–E3020, W3001–W3004, E4003 (a template
+//! E2002, E2005–E2008, E2010, E2011, W2001–W2003, E3001–E3021, W3001–W3004, E4003 (a template
 //! inheriting from itself) and, applying `target`'s rules, E5001–E5006. Does not order stages or
 //! find cycles between stages (that is `graph`).
 
@@ -15,6 +15,7 @@ mod members;
 pub mod schema;
 mod sweeps;
 mod templates;
+mod triggers;
 pub mod units;
 
 pub use schema::{FieldInfo, Schema, StageField};

@@ -191,6 +191,15 @@ pub fn pipeline_schema() -> IndexMap<String, FieldInfo> {
     [
         ("name", field(Ty::String, false, "The pipeline's name on the cluster; the file's name by default.")),
         ("schedule", field(Ty::String, false, "A cron schedule (`\"0 3 * * *\"`) to run the pipeline on.")),
+        (
+            "trigger",
+            field(
+                Ty::List(Box::new(Ty::Dataset)),
+                false,
+                "Repo inputs whose new commits start a run (`[models]`): a cluster checks every `poll`, `pipe run --watch` as often.",
+            ),
+        ),
+        ("poll", field(Ty::Duration, false, "How often a `trigger` is checked: at least 1m (5m by default).")),
         ("service_account", field(Ty::String, false, "The Kubernetes service account the pipeline's pods run as.")),
         ("namespace", field(Ty::String, false, "The Kubernetes namespace to deploy into.")),
         ("labels", field(Ty::Map(Box::new(Ty::String)), false, "Labels put on every object the pipeline creates.")),

@@ -158,6 +158,17 @@ impl Cluster {
         }
     }
 
+    /// The CronWorkflow resource, found by discovery (a scheduled or triggered pipeline's ticks).
+    pub(super) async fn cron_workflows(&self) -> Result<ApiResource, DeployError> {
+        let group = kube::discovery::group(&self.client, "argoproj.io")
+            .await
+            .map_err(|e| self.classify(e, "discover", "apigroups", "argoproj.io"))?;
+        group
+            .recommended_kind("CronWorkflow")
+            .map(|(ar, _)| ar)
+            .ok_or_else(|| DeployError::ArgoMissing { url: self.url.clone() })
+    }
+
     /// Fails with [`DeployError::NamespaceMissing`] if the server says the namespace does not
     /// exist; says nothing when it cannot tell (credentials that may not read namespaces, or a
     /// server that does not serve them).

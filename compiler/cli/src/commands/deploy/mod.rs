@@ -5,7 +5,8 @@
 //! `--namespace`); checks by discovery that Argo's CRDs are there, applies the ServiceAccount,
 //! Role and RoleBinding the pods need, the ConfigMap of stage specs and the WorkflowTemplate by
 //! server-side apply (field manager `pipe`, so deploying an
-//! unchanged pipeline changes nothing), creates a Workflow and prints its name. Exit codes: 0 done
+//! unchanged pipeline changes nothing), and a scheduled or triggered pipeline's CronWorkflow;
+//! creates a Workflow (a triggered pipeline's first check) and prints its name. Exit codes: 0 done
 //! (or, watching, succeeded), 1 failed, 2 usage.
 
 mod cluster;
@@ -63,19 +64,22 @@ pub(crate) fn run(args: DeployArgs) -> Outcome {
         );
     };
     let template = &applied[4];
+    let cron = object("cron-workflow.yaml");
     let namespace = args.namespace.clone().or_else(|| template["metadata"]["namespace"].as_str().map(str::to_owned));
     report::runtime(Threads::One)?.block_on(async {
         let cluster = cluster::connect(args.context.as_deref(), namespace.as_deref()).await?;
-        deploy(&cluster, &applied, &workflow, &args).await
+        deploy(&cluster, &applied, cron.as_ref(), &workflow, &args).await
     })
 }
 
 /// Applies `applied` (the ServiceAccount, Role, RoleBinding, ConfigMap and WorkflowTemplate, in
 /// that order: the account and its rights exist before anything runs as it), then submits
-/// `workflow`.
+/// `workflow`; `cron`, the CronWorkflow of a scheduled or triggered pipeline, is applied last of
+/// all, once the template its ticks submit exists.
 async fn deploy(
     cluster: &Cluster,
     applied: &[serde_json::Value],
+    cron: Option<&serde_json::Value>,
     workflow: &serde_json::Value,
     args: &DeployArgs,
 ) -> Outcome {
@@ -96,6 +100,16 @@ async fn deploy(
         eprintln!(
             "applied {} {}/{} at version {}{dry}",
             resource.kind,
+            cluster.namespace,
+            stored.metadata.name.unwrap_or_default(),
+            stored.metadata.resource_version.unwrap_or_default()
+        );
+    }
+    if let Some(cron) = cron {
+        let resource = cluster.cron_workflows().await?;
+        let stored = cluster.apply(&resource, cron, args.dry_run).await?;
+        eprintln!(
+            "applied CronWorkflow {}/{} at version {}{dry}",
             cluster.namespace,
             stored.metadata.name.unwrap_or_default(),
             stored.metadata.resource_version.unwrap_or_default()
@@ -129,8 +143,9 @@ pub(crate) fn status(args: StatusArgs) -> Outcome {
                 for w in &items {
                     let view = watch::View::of(w);
                     let pipeline = w.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/name")).cloned();
+                    let trigger = view.trigger_line().map(|t| format!("  {t}")).unwrap_or_default();
                     println!(
-                        "{:<40} {:<10} {}",
+                        "{:<40} {:<10} {}{trigger}",
                         w.metadata.name.clone().unwrap_or_default(),
                         view.phase,
                         pipeline.unwrap_or_default()

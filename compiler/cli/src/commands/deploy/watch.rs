@@ -14,6 +14,8 @@ pub(super) struct View {
     pub message: String,
     /// Steps by node id: display name, phase, message.
     pub steps: BTreeMap<String, (String, String, String)>,
+    /// A triggered pipeline's check: what its `trigger` step said (`run` or `skip`).
+    pub trigger: Option<String>,
 }
 
 impl View {
@@ -28,11 +30,29 @@ impl View {
             .filter(|(_, n)| matches!(n.get("type").and_then(Value::as_str), Some("Pod" | "Skipped")))
             .map(|(id, n)| (id.clone(), (text(n, "displayName"), text(n, "phase"), text(n, "message"))))
             .collect();
+        let trigger = status
+            .get("nodes")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .find(|(_, n)| n.get("displayName").and_then(Value::as_str) == Some("trigger"))
+            .and_then(|(_, n)| n.pointer("/outputs/result").and_then(Value::as_str))
+            .map(str::to_owned);
         View {
             phase: status.get("phase").and_then(Value::as_str).unwrap_or("Pending").to_owned(),
             message: text(&status, "message"),
             steps,
+            trigger,
         }
+    }
+
+    /// The trigger check in words, for a triggered pipeline's workflow.
+    pub(super) fn trigger_line(&self) -> Option<String> {
+        self.trigger.as_deref().map(|said| match said {
+            "run" => "trigger: ran, on commits no run had taken".to_owned(),
+            "skip" => "trigger: skipped, no new commit (`pipe log FILE` says which run took them)".to_owned(),
+            other => format!("trigger: said `{other}`"),
+        })
     }
 
     pub(super) fn finished(&self) -> bool {
@@ -51,6 +71,9 @@ impl View {
     pub(super) fn print(&self, name: &str, before: Option<&View>) {
         if before.is_none_or(|b| b.phase != self.phase) {
             println!("{name}: {}", self.phase);
+        }
+        if let Some(line) = self.trigger_line().filter(|_| before.is_none_or(|b| b.trigger != self.trigger)) {
+            println!("  {line}");
         }
         let mut steps: Vec<&(String, String, String)> = self
             .steps

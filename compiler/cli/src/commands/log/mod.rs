@@ -3,7 +3,8 @@
 //! stage's fingerprint, output commit and metrics, and which datums it processed, reused or lost;
 //! with two, what changed between them ([`compare`]); with `--table`, every run as a row of params
 //! and metrics ([`table`]); with `--plot METRIC`, a page plotting it across runs or against a
-//! param ([`plot`]); with `--logs DATUM`, a datum's stored stdout and stderr.
+//! param ([`plot`]); with `--logs DATUM`, a datum's stored stdout and stderr. For a pipeline with a
+//! `trigger`, the list ends with its last check: when, which run, whether it ran and why.
 
 mod compare;
 mod plot;
@@ -146,6 +147,24 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
         records.iter().for_each(detail);
     } else {
         records.iter().for_each(line);
+        if pipeline.trigger.is_some() {
+            let last = runtime.block_on(async {
+                let store = Store::open(&url, false)?;
+                Ok::<_, Failure>(pipe_runtime::trigger::last(&store, &pipeline.name).await?)
+            })?;
+            match last {
+                Some(c) => println!(
+                    "last trigger check {} by run {}: {}, {}",
+                    c.at,
+                    c.run,
+                    if c.runs { "ran" } else { "skipped" },
+                    c.why
+                ),
+                None => {
+                    println!("no trigger check yet: `pipe deploy` installs the checks; `pipe run --watch` checks here")
+                }
+            }
+        }
     }
     Ok(())
 }

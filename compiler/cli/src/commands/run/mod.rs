@@ -3,9 +3,11 @@
 //! Takes a pipeline file, the store (`--store`, `PIPE_STORE`, the pipeline's `store`, else `.pipe`
 //! beside the file), `--param NAME=VALUE`s and `--jobs`; gives a progress bar per stage, a summary
 //! table (or `--json`), and exit code 0 when every stage succeeded, 1 otherwise. `--explain-datums
-//! STAGE` lists a stage's datums without running anything.
+//! STAGE` lists a stage's datums without running anything; `--watch` runs a triggered pipeline
+//! whenever its watched inputs move ([`watch`]).
 
 mod progress;
+mod watch;
 
 use crate::commands::export::{ExportArgs, send_in_background, send_locked};
 use crate::files::{checked, param_overrides};
@@ -45,9 +47,27 @@ pub(crate) struct RunArgs {
     /// it went, instead of from a process of its own.
     #[arg(long)]
     export_wait: bool,
+    /// Check the pipeline's `trigger` now and every `poll` (or --every), and run whenever the
+    /// watched inputs have commits no run took yet; until stopped.
+    #[arg(long, conflicts_with = "explain_datums")]
+    watch: bool,
+    /// With --watch, check this often instead of the pipeline's `poll` (`30s`, `2m`).
+    #[arg(long, value_name = "DURATION", requires = "watch", value_parser = humantime::parse_duration)]
+    every: Option<std::time::Duration>,
+    /// With --watch, stop after this many checks [default: never].
+    #[arg(long, value_name = "N", requires = "watch")]
+    checks: Option<u64>,
 }
 
 pub(crate) fn run(args: RunArgs) -> report::Outcome {
+    if args.watch {
+        return watch::watch(&args);
+    }
+    run_once(&args, None)
+}
+
+/// One run of the pipeline, as `run_id` when a trigger check claimed commits for it.
+fn run_once(args: &RunArgs, run_id: Option<String>) -> report::Outcome {
     let analysis = checked(&args.file, "run the pipeline")?;
     let pipeline = analysis.pipeline();
     let params = param_overrides(&args.params)
@@ -88,6 +108,7 @@ pub(crate) fn run(args: RunArgs) -> report::Outcome {
         git,
         exports,
         progress: Arc::new(bars),
+        run_id,
     };
     let store = Store::open(&url, true)?;
     let result = runtime.block_on(async {
