@@ -159,3 +159,31 @@ fn a_chained_search_retried_from_another_start_reruns_only_the_refine_branch() {
     assert!((half["lr"].as_f64().expect("lr") - start_lr * 0.5).abs() < 1e-9, "{half} from {second}");
     assert_eq!(run(dir, &[]), [(0, 1), (0, 15), (0, 1), (0, 5), (0, 1), (0, 1)], "back to the best: all cached");
 }
+
+/// A point whose command exits 0 without writing its result (the stage's `metrics`) is reported,
+/// by its values.
+#[test]
+fn a_point_that_writes_no_result_is_named() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pipeline.pipe"),
+        r#"param seed: int = 0
+
+stage search {
+  image   = "debian:12"
+  command = ["sh", "-c", "[ ${seed} = 3 ] || { mkdir -p $PIPE_OUT/s${seed} && echo '{\"loss\": ${seed}}' > $PIPE_OUT/s${seed}/metrics.json; }"]
+  datums  = grid(seed = [1, 2, 3])
+  metrics = "metrics.json"
+}
+"#,
+    )
+    .expect("write");
+    let out = pipe_command(Path::new(env!("CARGO_BIN_EXE_pipe")), dir)
+        .args(["run", "pipeline.pipe"])
+        .output()
+        .expect("pipe runs");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("1 datum(s) wrote no `out/metrics.json`") && said.contains("`seed=3`"), "{said}");
+}

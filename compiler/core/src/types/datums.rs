@@ -5,8 +5,8 @@
 //! `glob(DATASET, "/pattern")` splits an input or a stage's output; `cross` pairs every datum of
 //! each argument; `union` concatenates; `join` matches datums whose keys (every capture, or those
 //! `on` names per argument) are equal, keeping unmatched datums of `outer` arguments;
-//! `group(x, by = "$1")` gathers datums with the same key. Raises E2011, E3005, E3006 (keys),
-//! E3008 and E3009; [`super::glob`] checks the patterns and the checker's expressions the rest.
+//! `group(x, by = "$1")` gathers datums with the same key; `glob(d, "/p", as = "role")` names the
+//! input by its role. Raises E2011, E3005, E3006 (keys), E3008, E3009 and E3020 (roles); [`super::glob`] checks the patterns and the checker's expressions the rest.
 
 use super::glob;
 use super::{Checker, Datums, GroupArg, JoinArg, Place, Ty, Value};

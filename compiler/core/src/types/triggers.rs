@@ -3,7 +3,7 @@
 //! Takes the `trigger` field (names of inputs, which no other value may name), the block's other
 //! checked values and the pipeline's inputs; gives the [`ir::Trigger`]: repo inputs only, polled
 //! every whole number of minutes dividing an hour or of hours dividing a day (a cron schedule that
-//! ticks evenly), at least a minute. Raises E3001 (not a list of names) and E3021; the polling
+//! ticks evenly), at least a minute. Raises E3021 (and, for a value that is not a list of names, a type mismatch); the polling
 //! itself is the targets' and the runtime's (`pipe_runtime::trigger`).
 
 use super::{Checker, Place, Ty, Value};
