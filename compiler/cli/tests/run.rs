@@ -932,3 +932,29 @@ fn a_second_pipeline_of_the_same_name_is_refused_in_one_store() {
     ok(&dir, &["run", "b/pipeline.pipe", "--store", store]);
     ok(&dir, &["run", "a/pipeline.pipe", "--store", store]);
 }
+
+/// A no-change run trusts the stage index's output commit only while it is the repo's head: an
+/// output repo moved by hand (another put, a run of an older version) is committed again.
+#[test]
+fn an_output_repo_moved_since_the_last_run_is_committed_again() {
+    let pipeline = "input raw = dir(\"raw\")\n\nstage copy {\n  image   = \"busybox\"\n  command = [\"sh\", \"-c\", \"cp $PIPE_IN_RAW/* $PIPE_OUT/\"]\n  datums  = glob(raw, \"/*\")\n}\n";
+    let (_tmp, dir) = project(&[("pipeline.pipe", pipeline), ("raw/a", "1"), ("raw/b", "2"), ("other/x", "not mine")]);
+    assert_eq!(run(&dir, &[]), triples(&[("copy", 2, 0)]));
+    let head = |dir: &Path| {
+        let log = ok(dir, &["data", "--store", ".pipe", "log", "pipeline.copy", "--json"]);
+        let commits: Value = serde_json::from_str(&log).expect("JSON");
+        commits[0]["id"].as_str().or(commits[0]["commit"].as_str()).expect("a commit id").to_owned()
+    };
+    let made = head(&dir);
+    assert_eq!(run(&dir, &[]), triples(&[("copy", 0, 2)]));
+    assert_eq!(head(&dir), made, "nothing changed, nothing committed");
+    ok(&dir, &["data", "--store", ".pipe", "put", "pipeline.copy", "other"]);
+    assert_ne!(head(&dir), made);
+    assert_eq!(run(&dir, &[]), triples(&[("copy", 0, 2)]));
+    let out = dir.join("got");
+    ok(&dir, &["data", "--store", ".pipe", "get", "pipeline.copy", out.to_str().expect("utf-8")]);
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).expect("got").map(|e| e.expect("entry").file_name().to_string_lossy().into()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b"], "the stage's outputs are the head again");
+}

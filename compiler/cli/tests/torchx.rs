@@ -109,13 +109,23 @@ fn torchx_local_cwd_runs_the_shim_and_a_second_run_skips_every_datum() {
         );
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     };
+    // What the shim did, from the run's record: TorchX's console copy of a role's output is
+    // tailed from its log files by a thread, and lines written just before the role exits can
+    // be missing from it (seen in CI).
+    let latest = || -> (u64, u64) {
+        let log = succeeded(pipe(dir, &["log", "pipeline.pipe", "--json", "-n", "1", "--store", &store]));
+        let records: serde_json::Value = serde_json::from_slice(&log.stdout).expect("JSON");
+        let stage = &records[0]["stages"][0];
+        (stage["processed"].as_u64().expect("processed"), stage["skipped"].as_u64().expect("skipped"))
+    };
     let first = run();
-    assert!(first.contains("3 datums, 3 processed, 0 reused, 0 failed; committed"), "{first}");
     assert!(first.contains("SUCCEEDED"), "{first}");
+    assert_eq!(latest(), (3, 0), "{first}");
     let listing = succeeded(pipe(dir, &["data", "ls", "pipeline.preprocess", "--store", &store]));
     assert!(String::from_utf8_lossy(&listing.stdout).contains("shard-0.json"));
     let second = run();
-    assert!(second.contains("3 datums, 0 processed, 3 reused, 0 failed"), "{second}");
+    assert!(second.contains("SUCCEEDED"), "{second}");
+    assert_eq!(latest(), (0, 3), "{second}");
 }
 
 /// TorchX's Kubernetes dry run (the Volcano Job it would submit) of a ddp stage whose name has a

@@ -18,7 +18,7 @@ const LOOKUPS_AT_ONCE: usize = 64;
 /// The keys among `keys` whose datum is cached under `fingerprint`.
 pub async fn cached(store: &Store, fingerprint: &Hash, keys: &[Hash]) -> Result<HashSet<Hash>, StoreError> {
     let index = store.stage_index_get(fingerprint).await?;
-    let mut found: HashSet<Hash> = keys.iter().filter(|k| index.contains_key(k)).copied().collect();
+    let mut found: HashSet<Hash> = keys.iter().filter(|k| index.entries.contains_key(k)).copied().collect();
     drop(index);
     let rest: Vec<Hash> = keys.iter().filter(|k| !found.contains(k)).copied().collect();
     if rest.is_empty() || !store.cache_has_any(fingerprint).await? {

@@ -370,12 +370,13 @@ async fn run_stage(
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
     let mut index = store.stage_index_get(&fingerprint).await?;
-    let index_current = list.len() == index.len() && list.iter().all(|(_, k)| index.contains_key(k));
+    let index_current = list.len() == index.entries.len() && list.iter().all(|(_, k)| index.entries.contains_key(k));
+    let indexed_output = index.output;
     // Datums the stage index vouches for are reused at once; only the others go to the executor.
     let mut outcomes: Vec<Option<Ran>> = Vec::with_capacity(list.len());
     let mut pending = Vec::new();
     for (i, (d, key)) in list.into_iter().enumerate() {
-        match index.remove(&key) {
+        match index.entries.remove(&key) {
             Some(outputs) => outcomes.push(Some((d, key, Ok(DatumOutcome::Reused { outputs, logs: Vec::new() })))),
             None => {
                 outcomes.push(None);
@@ -408,9 +409,16 @@ async fn run_stage(
 
     let outcomes: Vec<(Datum, Hash, DatumOutcome)> =
         outcomes.into_iter().map(|(d, k, o)| o.map(|o| (d, k, o))).collect::<Result<_, StoreError>>()?;
-    // The next index, built only when the stored one no longer matches (a million datums' outputs
+    // The same datums as the index's, and the commit they made still the head: nothing to write,
+    // and no manifest to read to find that out (a million outputs' is 160 MB of JSON).
+    let repo = output_repo(&spec.pipeline, &spec.stage);
+    let unchanged = match (index_current, indexed_output) {
+        (true, Some(made)) => store.head(&repo, "main").await.ok().flatten().filter(|h| *h == made),
+        _ => None,
+    };
+    // The next index, built only when the stored one no longer holds (a million datums' outputs
     // are not copied for nothing).
-    let next_index: Option<HashMap<Hash, Vec<FileEntry>>> = (!index_current).then(|| {
+    let next_index: Option<HashMap<Hash, Vec<FileEntry>>> = unchanged.is_none().then(|| {
         outcomes
             .iter()
             .filter_map(|(_, key, o)| match o {
@@ -429,12 +437,16 @@ async fn run_stage(
         report.status = StageStatus::Failed;
         return Ok((report, None));
     }
-    let repo = output_repo(&spec.pipeline, &spec.stage);
-    let (commit, _) =
-        store.commit_files(&repo, "main", files.clone(), &format!("stage {} of run {run_id}", spec.stage)).await?;
+    let commit = match unchanged {
+        Some(head) => head,
+        None => {
+            let message = format!("stage {} of run {run_id}", spec.stage);
+            store.commit_files(&repo, "main", files.clone(), &message).await?.0
+        }
+    };
     report.output = Some(commit);
-    if let Some(next_index) = &next_index {
-        store.stage_index_put(&fingerprint, next_index).await?;
+    if let Some(entries) = next_index {
+        store.stage_index_put(&fingerprint, &pipe_store::StageIndex { entries, output: Some(commit) }).await?;
     }
     Ok((report, Some(files)))
 }
@@ -459,8 +471,9 @@ pub fn merge_outputs(
     outcomes: Vec<(Datum, Hash, DatumOutcome)>,
     report: &mut StageReport,
 ) -> Result<Vec<FileEntry>, RunError> {
-    // Each output path with the datum (its index in the log) that wrote it.
-    let mut written: BTreeMap<String, (FileEntry, usize)> = BTreeMap::new();
+    // Each output with the datum (its index in the log) that wrote it; sorted by path below (one
+    // sort of moved entries, not a map of cloned paths: a million outputs are merged at once).
+    let mut written: Vec<(FileEntry, usize)> = Vec::new();
     for (d, key, outcome) in outcomes {
         let key = key.to_hex();
         let mut failure = None;
@@ -481,21 +494,21 @@ pub fn merge_outputs(
             }
         };
         let writer = report.datum_log.len();
-        for f in outputs {
-            if let Some((_, other)) = written.get(&f.path) {
-                return Err(RunError::Stage {
-                    stage: spec.stage.clone(),
-                    message: format!(
-                        "datums `{}` and `{}` both wrote `out/{}`: each output path must come from one datum",
-                        report.datum_log[*other].datum, d.label, f.path
-                    ),
-                });
-            }
-            written.insert(f.path.clone(), (f, writer));
-        }
+        written.extend(outputs.into_iter().map(|f| (f, writer)));
         report.datum_log.push(DatumRecord { key, datum: d.label, status, failure, logs, metrics: BTreeMap::new() });
     }
-    Ok(written.into_values().map(|(f, _)| f).collect())
+    written.sort_unstable_by(|(a, i), (b, j)| a.path.cmp(&b.path).then(i.cmp(j)));
+    if let Some(pair) = written.windows(2).find(|w| w[0].0.path == w[1].0.path) {
+        let ((f, first), (_, second)) = (&pair[0], &pair[1]);
+        return Err(RunError::Stage {
+            stage: spec.stage.clone(),
+            message: format!(
+                "datums `{}` and `{}` both wrote `out/{}`: each output path must come from one datum",
+                report.datum_log[*first].datum, report.datum_log[*second].datum, f.path
+            ),
+        });
+    }
+    Ok(written.into_iter().map(|(f, _)| f).collect())
 }
 
 /// A fresh report for `spec`.

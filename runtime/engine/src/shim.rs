@@ -252,9 +252,10 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<Commit
     // The stage index answers for the datums of the last run in one read; only the rest (this
     // run's shards' results) are read one by one.
     let mut indexed = store.stage_index_get(&fingerprint).await?;
-    let index_had = indexed.len();
+    let index_had = indexed.entries.len();
+    let indexed_output = indexed.output;
     for (d, key) in list_datums(spec, &files, &fingerprint)? {
-        if let Some(outputs) = indexed.remove(&key) {
+        if let Some(outputs) = indexed.entries.remove(&key) {
             outcomes.push((d, key, DatumOutcome::Reused { outputs, logs: Vec::new() }));
             continue;
         }
@@ -300,13 +301,21 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<Commit
         .map(|i| crate::record::DatasetRef { repo: i.repo.clone(), commit: Some(i.commit) })
         .collect();
     let repo = output_repo(&spec.pipeline, &spec.stage);
-    let (commit, _) = store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?;
+    // A run that processed nothing, over exactly the index's datums, whose commit is still the
+    // head: nothing to write and no manifest to read (as `pipe run` does).
+    let current = plan.shards.iter().all(Vec::is_empty) && indexed.entries.is_empty() && index_had == index.len();
+    let unchanged = match (current, indexed_output) {
+        (true, Some(made)) => store.head(&repo, "main").await.ok().flatten().filter(|h| *h == made),
+        _ => None,
+    };
+    let commit = match unchanged {
+        Some(head) => head,
+        None => store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?.0,
+    };
     report.output = Some(commit);
-    // The next plan of this stage reads which datums are cached in one object, as `pipe run` does;
-    // a run that processed nothing rewrites it only when it no longer matches.
-    let current = plan.shards.iter().all(Vec::is_empty) && indexed.is_empty() && index_had == index.len();
-    if !current {
-        store.stage_index_put(&fingerprint, &index).await?;
+    // The next plan of this stage reads which datums are cached in one object, as `pipe run` does.
+    if unchanged.is_none() {
+        store.stage_index_put(&fingerprint, &pipe_store::StageIndex { entries: index, output: Some(commit) }).await?;
     }
     Ok(Committed { commit, report, plan })
 }

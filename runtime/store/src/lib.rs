@@ -44,7 +44,20 @@ use std::sync::Arc;
 /// The branch `put` moves when none is named.
 pub const DEFAULT_BRANCH: &str = "main";
 /// A stage index starts with this, then the index in postcard (a compact binary serde format).
-const STAGE_INDEX_MAGIC: &[u8] = b"pipe-stage-index-2\n";
+/// `3`: the index names the output commit made of it.
+const STAGE_INDEX_MAGIC: &[u8] = b"pipe-stage-index-3\n";
+
+/// What a stage's last run leaves for the next (`stages/<fingerprint>`): every datum's outputs by
+/// key, and the output commit those outputs make. Only a shortcut to the cache entries and the
+/// commit it was built from.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageIndex {
+    pub entries: HashMap<Hash, Vec<pipe_spec::FileEntry>>,
+    /// The commit of the stage's output repo whose files are exactly the merge of `entries`: a
+    /// run whose datums are exactly these, finding its repo's head still there, commits nothing
+    /// and reads no manifest.
+    pub output: Option<CommitId>,
+}
 
 /// Reports the progress of a long transfer. The CLI draws a bar; tests and libraries stay quiet.
 pub trait Progress: Send + Sync {
@@ -283,25 +296,26 @@ impl Store {
         self.backend.put_new(&layout::cache_entry(fingerprint, datum), bytes.into()).await.map(drop)
     }
 
-    /// The outputs of every datum of the last run of a stage with this fingerprint, by datum key
-    /// (hex): one read instead of one per datum. Only a shortcut to the cache entries it was
-    /// built from; an unreadable index is an empty one.
-    pub async fn stage_index_get(&self, fingerprint: &Hash) -> Result<HashMap<Hash, Vec<pipe_spec::FileEntry>>> {
-        let Some(bytes) = self.backend.get(&layout::stage_index(fingerprint)).await? else { return Ok(HashMap::new()) };
-        // Anything else (an older format, a torn write) is an empty index: it only saves work.
-        let mut index: HashMap<Hash, Vec<pipe_spec::FileEntry>> =
+    /// The index of the last run of a stage with this fingerprint: one read instead of one per
+    /// datum. An unreadable index (an older format, a torn write) is an empty one, and entries
+    /// naming damaged objects are left out.
+    pub async fn stage_index_get(&self, fingerprint: &Hash) -> Result<StageIndex> {
+        let Some(bytes) = self.backend.get(&layout::stage_index(fingerprint)).await? else {
+            return Ok(StageIndex::default());
+        };
+        let mut index: StageIndex =
             bytes.strip_prefix(STAGE_INDEX_MAGIC).and_then(|b| postcard::from_bytes(b).ok()).unwrap_or_default();
         let damaged = verify::damaged(&self.backend).await?;
-        index.retain(|_, files| !verify::any_in(&damaged, files));
+        let before = index.entries.len();
+        index.entries.retain(|_, files| !verify::any_in(&damaged, files));
+        if index.entries.len() != before {
+            index.output = None;
+        }
         Ok(index)
     }
 
     /// Replaces a stage's index; call after its output commit.
-    pub async fn stage_index_put(
-        &self,
-        fingerprint: &Hash,
-        index: &HashMap<Hash, Vec<pipe_spec::FileEntry>>,
-    ) -> Result<()> {
+    pub async fn stage_index_put(&self, fingerprint: &Hash, index: &StageIndex) -> Result<()> {
         let mut bytes = STAGE_INDEX_MAGIC.to_vec();
         bytes.extend(postcard::to_stdvec(index).expect("indexes serialise"));
         self.backend.put(&layout::stage_index(fingerprint), bytes.into()).await

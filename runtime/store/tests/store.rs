@@ -359,10 +359,11 @@ async fn a_stage_index_round_trips_files_with_and_without_chunks() {
     let one = FileEntry { path: "a.txt".into(), size: 3, hash: Hash::of(b"abc"), chunks: Vec::new() };
     let chunks = vec![ChunkRef { hash: Hash::of(b"x"), size: 1 }, ChunkRef { hash: Hash::of(b"y"), size: 1 }];
     let two = FileEntry::new("b/c.bin".into(), chunks);
-    let index = std::collections::HashMap::from([
+    let entries = std::collections::HashMap::from([
         (Hash::of(b"k1"), vec![one.clone(), two.clone()]),
         (Hash::of(b"k2"), Vec::new()),
     ]);
+    let index = pipe_store::StageIndex { entries, output: Some(pipe_spec::CommitId(Hash::of(b"commit"))) };
     let fingerprint = Hash::of(b"stage");
     store.stage_index_put(&fingerprint, &index).await.expect("put");
     assert_eq!(store.stage_index_get(&fingerprint).await.expect("get"), index);
