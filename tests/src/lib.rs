@@ -32,6 +32,12 @@ pub fn repo_root() -> PathBuf {
 
 /// Every `.pipe` file under `dir`, by path relative to `dir`, with `/` separators.
 pub fn pipe_files(dir: &Path) -> BTreeMap<String, String> {
+    text_files(dir, |path| path.extension().is_some_and(|e| e == "pipe"))
+}
+
+/// Every file under `dir` that `keep` accepts, read as UTF-8, by path relative to `dir` with `/`
+/// separators.
+pub fn text_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -39,7 +45,7 @@ pub fn pipe_files(dir: &Path) -> BTreeMap<String, String> {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "pipe") {
+            } else if keep(&path) {
                 let rel = path.strip_prefix(dir).expect("below dir").to_string_lossy().replace('\\', "/");
                 out.insert(rel, std::fs::read_to_string(&path).expect("utf-8 file"));
             }
@@ -47,6 +53,23 @@ pub fn pipe_files(dir: &Path) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// A pipeline run by new commits of repo `models` (checked every minute), whose one stage copies
+/// each model file: the trigger tests' subject, here and on the cluster stand-in.
+pub const TRIGGERED_PIPELINE: &str = r#"input models = repo("models")
+
+pipeline {
+  name    = "validate"
+  trigger = [models]
+  poll    = 1m
+}
+
+stage check {
+  image   = "debian:12"
+  command = ["sh", "-c", "cp $PIPE_IN_MODELS/* $PIPE_OUT/"]
+  datums  = glob(models, "/*")
+}
+"#;
 
 /// Analyses `main.pipe` of a folder, with the folder's other `.pipe` files loadable.
 pub fn analyze_dir(dir: &Path) -> Analysis {

@@ -353,24 +353,7 @@ fn hpo_runs_on_the_cluster() {
 fn a_triggered_pipeline_runs_once_per_new_set_of_commits() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    write_file(
-        dir,
-        "pipeline.pipe",
-        br#"input models = repo("models")
-
-pipeline {
-  name    = "validate"
-  trigger = [models]
-  poll    = 1m
-}
-
-stage check {
-  image   = "debian:12"
-  command = ["sh", "-c", "cp $PIPE_IN_MODELS/* $PIPE_OUT/"]
-  datums  = glob(models, "/*")
-}
-"#,
-    );
+    write_file(dir, "pipeline.pipe", pipe_tests::TRIGGERED_PIPELINE.as_bytes());
     write_file(dir, "models/a.bin", b"weights 1");
     let d = Deployed::new(dir);
     d.pipe(&["data", "init", "models"]);

@@ -28,20 +28,7 @@ fn outputs(dir: &Path, repo: &str) -> std::collections::BTreeMap<String, String>
     let out = dir.join("got");
     let _ = std::fs::remove_dir_all(&out);
     pipe(dir, &["data", "--store", ".pipe", "get", repo, out.to_str().expect("utf-8")]);
-    let mut files = std::collections::BTreeMap::new();
-    let mut folders = vec![out.clone()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let rel = path.strip_prefix(&out).expect("under").to_string_lossy().into_owned();
-                files.insert(rel, std::fs::read_to_string(&path).expect("read"));
-            }
-        }
-    }
-    files
+    pipe_tests::text_files(&out, |_| true)
 }
 
 /// A grid over `seed` (the values given) beside a plain param: every point writes, under a

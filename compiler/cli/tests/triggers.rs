@@ -30,23 +30,7 @@ fn runs(dir: &Path) -> Vec<String> {
 fn project() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("pipeline.pipe"),
-        r#"input models = repo("models")
-
-pipeline {
-  trigger = [models]
-  poll    = 1m
-}
-
-stage check {
-  image   = "debian:12"
-  command = ["sh", "-c", "cp $PIPE_IN_MODELS/* $PIPE_OUT/"]
-  datums  = glob(models, "/*")
-}
-"#,
-    )
-    .expect("write");
+    std::fs::write(dir.join("pipeline.pipe"), pipe_tests::TRIGGERED_PIPELINE).expect("write");
     std::fs::create_dir_all(dir.join("models")).expect("mkdir");
     std::fs::write(dir.join("models/a.bin"), "weights 1").expect("write");
     ok(dir, &["data", "init", "models"]);
@@ -91,7 +75,7 @@ fn watching_a_pipeline_without_a_trigger_says_how_to_add_one() {
     let tmp = project();
     let dir = tmp.path();
     let text = std::fs::read_to_string(dir.join("pipeline.pipe")).expect("read");
-    let plain = text.replace("pipeline {\n  trigger = [models]\n  poll    = 1m\n}\n", "");
+    let plain = text.replace("  trigger = [models]\n  poll    = 1m\n", "");
     std::fs::write(dir.join("pipeline.pipe"), plain).expect("write");
     let out = pipe(dir, &["run", "pipeline.pipe", "--watch", "--checks", "1"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
