@@ -73,7 +73,10 @@ fn a_run_becomes_an_mlflow_run_with_its_params_metrics_and_provenance() {
     assert!(out.status.success(), "{stderr}");
     // By default the run is sent by a process of its own, so the run does not wait for it.
     assert!(stderr.contains("note: sending the run to its tracking servers in the background (log: "), "{stderr}");
-    let runs = eventually(|| Some(mlflow.runs(&experiment)).filter(|r| !r.is_empty()));
+    // Sent once it is FINISHED: the run appears on the server as the sender creates it, a moment
+    // before its metrics and its end are logged.
+    let finished = |r: &Vec<Value>| !r.is_empty() && r.iter().all(|x| x["info"]["status"] == "FINISHED");
+    let runs = eventually(|| Some(mlflow.runs(&experiment)).filter(finished));
     assert_eq!(runs.len(), 1, "{runs:?}");
     let run = &runs[0];
     let ids = run_ids(&dir);

@@ -165,6 +165,20 @@ impl Backend {
         Ok(keys)
     }
 
+    /// Every key under `prefix`, oldest write first (ties by key): object stores keep each
+    /// object's last write time, so this needs no read of the objects.
+    pub async fn list_by_time(&self, prefix: &Key) -> Result<Vec<Key>> {
+        let mut metas: Vec<(_, Key)> = self
+            .inner
+            .list(Some(prefix))
+            .map_ok(|meta| (meta.last_modified, meta.location))
+            .try_collect()
+            .await
+            .map_err(|e| self.error("list", prefix, &e))?;
+        metas.sort();
+        Ok(metas.into_iter().map(|(_, key)| key).collect())
+    }
+
     /// Whether any key is under `prefix` (one page of a listing, not all of it).
     pub async fn any_under(&self, prefix: &Key) -> Result<bool> {
         let mut keys = self.inner.list(Some(prefix));

@@ -333,9 +333,12 @@ impl Store {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    /// Every run id, oldest first (ids sort by time).
+    /// Every run id, oldest first: by when its record was last written (a local run's at its end,
+    /// a cluster run's as its last stage commits). Ids alone do not order runs: a local id starts
+    /// with its time, but a cluster's is its workflow's or TorchX app's name.
     pub async fn run_ids(&self) -> Result<Vec<String>> {
-        Ok(self.backend.list(&layout::runs()).await?.iter().map(|k| layout::file_name(k).to_owned()).collect())
+        let keys = self.backend.list_by_time(&layout::runs()).await?;
+        Ok(keys.iter().map(|k| layout::file_name(k).to_owned()).collect())
     }
 
     /// Stores one stage's share of run `run` (a cluster's `commit` step).

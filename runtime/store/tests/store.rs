@@ -396,3 +396,17 @@ async fn stray_files_in_a_branch_folder_change_no_head() {
     assert_eq!(store.head("ds", "main").await.expect("head"), Some(second));
     assert_eq!(store.branches("ds").await.expect("branches").get("main"), Some(&second));
 }
+
+/// Regression: `pipe log` took the newest run to be the last id in sort order, true of local ids
+/// (they start with their time) but not of a cluster's (a workflow's or TorchX app's name), so
+/// `pipe log -n 1` after two TorchX runs showed the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_listed_in_the_order_their_records_were_written() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = Store::open(tmp.path().to_str().expect("utf-8"), true).expect("open");
+    for id in ["preprocess-zz9", "preprocess-aa1", "20261207T000000000Z-abc"] {
+        store.run_put(id, &serde_json::json!({"run_id": id})).await.expect("put");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.run_ids().await.expect("ids"), ["preprocess-zz9", "preprocess-aa1", "20261207T000000000Z-abc"]);
+}

@@ -66,9 +66,8 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     let runtime = report::runtime(Threads::One)?;
     let records = runtime.block_on(async {
         let store = Store::open(&url, false)?;
-        // Run ids start with their time (`20261207T035534120Z-…`): sorted, newest last.
+        // Oldest first, by when each record was written (cluster runs' ids are not times).
         let mut ids = store.run_ids().await?;
-        ids.sort();
         ids.reverse();
         if let Some(name) = &args.run {
             let mut named = Vec::new();
