@@ -73,6 +73,16 @@ test('scopes of the main constructs', async () => {
   assert.match(scopeOf(tokens, '# one per file'), /comment\.line\.number-sign/);
 });
 
+test('sweeps: grid and sample are builtins, exponents are numbers, units stay units', async () => {
+  const g = await grammar();
+  const tokens = tokenize(g, '  datums = sample(grid(lr = [1e-4, 2.5E+3]), n = 8)\n  memory = 1e3Gi');
+  assert.match(scopeOf(tokens, 'grid'), /support\.function\.builtin/);
+  assert.match(scopeOf(tokens, 'sample'), /support\.function\.builtin/);
+  assert.match(scopeOf(tokens, '1e-4'), /constant\.numeric\.pipe/);
+  assert.match(scopeOf(tokens, '2.5E+3'), /constant\.numeric\.pipe/);
+  assert.match(scopeOf(tokens, '1e3Gi'), /constant\.numeric\.unit/);
+});
+
 test('every example tokenizes', async () => {
   const g = await grammar();
   const examples = join(root, 'examples');
