@@ -141,6 +141,11 @@ pub const PLAN_FORMAT: u32 = 1;
 /// Plans `spec` for run `run`; gives the plan (stored too).
 pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize) -> Result<Plan, RunError> {
     let fingerprint = spec.fingerprint();
+    // A run a trigger started reads the commits its check claimed.
+    let mut pinned = spec.clone();
+    let claimed = crate::trigger::claimed(store, &spec.pipeline, run).await?;
+    crate::trigger::pin_claimed(std::slice::from_mut(&mut pinned), &claimed);
+    let spec = &pinned;
     let (resolved, files) = inputs(store, spec).await?;
     let datums = list_datums(spec, &files, &fingerprint)?;
     let keys: Vec<Hash> = datums.iter().map(|(_, key)| *key).collect();

@@ -6,8 +6,10 @@
 //! (`triggers/<pipeline>/<key>`, create-if-absent, atomic on every backend): the first claim runs;
 //! the same run asking again (a retried tick) runs again; any other run (a replayed or overlapping
 //! tick, or nothing new since) does not. So each new set of input commits starts exactly one run.
-//! Every check is recorded as the pipeline's last (`pipe log` shows it). Does not start the run,
-//! and never retries a run that failed: a later tick sees the same commits, claimed.
+//! Every check is recorded as the pipeline's last (`pipe log` shows it), and a check that runs
+//! under its run too, so the run's stages read exactly the commits it claimed ([`claimed`]), not
+//! whatever a branch names when they plan. Does not start the run, and never retries a run that
+//! failed: a later tick sees the same commits, claimed.
 
 use crate::run::RunError;
 use pipe_spec::{Hash, ResolvedInput, TriggerSpec};
@@ -72,8 +74,32 @@ pub async fn check(store: &Store, trigger: &TriggerSpec, run: &str) -> Result<Ch
         }
     };
     let check = Check { format: CHECK_FORMAT, at, run: run.to_owned(), runs, why, inputs };
-    store.trigger_last_put(&trigger.pipeline, serde_json::to_vec(&check).expect("checks serialise")).await?;
+    let bytes = serde_json::to_vec(&check).expect("checks serialise");
+    if runs {
+        store.trigger_run_put(&trigger.pipeline, run, bytes.clone()).await?;
+    }
+    store.trigger_last_put(&trigger.pipeline, bytes).await?;
     Ok(check)
+}
+
+/// The watched inputs' commits the check that started run `run` of `pipeline` claimed; empty for
+/// a run no trigger started.
+pub async fn claimed(store: &Store, pipeline: &str, run: &str) -> Result<Vec<ResolvedInput>, RunError> {
+    let bytes = store.trigger_run_get(pipeline, run).await?;
+    let check = bytes.and_then(|b| serde_json::from_slice::<Check>(&b).ok()).filter(|c| c.format == CHECK_FORMAT);
+    Ok(check.map(|c| c.inputs).unwrap_or_default())
+}
+
+/// `specs` with every unpinned repo input that `claimed` names (by repo and ref) pinned to the
+/// claimed commit.
+pub fn pin_claimed(specs: &mut [pipe_spec::StageSpec], claimed: &[ResolvedInput]) {
+    for input in specs.iter_mut().flat_map(|s| s.inputs.iter_mut()) {
+        if let pipe_spec::InputSource::Repo { repo, reference, commit: commit @ None } = &mut input.source
+            && let Some(c) = claimed.iter().find(|c| &c.repo == repo && &c.reference == reference)
+        {
+            *commit = Some(c.commit);
+        }
+    }
 }
 
 /// The pipeline's last check, if one was recorded (and this version reads it).
@@ -187,6 +213,35 @@ mod tests {
             });
             let ran = futures::future::join_all(checks).await;
             assert_eq!(ran.into_iter().filter(|r| *r.as_ref().expect("joined")).count(), 1);
+        });
+    }
+
+    /// A commit landing between a check and its run's plan is not read by that run: the run
+    /// plans the commits its check claimed (the next check starts a run for the new one).
+    #[test]
+    fn a_triggered_run_plans_the_commits_its_check_claimed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().to_str().expect("utf-8"), true).expect("store");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let stage: pipe_spec::StageSpec = serde_json::from_value(serde_json::json!({
+            "format": 1, "pipeline": "validate", "stage": "check", "kind": "container", "image": "i",
+            "command": ["true"], "env": [],
+            "inputs": [{"name": "models", "source": {"repo": {"repo": "models", "reference": "main", "commit": null}}}],
+            "datums": {"glob": {"input": "models", "pattern": "/*"}}, "retries": 0,
+            "timeout_seconds": null, "parallelism": null
+        }))
+        .expect("a spec");
+        rt.block_on(async {
+            put(&store, b"v1").await;
+            let check = check(&store, &spec(), "tick-1").await.expect("check");
+            assert!(check.runs);
+            put(&store, b"v2").await;
+            let newest = store.resolve("models", "main").await.expect("head");
+            assert_ne!(newest, check.inputs[0].commit);
+            let planned = crate::shim::plan(&store, &stage, "tick-1", 4).await.expect("plan");
+            assert_eq!(planned.inputs[0].commit, check.inputs[0].commit, "the claimed commit");
+            let other = crate::shim::plan(&store, &stage, "by-hand", 4).await.expect("plan");
+            assert_eq!(other.inputs[0].commit, newest, "a run no trigger started reads the branch");
         });
     }
 

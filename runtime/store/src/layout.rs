@@ -16,6 +16,8 @@
 //! triggers/<pipeline>/<key>                 marker: the run a trigger started for one set of
 //!                                           input commits (the key), created once
 //! triggers/<pipeline>.last                  the last trigger check of the pipeline, run or not
+//! triggers/<pipeline>.runs/<run-id>         the commits a check claimed for the run it started:
+//!                                           what the run's stages read
 //! exports/<sink>/<run-id>                   a run not yet (wholly) exported to a tracking server:
 //!                                           how many of its events the sink has taken
 //! pipelines/<name>                          which pipeline file runs under that name (its path
@@ -133,6 +135,10 @@ pub(crate) fn export_claim(run: &str) -> Key {
 
 pub(crate) fn trigger(pipeline: &str, key: &str) -> Key {
     Key::from(format!("triggers/{pipeline}/{key}"))
+}
+
+pub(crate) fn trigger_run(pipeline: &str, run: &str) -> Key {
+    Key::from(format!("triggers/{pipeline}.runs/{run}"))
 }
 
 pub(crate) fn trigger_last(pipeline: &str) -> Key {

@@ -407,6 +407,21 @@ impl Store {
         Ok(Some(self.backend.get(&at).await?.map(|b| b.to_vec()).unwrap_or_default()))
     }
 
+    /// Records the check that started run `run` of `pipeline`, for its stages to read the commits
+    /// it claimed.
+    pub async fn trigger_run_put(&self, pipeline: &str, run: &str, check: Vec<u8>) -> Result<()> {
+        refs::check_key_part(pipeline)?;
+        refs::check_key_part(run)?;
+        self.backend.put(&layout::trigger_run(pipeline, run), check.into()).await
+    }
+
+    /// The check that started run `run` of `pipeline`, if a trigger started it.
+    pub async fn trigger_run_get(&self, pipeline: &str, run: &str) -> Result<Option<Vec<u8>>> {
+        refs::check_key_part(pipeline)?;
+        refs::check_key_part(run)?;
+        Ok(self.backend.get(&layout::trigger_run(pipeline, run)).await?.map(|b| b.to_vec()))
+    }
+
     /// Records the last trigger check of `pipeline` (overwritten by the next).
     pub async fn trigger_last_put(&self, pipeline: &str, check: Vec<u8>) -> Result<()> {
         refs::check_key_part(pipeline)?;

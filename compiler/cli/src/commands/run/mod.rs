@@ -111,6 +111,12 @@ fn run_once(args: &RunArgs, run_id: Option<String>) -> report::Outcome {
         run_id,
     };
     let store = Store::open(&url, true)?;
+    // A run a trigger check started reads the commits the check claimed.
+    let mut specs = specs;
+    if let Some(id) = &opts.run_id {
+        let claimed = runtime.block_on(pipe_runtime::trigger::claimed(&store, &pipeline.name, id))?;
+        pipe_runtime::trigger::pin_claimed(&mut specs, &claimed);
+    }
     let result = runtime.block_on(async {
         if let Some(stage) = &args.explain_datums {
             explain(&store, &specs, stage, &opts.exec.cwd).await?;
