@@ -88,7 +88,14 @@ impl Datum {
 pub enum DatumError {
     #[error("the datum expression reads `{0}`, which is not among the stage's inputs")]
     UnknownInput(String),
+    /// A spec the compiler would not write (it stops at [`MAX_GRID_POINTS`]): read from a store
+    /// or a cluster, it is refused before anything is listed.
+    #[error("the stage's grid has more than {MAX_GRID_POINTS} points: compile the pipeline again with pipe, which refuses such a grid")]
+    GridTooLarge,
 }
+
+/// The most points a grid of a stage spec may list (the compiler's limit).
+pub const MAX_GRID_POINTS: usize = 1_000_000;
 
 /// The datums of `spec` over `inputs` (input name → its files, sorted by path), each once: a datum
 /// identical to an earlier one is dropped.
@@ -144,8 +151,19 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             acc
         }
         DatumSpec::Join(parts) => join(parts, inputs)?,
-        DatumSpec::Grid(axes) => grid(axes).collect(),
-        DatumSpec::Sample { axes, n, seed } => sample(axes, *n, *seed),
+        DatumSpec::Grid(axes) => {
+            let points = axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.values.len()));
+            if points.is_none_or(|n| n > MAX_GRID_POINTS) {
+                return Err(DatumError::GridTooLarge);
+            }
+            grid(axes).collect()
+        }
+        DatumSpec::Sample { axes, n, seed } => {
+            if *n > MAX_GRID_POINTS as u64 {
+                return Err(DatumError::GridTooLarge);
+            }
+            sample(axes, *n, *seed)
+        }
         DatumSpec::Group(parts) => {
             let mut groups: BTreeMap<Vec<String>, Vec<Datum>> = BTreeMap::new();
             for part in parts {
@@ -541,6 +559,17 @@ mod tests {
         let picked = expand(&DatumSpec::Sample { axes: huge, n: 5, seed: 3 }, &HashMap::new()).expect("ok");
         assert_eq!(picked.len(), 5);
         assert!(picked.iter().all(|d| d.point.len() == 10));
+    }
+
+    /// A stage spec comes from a store or a cluster: one whose grid the compiler would refuse is
+    /// refused here too, before a point is listed (64 axes of 2 values overflowed the count).
+    #[test]
+    fn a_hostile_grid_is_refused_not_listed() {
+        let huge: Vec<GridAxis> = (0..64).map(|i| axis(&format!("p{i}"), &["0", "1"])).collect();
+        let grid = expand(&DatumSpec::Grid(huge.clone()), &HashMap::new());
+        assert!(matches!(grid, Err(DatumError::GridTooLarge)), "{grid:?}");
+        let many = expand(&DatumSpec::Sample { axes: huge, n: u64::MAX, seed: 0 }, &HashMap::new());
+        assert!(matches!(many, Err(DatumError::GridTooLarge)));
     }
 
     #[test]
