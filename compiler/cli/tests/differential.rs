@@ -1,11 +1,12 @@
 //! Incremental ≡ from scratch. Random pipelines (2–8 shell stages over glob, cross, union —
-//! overlapping ones too —, join and group datums, some of them early-cutoff stages whose output
+//! overlapping ones too —, join and group datums, and grids of a swept param crossed with files, some of them early-cutoff stages whose output
 //! does not change with their input's content, some sourcing a script file of the project) are
 //! run, edited at random, and after every edit run incrementally in one store and from scratch in
 //! a fresh one. The edits: data changed, added, deleted, renamed, moved into or out of a glob's
 //! reach, or replaced by content of the same size with the old mtime (the stat cache's blind
 //! spot); a param; a script file and a param together; a stage's command or env; an input added
-//! to or removed from a stage; a stage added or removed; a glob changed; a run whose runner is
+//! to or removed from a stage; a stage added or removed; a glob changed; a grid's value added or
+//! removed; a run whose runner is
 //! killed with `SIGKILL` while commands (and what they started) run. Runs use 1–3 jobs. Every
 //! stage's output must be identical, a second incremental run must process nothing, no run may
 //! process a datum key that an earlier run already finished, and the cluster's path — `pipe
@@ -33,6 +34,8 @@ enum Shape {
     Overlap,
     Join,
     Group,
+    /// `cross(grid(w = […]), glob(a, "/*"))`: each point runs the script with its own `${w}`.
+    Sweep,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,8 @@ struct StageModel {
     cutoff: bool,
     /// Sources the project's `lib.sh`, a script file that is code.
     uses_lib: bool,
+    /// The values of a `Sweep` stage's grid.
+    points: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,10 +81,21 @@ enum Edit {
     /// A second input for a `/*` stage (a union), or the second input of a union dropped.
     ToggleInput(usize),
     LibAndParam(u32),
+    /// A value added to a sweep's grid, or removed (one stays).
+    Point(usize, u32),
 }
 
-const SHAPES: [Shape; 8] =
-    [Shape::All, Shape::Top, Shape::Deep, Shape::Cross, Shape::Union, Shape::Overlap, Shape::Join, Shape::Group];
+const SHAPES: [Shape; 9] = [
+    Shape::All,
+    Shape::Top,
+    Shape::Deep,
+    Shape::Cross,
+    Shape::Union,
+    Shape::Overlap,
+    Shape::Join,
+    Shape::Group,
+    Shape::Sweep,
+];
 const KEYS: [&str; 3] = ["a", "b", "c"];
 
 fn new_stage(rng: &mut fastrand::Rng, index: usize, earlier: &[String]) -> StageModel {
@@ -93,7 +109,8 @@ fn new_stage(rng: &mut fastrand::Rng, index: usize, earlier: &[String]) -> Stage
         reads.push(others[rng.usize(..others.len())].clone());
     }
     let (cutoff, uses_lib) = (rng.u8(..4) == 0, rng.u8(..4) == 0);
-    StageModel { name: format!("s{index}"), reads, shape, marker: 0, extra_env: None, cutoff, uses_lib }
+    let points = vec![1, 2];
+    StageModel { name: format!("s{index}"), reads, shape, marker: 0, extra_env: None, cutoff, uses_lib, points }
 }
 
 fn generate(seed: u64) -> Model {
@@ -126,6 +143,10 @@ fn datums(s: &StageModel) -> String {
         Shape::Overlap => format!("union(glob({a}, \"/*\"), glob({a}, \"/*-*\"))"),
         Shape::Join => format!("join(glob({a}, \"/(*)-*\"), glob({b}, \"/(*)-*\"))"),
         Shape::Group => format!("group(glob({a}, \"/(*)-*\"), by = \"$1\")"),
+        Shape::Sweep => {
+            let values: Vec<String> = s.points.iter().map(u32::to_string).collect();
+            format!("cross(grid(w = [{}]), glob({a}, \"/*\"))", values.join(", "))
+        }
     }
 }
 
@@ -133,11 +154,11 @@ fn datums(s: &StageModel) -> String {
 /// either every input file's path and content or (a cutoff stage) only how many there were.
 /// Under `DIFF_SLOW` (the killed runs) it is slow and leaves a job behind that would write into
 /// `out/` after the command ended, had it outlived it.
-const SCRIPT: &str = r#"if [ -n \"$DIFF_SLOW\" ]; then (sleep 0.4; echo late > \"$PIPE_OUT/zz-late\") & sleep 0.1; fi; LIBLINE h=$(printf %s \"$PIPE_DATUM_LABEL\" | md5sum | cut -c1-12); k=$(printf %s \"$h\" | cut -c1 | tr 0123456789abcdef abcabcabcabcabca); { echo \"$SALT $EXTRA $LIB MARK\"; for d in $(env | grep '^PIPE_IN_' | cut -d= -f2 | sort); do (cd \"$d\" && find . -type f | sort | SEEN); done; } | md5sum > \"$PIPE_OUT/$k-$h\""#;
+const SCRIPT: &str = r#"if [ -n \"$DIFF_SLOW\" ]; then (sleep 0.4; echo late > \"$PIPE_OUT/zz-late\") & sleep 0.1; fi; LIBLINE h=$(printf %s \"$PIPE_DATUM_LABEL\" | md5sum | cut -c1-12); k=$(printf %s \"$h\" | cut -c1 | tr 0123456789abcdef abcabcabcabcabca); { echo \"$SALT $EXTRA $LIB MARK w${w}\"; for d in $(env | grep '^PIPE_IN_' | cut -d= -f2 | sort); do (cd \"$d\" && find . -type f | sort | SEEN); done; } | md5sum > \"$PIPE_OUT/$k-$h\""#;
 
 fn render(m: &Model) -> String {
     let mut out = String::from(
-        "use torchx\n\nparam salt: string = \"s0\"\n\ninput raw = dir(\"raw\")\ninput aux = dir(\"aux\")\n",
+        "use torchx\n\nparam salt: string = \"s0\"\nparam w: int = 0\n\ninput raw = dir(\"raw\")\ninput aux = dir(\"aux\")\n",
     );
     for s in &m.stages {
         let extra = s.extra_env.map_or(String::new(), |e| format!(", EXTRA = \"e{e}\""));
@@ -279,6 +300,18 @@ fn apply(m: &mut Model, e: &Edit) {
             m.lib += 1;
             m.salt = v;
         }
+        Edit::Point(i, v) => {
+            let n = m.stages.len();
+            let s = &mut m.stages[i % n];
+            let v = v % 5;
+            match s.points.iter().position(|p| *p == v) {
+                Some(at) if s.points.len() > 1 => {
+                    s.points.remove(at);
+                }
+                Some(_) => {}
+                None => s.points.push(v),
+            }
+        }
         Edit::Glob(i) => {
             let n = m.stages.len();
             let s = &mut m.stages[i % n];
@@ -294,7 +327,8 @@ fn apply(m: &mut Model, e: &Edit) {
 }
 
 fn random_edit(rng: &mut fastrand::Rng) -> Edit {
-    match rng.u32(..15) {
+    match rng.u32(..16) {
+        15 => Edit::Point(rng.usize(..100), rng.u32(..)),
         11 => Edit::ReplaceSameStat(rng.usize(..100), rng.u32(..)),
         12 => Edit::Move(rng.usize(..100), rng.u32(..1000)),
         13 => Edit::ToggleInput(rng.usize(..100)),

@@ -90,7 +90,9 @@ pub enum DatumError {
     UnknownInput(String),
     /// A spec the compiler would not write (it stops at [`MAX_GRID_POINTS`]): read from a store
     /// or a cluster, it is refused before anything is listed.
-    #[error("the stage's grid has more than {MAX_GRID_POINTS} points: compile the pipeline again with pipe, which refuses such a grid")]
+    #[error(
+        "the stage's grid has more than {MAX_GRID_POINTS} points: compile the pipeline again with pipe, which refuses such a grid"
+    )]
     GridTooLarge,
 }
 
