@@ -177,13 +177,14 @@ fn node_with_images(dir: &Path, source: &str, shim: &Path, env: &[(String, Strin
 
 /// One example on both cluster paths: `setup` puts its repos, `change` edits one file of its first
 /// stage's input (and puts it again), `first` is that stage.
+/// Gives the pods each task of the first Argo run started.
 fn example_runs_on_the_cluster(
     name: &str,
     first: &str,
     secrets: &[Secret],
     setup: impl Fn(&Deployed),
     change: impl Fn(&Deployed),
-) {
+) -> BTreeMap<String, usize> {
     // Argo.
     let tmp = tempfile::tempdir().expect("tmp");
     copy_dir(&repo_root().join("examples").join(name), tmp.path());
@@ -193,6 +194,7 @@ fn example_runs_on_the_cluster(
 
     let mut cluster = d.cluster("out-1", secrets);
     let run1 = cluster.submit("run-1");
+    let argo_first = run1.clone();
     let stages: Vec<&String> = run1.keys().filter(|k| k.starts_with("run-")).collect();
     assert!(stages.len() >= 3, "{name}: every stage ran pods: {run1:?}");
     let again = cluster.submit("run-2");
@@ -225,6 +227,7 @@ fn example_runs_on_the_cluster(
     change(&d);
     let third = torchx_runs(&d, "tx-2", secrets);
     assert_eq!(third[first].0, 1, "{name}: one file changed, one datum of `{first}`: {third:?}");
+    argo_first
 }
 
 /// The same keys everywhere: `pipe run` on this machine reuses every datum the cluster made.
@@ -327,7 +330,7 @@ fn sweep_runs_on_the_cluster() {
 /// way in a pod.
 #[test]
 fn hpo_runs_on_the_cluster() {
-    example_runs_on_the_cluster(
+    let first = example_runs_on_the_cluster(
         "hpo",
         "split",
         &[],
@@ -343,6 +346,10 @@ fn hpo_runs_on_the_cluster() {
             d.pipe(&["data", "put", "hpo-points", "data"]);
         },
     );
+    // Grid points are sharded like files: the search's 15 points in its `parallelism` of 4 pods,
+    // the refinement's 5 in 5 (fewer than the 32 shards a stage gets without one).
+    assert_eq!(first.get("run-search"), Some(&4), "{first:?}");
+    assert_eq!(first.get("run-refine"), Some(&5), "{first:?}");
 }
 
 /// A pipeline run by new commits, through Argo's path: the CronWorkflow's ticks each run the
