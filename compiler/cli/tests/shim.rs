@@ -406,3 +406,39 @@ stage total: torchx.shell {
     let shown = pipe(&dir, &["log", "pipeline.pipe", "wf-1", "wf-2"]);
     assert!(shown.starts_with("from run wf-1 to run wf-2"), "{shown}");
 }
+
+/// `points(…)` on the cluster's path: the plan, each shard and the commit read the points file
+/// the upstream stage committed, and the outputs are `pipe run`'s.
+#[test]
+fn a_points_file_is_read_by_the_plan_the_shards_and_the_commit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let make = |name: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(dir.join("seed")).expect("mkdir");
+        std::fs::write(dir.join("seed/points.json"), r#"[{"lr": 0.1}, {"lr": 0.01}, {"lr": 0.5}]"#).expect("write");
+        std::fs::write(
+            dir.join("pipeline.pipe"),
+            "param lr: float = 1.0\ninput seed = repo(\"seed\")\n\nstage propose {\n  image   = \"busybox\"\n  command = [\"sh\", \"-c\", \"cp $PIPE_IN_SEED/points.json $PIPE_OUT/grid.json\"]\n  datums  = glob(seed, \"/\")\n}\n\nstage refine {\n  image   = \"busybox\"\n  command = [\"sh\", \"-c\", \"echo ${lr} > $PIPE_OUT/lr${lr}\"]\n  datums  = points(propose, \"/grid.json\", params = [lr])\n  parallelism = 2\n}\n",
+        )
+        .expect("write");
+        pipe(&dir, &["data", "--store", ".pipe", "init", "seed"]);
+        pipe(&dir, &["data", "--store", ".pipe", "put", "seed", "seed"]);
+        dir
+    };
+    let (cluster, local) = (make("cluster"), make("local"));
+    pipe(&cluster, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    let mut shards = Vec::new();
+    for stage in ["propose", "refine"] {
+        let spec = format!("spec/{stage}.json");
+        let planned = shard_numbers(&check(shim(&cluster, "r1", &["plan", "--spec", &spec]), "plan"));
+        for k in &planned {
+            check(shim(&cluster, "r1", &["run", "--spec", &spec, "--shard", k]), "run");
+        }
+        check(shim(&cluster, "r1", &["commit", "--spec", &spec]), "commit");
+        shards.push(planned.len());
+    }
+    assert_eq!(shards, [1, 2], "three points in the refine's two shards");
+    pipe(&local, &["run", "pipeline.pipe"]);
+    assert_eq!(files_of(&cluster, "pipeline.refine"), files_of(&local, "pipeline.refine"));
+    assert_eq!(files_of(&local, "pipeline.refine").as_array().map(Vec::len), Some(3));
+}

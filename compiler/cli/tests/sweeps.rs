@@ -174,3 +174,52 @@ stage search {
     assert!(out.status.success(), "{said}");
     assert!(said.contains("1 datum(s) wrote no `out/metrics.json`") && said.contains("`seed=3`"), "{said}");
 }
+
+/// `points(…)`: a grid an earlier stage wrote. Each listed point is a datum with its values in
+/// `${name}`; the proposal gaining a point runs that point alone; a file a point of which lacks a
+/// param fails the stage saying which.
+#[test]
+fn a_grid_written_by_an_earlier_stage_runs_its_points() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("seed")).expect("mkdir");
+    let propose = |points: &str| {
+        std::fs::write(dir.join("seed/points.json"), points).expect("write");
+    };
+    std::fs::write(
+        dir.join("pipeline.pipe"),
+        r#"param lr: float = 0.1
+param depth: int = 1
+input seed = dir("seed")
+
+stage propose {
+  image   = "debian:12"
+  command = ["sh", "-c", "cp $PIPE_IN_SEED/points.json $PIPE_OUT/grid.json"]
+  datums  = glob(seed, "/")
+}
+
+stage refine {
+  image   = "debian:12"
+  command = ["sh", "-c", "echo ${lr} $PIPE_PARAM_DEPTH > $PIPE_OUT/lr${lr}-d${depth}"]
+  datums  = points(propose, "/grid.json", params = [lr, depth])
+}
+"#,
+    )
+    .expect("write");
+    propose(r#"[{"lr": 0.10, "depth": 2}, {"lr": 1e-2, "depth": 3}]"#);
+    assert_eq!(run(dir, &[]), [(1, 0), (2, 0)]);
+    let files = outputs(dir, "pipeline.refine");
+    assert_eq!(files.get("lr0.1-d2").map(String::as_str), Some("0.1 2\n"), "{files:?}");
+    assert_eq!(files.get("lr0.01-d3").map(String::as_str), Some("0.01 3\n"), "{files:?}");
+    propose(r#"[{"lr": 0.1, "depth": 2}, {"lr": 0.01, "depth": 3}, {"lr": 0.5, "depth": 3}]"#);
+    assert_eq!(run(dir, &[]), [(1, 0), (1, 2)], "one new point runs; the two written as before are reused");
+
+    propose(r#"[{"lr": 0.1}]"#);
+    let out = pipe_command(Path::new(env!("CARGO_BIN_EXE_pipe")), dir)
+        .args(["run", "pipeline.pipe"])
+        .output()
+        .expect("pipe runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`propose:/grid.json` point 0 gives no `depth`"), "{stderr}");
+}

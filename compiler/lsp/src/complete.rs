@@ -134,8 +134,10 @@ fn in_block(
     }
     match ty {
         Ty::Datums => {
-            let mut out: Vec<CompletionItem> =
-                ["glob", "cross", "union", "join", "group", "grid", "sample"].iter().map(|f| function(f)).collect();
+            let mut out: Vec<CompletionItem> = ["glob", "cross", "union", "join", "group", "grid", "sample", "points"]
+                .iter()
+                .map(|f| function(f))
+                .collect();
             if value.ends_with('(') || value.ends_with(", ") {
                 out.extend(datasets(a, stage));
             }

@@ -12,7 +12,7 @@ use pipe_core::syntax::ast::Member;
 use pipe_core::types::Schema;
 
 /// Short docs for the built-in functions.
-pub const FUNCTION_DOCS: [(&str, &str); 11] = [
+pub const FUNCTION_DOCS: [(&str, &str); 12] = [
     (
         "glob",
         "`glob(DATASET, \"/pattern\")`: splits an input or a stage's output into datums. `/` is one datum, `/*` one per top-level entry, `(…)` captures for `join` and `group`.",
@@ -34,6 +34,10 @@ pub const FUNCTION_DOCS: [(&str, &str); 11] = [
     (
         "sample",
         "`sample(grid(…), n = 8, seed = 1)`: `n` distinct points of the grid, chosen by `seed`; a larger `n` keeps the points a smaller one chose.",
+    ),
+    (
+        "points",
+        "`points(DATASET, \"/grid.json\", params = [lr, wd])`: one datum per point a JSON file of the dataset lists (`[{\"lr\": 0.1, \"wd\": 0}, …]`), read when the stage runs: a grid an earlier stage wrote.",
     ),
     ("secret", "`secret(NAME, KEY)`: a Kubernetes secret's key, passed only as an environment variable."),
     ("repo", "`repo(\"NAME\") @ \"REF\"`: a data repo at a branch, tag or commit (`main` when not pinned)."),

@@ -62,6 +62,9 @@ fn datums_text(d: &Datums) -> String {
         }
         Datums::Grid(axes) => grid_text(axes),
         Datums::Sample { axes, n, seed } => format!("sample({}, n = {n}, seed = {seed})", grid_text(axes)),
+        Datums::Points { dataset, path, params } => {
+            format!("points({dataset}, \"{path}\", params = [{}])", params.join(", "))
+        }
     }
 }
 

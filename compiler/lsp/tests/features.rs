@@ -187,7 +187,7 @@ fn completion_offers_what_fits_the_place() {
 
     let (t, o) = cursor(&MNIST.replace("glob(preprocess, \"/\")", "‸"));
     let datums = labels(&t, o);
-    for f in ["glob", "cross", "union", "join", "group", "grid", "sample"] {
+    for f in ["glob", "cross", "union", "join", "group", "grid", "sample", "points"] {
         assert!(datums.contains(&f.to_string()), "`datums` offers {f}: {datums:?}");
     }
 

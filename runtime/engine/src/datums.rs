@@ -94,6 +94,8 @@ pub enum DatumError {
         "the stage's grid has more than {MAX_GRID_POINTS} points: compile the pipeline again with pipe, which refuses such a grid"
     )]
     GridTooLarge,
+    #[error("the points file `{0}` was not read before listing datums (a runner's bug): report it")]
+    PointsNotRead(String),
 }
 
 /// The most points a grid of a stage spec may list (the compiler's limit).
@@ -159,6 +161,21 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
                 return Err(DatumError::GridTooLarge);
             }
             grid(axes).collect()
+        }
+        DatumSpec::Points { path, params, loaded, .. } => {
+            let points = loaded.as_ref().ok_or_else(|| DatumError::PointsNotRead(path.clone()))?;
+            let names: Vec<Arc<str>> = params.iter().map(|p| Arc::from(p.param.as_str())).collect();
+            points
+                .iter()
+                .map(|values| {
+                    let values: Vec<(Arc<str>, Arc<str>)> =
+                        names.iter().zip(values).map(|(n, v)| (n.clone(), Arc::from(v.as_str()))).collect();
+                    let label = values.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
+                    let mut point = values;
+                    point.sort();
+                    Datum { label, point, ..Datum::default() }
+                })
+                .collect()
         }
         DatumSpec::Sample { axes, n, seed } => {
             if *n > MAX_GRID_POINTS as u64 {

@@ -14,6 +14,7 @@ pub mod guard;
 pub mod lookup;
 pub mod metrics;
 pub mod pin;
+pub mod points;
 pub mod record;
 pub mod run;
 pub mod sandbox;

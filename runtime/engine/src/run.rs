@@ -365,7 +365,7 @@ async fn run_stage(
         report.status = StageStatus::Blocked;
         return Ok((report, None));
     }
-    let list = list_datums(spec, &by_role(spec, datasets), &fingerprint)?;
+    let list = list_datums(store, spec, &by_role(spec, datasets), &fingerprint).await?;
     report.datums = list.len();
     opts.progress.stage_started(&spec.stage, list.len());
     let limit = spec.parallelism.map_or(usize::MAX, |p| p.max(1) as usize).min(opts.jobs.max(1));
@@ -554,11 +554,14 @@ fn by_role<'a>(
 /// The datums of `spec` over `datasets` (every input's and upstream stage's files, by name), each
 /// with its key under `fingerprint` (the spec's, with its code). A stage with `require_datums`
 /// whose datums match nothing fails here, on every runner.
-pub fn list_datums(
+pub async fn list_datums(
+    store: &Store,
     spec: &StageSpec,
     datasets: &HashMap<String, Vec<FileEntry>>,
     fingerprint: &Hash,
 ) -> Result<Vec<(Datum, Hash)>, RunError> {
+    // Points files are read first: their points are datums like a grid's.
+    let spec = &*crate::points::load(store, spec, datasets).await?;
     match &spec.datums {
         Some(d) => {
             let list = datums::expand_keyed(d, datasets, fingerprint)

@@ -147,7 +147,7 @@ pub async fn plan(store: &Store, spec: &StageSpec, run: &str, max_shards: usize)
     crate::trigger::pin_claimed(std::slice::from_mut(&mut pinned), &claimed);
     let spec = &pinned;
     let (resolved, files) = inputs(store, spec).await?;
-    let datums = list_datums(spec, &files, &fingerprint)?;
+    let datums = list_datums(store, spec, &files, &fingerprint).await?;
     let keys: Vec<Hash> = datums.iter().map(|(_, key)| *key).collect();
     let cached = crate::lookup::cached(store, &fingerprint, &keys).await?;
     let pending: Vec<Hash> = keys.into_iter().filter(|k| !cached.contains(k)).collect();
@@ -230,8 +230,11 @@ pub async fn run_shard(
     let exec = &exec;
     let keys: HashSet<Hash> = keys.iter().copied().collect();
     let files = planned_inputs(store, &plan).await?;
-    let mine: Vec<(Datum, Hash)> =
-        list_datums(spec, &files, &fingerprint)?.into_iter().filter(|(_, key)| keys.contains(key)).collect();
+    let mine: Vec<(Datum, Hash)> = list_datums(store, spec, &files, &fingerprint)
+        .await?
+        .into_iter()
+        .filter(|(_, key)| keys.contains(key))
+        .collect();
     let mut report = new_report(spec, &fingerprint);
     report.datums = mine.len();
     let mut outcomes = Vec::new();
@@ -259,7 +262,7 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<Commit
     let mut indexed = store.stage_index_get(&fingerprint).await?;
     let index_had = indexed.entries.len();
     let indexed_output = indexed.output;
-    for (d, key) in list_datums(spec, &files, &fingerprint)? {
+    for (d, key) in list_datums(store, spec, &files, &fingerprint).await? {
         if let Some(outputs) = indexed.entries.remove(&key) {
             outcomes.push((d, key, DatumOutcome::Reused { outputs, logs: Vec::new() }));
             continue;

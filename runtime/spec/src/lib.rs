@@ -23,6 +23,6 @@ pub use path::{PathError, STORE_FOLDER, check_path};
 pub use refs::{REF_FORMAT, RefKind, RefRecord, RepoRecord, ResolvedInput, check_name};
 pub use stage::{
     CACHE_FORMAT, CacheEntry, CodeFile, DatumSpec, EnvValue, EnvVar, GridAxis, GroupPart, InputSource, JoinPart,
-    RUNTIME_RULES_VERSION, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
+    PointParam, RUNTIME_RULES_VERSION, STAGE_SPEC_FORMAT, StageInput, StageKind, StageSpec,
 };
 pub use trigger::{TRIGGER_SPEC_FORMAT, TriggerInput, TriggerSpec};

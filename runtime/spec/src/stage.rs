@@ -277,6 +277,25 @@ pub enum DatumSpec {
         n: u64,
         seed: u64,
     },
+    /// One datum per point a JSON file of an input lists (`points(pick, "/grid.json", params =
+    /// [lr])`): an array of objects giving each of `params` a value. `loaded` is the file's points
+    /// (values in `params`' order, canonical), filled by the runtime from the file before the
+    /// datums are listed; a spec as compiled has none.
+    Points {
+        input: String,
+        path: String,
+        params: Vec<PointParam>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loaded: Option<Vec<Vec<String>>>,
+    },
+}
+
+/// A param a points file gives values of, with the type they are read as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointParam {
+    pub param: String,
+    #[serde(rename = "type")]
+    pub ty: crate::param::ParamType,
 }
 
 /// One axis of a sweep: a param and its values, each as the text `${param}` becomes (a value's

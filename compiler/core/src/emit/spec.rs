@@ -8,8 +8,8 @@ use crate::ir::{self, Datums, Kind, Piece, Pipeline, Program, Source, Stage, Tex
 use crate::types::StageField;
 use indexmap::IndexMap;
 use pipe_spec::{
-    DatumSpec, EnvValue, EnvVar, GridAxis, GroupPart, InputSource, JoinPart, ParamType, STAGE_SPEC_FORMAT, StageInput,
-    StageKind, StageSpec, TRIGGER_SPEC_FORMAT, TriggerInput, TriggerSpec,
+    DatumSpec, EnvValue, EnvVar, GridAxis, GroupPart, InputSource, JoinPart, ParamType, PointParam, STAGE_SPEC_FORMAT,
+    StageInput, StageKind, StageSpec, TRIGGER_SPEC_FORMAT, TriggerInput, TriggerSpec,
 };
 
 /// The pipeline's trigger, for a runtime to check: each watched input's repo and the branch (or
@@ -215,6 +215,23 @@ fn datum_spec(p: &Pipeline, d: &Datums, params: &IndexMap<String, String>) -> Da
             parts.iter().map(|g| GroupPart { datums: datum_spec(&g.datums), by: g.by.clone() }).collect(),
         ),
         Datums::Grid(axes) => DatumSpec::Grid(axes.iter().map(|a| grid_axis(p, a, params)).collect()),
+        Datums::Points { dataset, path, params: swept } => DatumSpec::Points {
+            input: dataset.clone(),
+            path: path.clone(),
+            params: swept
+                .iter()
+                .map(|name| PointParam {
+                    param: name.clone(),
+                    ty: p
+                        .params
+                        .iter()
+                        .find(|q| &q.name == name)
+                        .and_then(|q| param_type(&q.ty))
+                        .unwrap_or(ParamType::Text),
+                })
+                .collect(),
+            loaded: None,
+        },
         Datums::Sample { axes, n, seed } => {
             DatumSpec::Sample { axes: axes.iter().map(|a| grid_axis(p, a, params)).collect(), n: *n, seed: *seed }
         }

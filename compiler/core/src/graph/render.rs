@@ -19,7 +19,8 @@ fn patterns(datums: Option<&Datums>, dataset: &str) -> Vec<String> {
             Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| walk(p, dataset, out)),
             Datums::Join(ps) => ps.iter().for_each(|p| walk(&p.datums, dataset, out)),
             Datums::Group(ps) => ps.iter().for_each(|p| walk(&p.datums, dataset, out)),
-            Datums::Grid(_) | Datums::Sample { .. } => {}
+            Datums::Points { dataset: ds, path, .. } if ds == dataset => out.push(path.clone()),
+            Datums::Grid(_) | Datums::Sample { .. } | Datums::Points { .. } => {}
         }
     }
     let mut out = Vec::new();

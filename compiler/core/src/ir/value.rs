@@ -169,6 +169,13 @@ pub enum Datums {
         n: u64,
         seed: u64,
     },
+    /// `points(pick, "/grid.json", params = [lr, wd])`: one datum per point a JSON file of a
+    /// dataset lists, read when the stage runs.
+    Points {
+        dataset: String,
+        path: String,
+        params: Vec<String>,
+    },
 }
 
 /// One axis of a sweep: a declared param and the values it takes, a list of literals or a
@@ -204,7 +211,7 @@ impl Datums {
             Datums::Union(parts) => parts.iter().map(Datums::captures).min().unwrap_or(0),
             Datums::Join(parts) => parts.first().map_or(0, |p| p.on.len()),
             Datums::Group(parts) => parts.first().map_or(0, |p| p.by.len()),
-            Datums::Grid(_) | Datums::Sample { .. } => 0,
+            Datums::Grid(_) | Datums::Sample { .. } | Datums::Points { .. } => 0,
         }
     }
 
@@ -213,6 +220,7 @@ impl Datums {
         let mut out: Vec<String> = match self {
             Datums::Glob { .. } => Vec::new(),
             Datums::Grid(axes) | Datums::Sample { axes, .. } => axes.iter().map(|a| a.param.clone()).collect(),
+            Datums::Points { params, .. } => params.clone(),
             Datums::Cross(ps) | Datums::Union(ps) => ps.iter().flat_map(Datums::swept).collect(),
             Datums::Join(ps) => ps.iter().flat_map(|p| p.datums.swept()).collect(),
             Datums::Group(ps) => ps.iter().flat_map(|p| p.datums.swept()).collect(),
@@ -236,6 +244,12 @@ impl Datums {
                 Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| walk(p, out)),
                 Datums::Join(ps) => ps.iter().for_each(|p| walk(&p.datums, out)),
                 Datums::Group(ps) => ps.iter().for_each(|p| walk(&p.datums, out)),
+                Datums::Points { dataset, .. } => {
+                    let pair = (dataset.clone(), dataset.clone());
+                    if !out.contains(&pair) {
+                        out.push(pair);
+                    }
+                }
                 Datums::Grid(_) | Datums::Sample { .. } => {}
             }
         }
@@ -261,6 +275,11 @@ impl Datums {
             Datums::Cross(ps) | Datums::Union(ps) => ps.iter().for_each(|p| p.collect(out)),
             Datums::Join(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
             Datums::Group(ps) => ps.iter().for_each(|p| p.datums.collect(out)),
+            Datums::Points { dataset, .. } => {
+                if !out.contains(dataset) {
+                    out.push(dataset.clone());
+                }
+            }
             Datums::Grid(_) | Datums::Sample { .. } => {}
         }
     }

@@ -1,5 +1,5 @@
 //! Datum expressions: `glob`, `cross`, `union`, `join`, `group` (and, in [`super::sweeps`],
-//! `grid` and `sample`).
+//! `grid`, `sample` and `points`).
 //!
 //! Takes a call; gives a [`Datums`] tree and records which datasets the current stage reads.
 //! `glob(DATASET, "/pattern")` splits an input or a stage's output; `cross` pairs every datum of
@@ -23,6 +23,7 @@ impl Checker<'_> {
             "join" => &["on", "outer"],
             "sample" => &["n", "seed"],
             "glob" => &["as"],
+            "points" => &["params"],
             _ => &[],
         };
         // A grid's named arguments are its axes, checked as such.
@@ -40,6 +41,7 @@ impl Checker<'_> {
             "group" => self.group(c, &positional, at),
             "grid" => self.grid(c, &positional, true),
             "sample" => self.sample(c, &positional, at),
+            "points" => self.points(c, &positional),
             _ => {
                 if positional.len() < 2 {
                     self.arity(c, "at least 2", positional.len());
@@ -173,7 +175,7 @@ impl Checker<'_> {
     }
 
     /// The dataset a name refers to (an input or a stage), recorded as read by the current stage.
-    fn dataset(&mut self, e: &Expr) -> Option<String> {
+    pub(super) fn dataset(&mut self, e: &Expr) -> Option<String> {
         let ExprKind::Name(p) = &e.kind else {
             self.mismatch(e, &Ty::Dataset, Place { field: "glob", params: true });
             return None;

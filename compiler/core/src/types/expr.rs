@@ -15,8 +15,8 @@ use crate::syntax::ast::{Block, Expr, ExprKind, Path, StrLit, StrPart};
 use indexmap::IndexMap;
 
 /// The functions the language knows.
-pub(super) const FUNCTIONS: [&str; 11] =
-    ["glob", "cross", "union", "join", "group", "grid", "sample", "secret", "repo", "dir", "url"];
+pub(super) const FUNCTIONS: [&str; 12] =
+    ["glob", "cross", "union", "join", "group", "grid", "sample", "points", "secret", "repo", "dir", "url"];
 
 impl Checker<'_> {
     pub(super) fn value(&mut self, e: &Expr, want: &Ty, at: Place<'_>) -> Value {
@@ -270,7 +270,7 @@ impl Checker<'_> {
 
     fn call(&mut self, e: &Expr, c: &crate::syntax::ast::Call, want: &Ty, at: Place<'_>) -> Value {
         match c.callee.name.as_str() {
-            "glob" | "cross" | "union" | "join" | "group" | "grid" | "sample" => {
+            "glob" | "cross" | "union" | "join" | "group" | "grid" | "sample" | "points" => {
                 let d = self.datums_call(c, at);
                 if *want == Ty::Datums {
                     return d.map_or(Value::Error, Value::Datums);
@@ -357,7 +357,7 @@ pub(super) fn describe(e: &Expr) -> &'static str {
         ExprKind::Record(_) => "a record",
         ExprKind::Name(_) => "a name",
         ExprKind::Call(c) => match c.callee.name.as_str() {
-            "glob" | "cross" | "union" | "join" | "group" | "grid" | "sample" => "datums",
+            "glob" | "cross" | "union" | "join" | "group" | "grid" | "sample" | "points" => "datums",
             "secret" => "a secret",
             _ => "a call",
         },

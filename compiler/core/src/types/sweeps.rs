@@ -1,4 +1,5 @@
-//! Sweep datums: `grid(lr = [0.1, 0.01], wd = wds)` and `sample(grid(…), n = 8, seed = 1)`.
+//! Sweep datums: `grid(lr = [0.1, 0.01], wd = wds)`, `sample(grid(…), n = 8, seed = 1)` and
+//! `points(pick, "/grid.json", params = [lr, wd])` (the points a file lists, read at run time).
 //!
 //! Takes a call; gives a [`Datums::Grid`] or [`Datums::Sample`] whose axes name declared params,
 //! each with a list of values of the param's type (literals, or a list param resolved with the
@@ -168,6 +169,102 @@ impl Checker<'_> {
         Some(Datums::Sample { axes: grid?, n: n?, seed: seed? })
     }
 
+    /// `points(DATASET, "/file.json", params = [lr, wd])`: the points a JSON file of the dataset
+    /// lists when the stage runs, each giving the listed params (declared ones) their values.
+    pub(super) fn points(&mut self, c: &Call, positional: &[&Expr]) -> Option<Datums> {
+        let [data, file] = positional else {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E3005,
+                    c.callee.span,
+                    format!("`points` takes a dataset and a file's path, found {} arguments", positional.len()),
+                )
+                .label("wrong number of arguments")
+                .help(USAGE_POINTS),
+            );
+            return None;
+        };
+        let dataset = self.dataset(data);
+        if let Some(d) = &dataset {
+            self.roles.push((d.clone(), d.clone(), data.span));
+        }
+        let path = match &file.kind {
+            ExprKind::Str(s) => s.as_plain(),
+            _ => None,
+        };
+        let path = match path {
+            Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') && !p.contains(['*', '?', '[', '(']) => {
+                Some(p)
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::new(Code::E3019, file.span, "`points` reads one file, named by its path")
+                        .label("not a file's path")
+                        .help(USAGE_POINTS),
+                );
+                None
+            }
+        };
+        let Some(named) = c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "params")) else {
+            self.diags.push(
+                Diagnostic::new(Code::E3005, c.callee.span, "`points` needs `params`")
+                    .label("which params does the file give?")
+                    .help(USAGE_POINTS),
+            );
+            return None;
+        };
+        let params = self.point_params(&named.value)?;
+        Some(Datums::Points { dataset: dataset?, path: path?, params })
+    }
+
+    /// `params = [lr, wd]`: declared params, each once, at least one.
+    fn point_params(&mut self, e: &Expr) -> Option<Vec<String>> {
+        let ExprKind::List(items) = &e.kind else {
+            self.diags.push(
+                Diagnostic::new(Code::E3005, e.span, "`params` lists the params the file gives")
+                    .label("not a list of params")
+                    .help(USAGE_POINTS),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.diags.push(
+                Diagnostic::new(Code::E3019, e.span, "`params` lists no param").label("empty").help(USAGE_POINTS),
+            );
+            return None;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            let ExprKind::Name(p) = &item.kind else {
+                self.mismatch(item, &Ty::String, Place { field: "params", params: false });
+                return None;
+            };
+            let [id] = p.segments.as_slice() else { return None };
+            let Some((_, declared)) = self.params.get(&id.name).cloned() else {
+                let known: Vec<String> = self.params.keys().cloned().collect();
+                let fallback = format!("Declare it: `param {}: float = 0.1`.", id.name);
+                self.diags.push(
+                    Diagnostic::new(Code::E2001, id.span, format!("`{}` is not a declared param", id.name))
+                        .label("no such param")
+                        .help(did_you_mean(&id.name, known.iter().map(String::as_str), &fallback)),
+                );
+                return None;
+            };
+            self.used.insert(id.name.clone());
+            self.refer(id.span, declared, &id.name);
+            if names.contains(&id.name) {
+                self.diags.push(
+                    Diagnostic::new(Code::E3019, id.span, format!("param `{}` is listed twice", id.name))
+                        .label("again")
+                        .help(USAGE_POINTS),
+                );
+                return None;
+            }
+            names.push(id.name.clone());
+        }
+        Some(names)
+    }
+
     /// A whole number at least `min`, written literally (`n`, `seed`).
     fn count(&mut self, e: &Expr, field: &str, min: i64) -> Option<u64> {
         match &e.kind {
@@ -291,4 +388,5 @@ const FIXED_FIELDS: [StageField; 8] = [
 ];
 
 const USAGE_GRID: &str = "Write `grid(lr = [0.1, 0.01], wd = [0, 1e-4])`: one axis per declared param, each a list of its values (or a list param).";
+const USAGE_POINTS: &str = "Write `points(DATASET, \"/grid.json\", params = [lr, wd])`: the file (an output of an earlier stage, usually) is a JSON array of points, `[{\"lr\": 0.1, \"wd\": 0}, …]`, read when the stage runs.";
 const USAGE_SAMPLE: &str = "Write `sample(grid(lr = [0.1, 0.03, 0.01], wd = [0, 1e-4]), n = 4, seed = 1)`: `n` distinct points of the grid, chosen by `seed` (a whole number, 0 by default).";

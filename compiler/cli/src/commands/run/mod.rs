@@ -368,7 +368,7 @@ async fn explain(
         datasets.insert(input.name.clone(), store.manifest(&repo, commit).await?.files);
     }
     let fingerprint = pipe_runtime::code::with_code(store, spec, cwd).await?.fingerprint();
-    let datums = pipe_runtime::run::list_datums(spec, &datasets, &fingerprint)?;
+    let datums = pipe_runtime::run::list_datums(store, spec, &datasets, &fingerprint).await?;
     let keys: Vec<_> = datums.iter().map(|(_, key)| *key).collect();
     let hits = pipe_runtime::lookup::cached(store, &fingerprint, &keys).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
