@@ -8,8 +8,9 @@
 //! the workflow's phase and the gangs still running. Argo's rules it follows:
 //! `workflow/controller/dag.go` (tasks in order, each after its `depends`; `expandTask` makes one
 //! node per `withParam` item, none for an empty list, `{{item.KEY}}` for object items; a false
-//! `when` skips the task, and with it every task of a DAG template it would run; a task whose
-//! template is a DAG runs that DAG in place; a failed task fails the DAG and starts nothing after
+//! `when` skips the task, and with it every task of a DAG template it would run (`executeDAGTask`
+//! marks the node Skipped and never calls `executeTemplate`); a task whose template is a DAG runs
+//! that DAG in place; a failed task fails the DAG and starts nothing after
 //! it),
 //! `util/template` (`{{…}}` replaced in the template's JSON text, `{{workflow.*}}`,
 //! `{{inputs.parameters.*}}`, `{{tasks.*.outputs.result}}`), `workflow/executor/resource.go`

@@ -118,8 +118,11 @@ fn exit_handler() -> [Template; 2] {
 }
 
 /// `main` of a triggered pipeline: the check, then the stages unless it printed `skip`. A task
-/// whose `when` is false is skipped with everything inside it (`workflow/controller/dag.go`), so
-/// a check that finds nothing new ends the workflow after its one pod.
+/// whose `when` is false gets a Skipped node and its template is never executed
+/// (`executeDAGTask` in `workflow/controller/dag.go` continues before `executeTemplate`), so the
+/// stages' DAG starts none of its tasks and a check that finds nothing new is the workflow's one
+/// pod. Both sides of the `when` are quoted: newer controllers evaluate it with expr
+/// (`argoexpr.EvalBool`), where a bare word is an undefined name, not a string.
 fn triggered() -> Template {
     let tasks = vec![
         DagTask { name: TRIGGER.into(), template: TRIGGER.into(), ..Default::default() },
@@ -127,7 +130,7 @@ fn triggered() -> Template {
             name: STAGES.into(),
             template: STAGES.into(),
             depends: Some(TRIGGER.into()),
-            when: Some(format!("{{{{tasks.{TRIGGER}.outputs.result}}}} != skip")),
+            when: Some(format!("'{{{{tasks.{TRIGGER}.outputs.result}}}}' != 'skip'")),
             ..Default::default()
         },
     ];

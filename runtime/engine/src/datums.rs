@@ -167,14 +167,7 @@ fn expand_spec(spec: &DatumSpec, inputs: &HashMap<String, Vec<FileEntry>>) -> Re
             let names: Vec<Arc<str>> = params.iter().map(|p| Arc::from(p.param.as_str())).collect();
             points
                 .iter()
-                .map(|values| {
-                    let values: Vec<(Arc<str>, Arc<str>)> =
-                        names.iter().zip(values).map(|(n, v)| (n.clone(), Arc::from(v.as_str()))).collect();
-                    let label = values.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
-                    let mut point = values;
-                    point.sort();
-                    Datum { label, point, ..Datum::default() }
-                })
+                .map(|values| point_datum(names.iter().cloned().zip(values.iter().map(|v| Arc::from(v.as_str())))))
                 .collect()
         }
         DatumSpec::Sample { axes, n, seed } => {
@@ -290,24 +283,25 @@ fn glob(input: &str, pattern: &str, files: &[FileEntry]) -> Vec<Datum> {
 /// the axes' order). An axis without values makes no point (the compiler rejects one).
 fn grid(axes: &[GridAxis]) -> impl Iterator<Item = Datum> + '_ {
     let names: Vec<Arc<str>> = axes.iter().map(|a| Arc::from(a.param.as_str())).collect();
-    let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
-    let total: usize = if axes.is_empty() { 0 } else { sizes.iter().product() };
-    (0..total).map(move |mut i| {
-        let mut picked = vec![0; axes.len()];
-        for (slot, size) in picked.iter_mut().zip(&sizes).rev() {
-            *slot = i % size;
-            i /= size;
-        }
-        point_datum(axes, &names, &picked)
-    })
+    let total = if axes.is_empty() { 0 } else { axes.iter().map(|a| a.values.len() as u128).product() };
+    (0..total).map(move |number| grid_point(axes, &names, number))
 }
 
-/// The datum of one grid point: `picked[i]` is the index of axis `i`'s value.
-fn point_datum(axes: &[GridAxis], names: &[Arc<str>], picked: &[usize]) -> Datum {
-    let values: Vec<(Arc<str>, Arc<str>)> =
-        axes.iter().zip(names).zip(picked).map(|((a, n), i)| (n.clone(), Arc::from(a.values[*i].as_str()))).collect();
-    let label = values.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
-    let mut point = values;
+/// Point `number` of the grid `axes` make, counting with the last axis fastest.
+fn grid_point(axes: &[GridAxis], names: &[Arc<str>], mut number: u128) -> Datum {
+    let mut picked = vec![0; axes.len()];
+    for (slot, axis) in picked.iter_mut().zip(axes).rev() {
+        let size = axis.values.len() as u128;
+        *slot = (number % size) as usize;
+        number /= size;
+    }
+    point_datum(names.iter().cloned().zip(axes.iter().zip(&picked).map(|(a, i)| Arc::from(a.values[*i].as_str()))))
+}
+
+/// The datum of one point: its values (param, value) labelled in the order given, kept sorted.
+fn point_datum(values: impl Iterator<Item = (Arc<str>, Arc<str>)>) -> Datum {
+    let mut point: Vec<(Arc<str>, Arc<str>)> = values.collect();
+    let label = point.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
     point.sort();
     Datum { label, point, ..Datum::default() }
 }
@@ -318,8 +312,8 @@ fn point_datum(axes: &[GridAxis], names: &[Arc<str>], picked: &[usize]) -> Datum
 /// keeps the others (their datums stay cached), the same seed picks the same points on every
 /// machine and release, and a grid too large to list costs only the points drawn.
 fn sample(axes: &[GridAxis], n: u64, seed: u64) -> Vec<Datum> {
-    let sizes: Vec<u128> = axes.iter().map(|a| a.values.len() as u128).collect();
-    let total = if axes.is_empty() { 0 } else { sizes.iter().fold(1u128, |t, s| t.saturating_mul(*s)) };
+    let sizes = axes.iter().map(|a| a.values.len() as u128);
+    let total = if axes.is_empty() { 0 } else { sizes.fold(1u128, |t, s| t.saturating_mul(s)) };
     if u128::from(n) >= total {
         return grid(axes).collect();
     }
@@ -337,17 +331,7 @@ fn sample(axes: &[GridAxis], n: u64, seed: u64) -> Vec<Datum> {
         chosen.insert(wide % total);
     }
     let names: Vec<Arc<str>> = axes.iter().map(|a| Arc::from(a.param.as_str())).collect();
-    chosen
-        .into_iter()
-        .map(|mut number| {
-            let mut picked = vec![0; axes.len()];
-            for (slot, size) in picked.iter_mut().zip(&sizes).rev() {
-                *slot = (number % size) as usize;
-                number /= size;
-            }
-            point_datum(axes, &names, &picked)
-        })
-        .collect()
+    chosen.into_iter().map(|number| grid_point(axes, &names, number)).collect()
 }
 
 #[cfg(test)]

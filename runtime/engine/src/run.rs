@@ -412,10 +412,7 @@ async fn run_stage(
     // The same datums as the index's, and the commit they made still the head: nothing to write,
     // and no manifest to read to find that out (a million outputs' is 160 MB of JSON).
     let repo = output_repo(&spec.pipeline, &spec.stage);
-    let unchanged = match (index_current, indexed_output) {
-        (true, Some(made)) => store.head(&repo, "main").await.ok().flatten().filter(|h| *h == made),
-        _ => None,
-    };
+    let unchanged = if index_current { still_head(store, &repo, indexed_output).await } else { None };
     // The next index, built only when the stored one no longer holds (a million datums' outputs
     // are not copied for nothing).
     let next_index: Option<HashMap<Hash, Vec<FileEntry>>> = unchanged.is_none().then(|| {
@@ -449,6 +446,14 @@ async fn run_stage(
         store.stage_index_put(&fingerprint, &pipe_store::StageIndex { entries, output: Some(commit) }).await?;
     }
     Ok((report, Some(files)))
+}
+
+/// `made` (the output commit a stage index names), if it is still the head of `repo`'s `main`:
+/// a stage over exactly the index's datums then has nothing to commit. Any doubt (no head, a
+/// store that cannot say) is `None`, and the stage commits as usual.
+pub async fn still_head(store: &Store, repo: &str, made: Option<CommitId>) -> Option<CommitId> {
+    let made = made?;
+    store.head(repo, "main").await.ok().flatten().filter(|head| *head == made)
 }
 
 /// The commit a repo input reads: the one the compiler pinned, else what its ref names now.

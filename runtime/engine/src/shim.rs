@@ -312,10 +312,7 @@ pub async fn commit(store: &Store, spec: &StageSpec, run: &str) -> Result<Commit
     // A run that processed nothing, over exactly the index's datums, whose commit is still the
     // head: nothing to write and no manifest to read (as `pipe run` does).
     let current = plan.shards.iter().all(Vec::is_empty) && indexed.entries.is_empty() && index_had == index.len();
-    let unchanged = match (current, indexed_output) {
-        (true, Some(made)) => store.head(&repo, "main").await.ok().flatten().filter(|h| *h == made),
-        _ => None,
-    };
+    let unchanged = if current { crate::run::still_head(store, &repo, indexed_output).await } else { None };
     let commit = match unchanged {
         Some(head) => head,
         None => store.commit_files(&repo, "main", merged, &format!("stage {} of run {run}", spec.stage)).await?.0,

@@ -57,11 +57,7 @@ pub async fn check(store: &Store, trigger: &TriggerSpec, run: &str) -> Result<Ch
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     let at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let marker = serde_json::to_vec(&Claim { run: run.to_owned(), at: at.clone() }).expect("claims serialise");
-    let previous: Option<Check> = store
-        .trigger_last_get(&trigger.pipeline)
-        .await?
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|c: &Check| c.format == CHECK_FORMAT);
+    let previous = last(store, &trigger.pipeline).await?;
     let (runs, why) = match store.trigger_claim(&trigger.pipeline, &key(&inputs).to_hex(), marker).await? {
         None => (true, moved(previous.as_ref(), &inputs)),
         Some(first) => {

@@ -49,7 +49,7 @@ pub fn stage_spec(p: &Pipeline, stage: &Stage, params: &IndexMap<String, String>
     let text = |t: &Text| {
         t.render(
             |lit| lit.replace('$', "$$"),
-            |name| match swept.contains(&name.to_owned()) {
+            |name| match swept.iter().any(|s| s == name) {
                 true => format!("${{{name}}}"),
                 false => params.get(name).cloned().unwrap_or_default().replace('$', "$$"),
             },

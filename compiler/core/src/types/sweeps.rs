@@ -12,7 +12,7 @@
 use super::{Axis, Checker, Datums, Place, StageField, Ty, Value};
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::source::Span;
-use crate::syntax::ast::{Call, Expr, ExprKind};
+use crate::syntax::ast::{Call, Expr, ExprKind, Ident};
 use indexmap::IndexMap;
 
 /// The most points one grid may have: each is a datum, listed whole when a stage is planned.
@@ -59,22 +59,10 @@ impl Checker<'_> {
                 continue;
             }
             seen.insert(name.name.clone(), name.span);
-            let Some((ty, declared)) = self.params.get(&name.name).cloned() else {
-                let names: Vec<String> = self.params.keys().cloned().collect();
-                let fallback = format!(
-                    "A sweep gives each datum its own value of a declared param: declare it (`param {}: float = 0.1`) and use `${{{}}}` in the command.",
-                    name.name, name.name
-                );
-                self.diags.push(
-                    Diagnostic::new(Code::E2001, name.span, format!("`{}` is not a declared param", name.name))
-                        .label("no such param")
-                        .help(did_you_mean(&name.name, names.iter().map(String::as_str), &fallback)),
-                );
+            let Some(ty) = self.swept_param(name) else {
                 ok = false;
                 continue;
             };
-            self.used.insert(name.name.clone());
-            self.refer(name.span, declared, &name.name);
             let values = self.value(&arg.value, &Ty::List(Box::new(ty)), Place { field: "grid", params: true });
             match &values {
                 Value::List(items) if items.is_empty() => {
@@ -240,18 +228,7 @@ impl Checker<'_> {
                 return None;
             };
             let [id] = p.segments.as_slice() else { return None };
-            let Some((_, declared)) = self.params.get(&id.name).cloned() else {
-                let known: Vec<String> = self.params.keys().cloned().collect();
-                let fallback = format!("Declare it: `param {}: float = 0.1`.", id.name);
-                self.diags.push(
-                    Diagnostic::new(Code::E2001, id.span, format!("`{}` is not a declared param", id.name))
-                        .label("no such param")
-                        .help(did_you_mean(&id.name, known.iter().map(String::as_str), &fallback)),
-                );
-                return None;
-            };
-            self.used.insert(id.name.clone());
-            self.refer(id.span, declared, &id.name);
+            self.swept_param(id)?;
             if names.contains(&id.name) {
                 self.diags.push(
                     Diagnostic::new(Code::E3019, id.span, format!("param `{}` is listed twice", id.name))
@@ -263,6 +240,26 @@ impl Checker<'_> {
             names.push(id.name.clone());
         }
         Some(names)
+    }
+
+    /// The type of the declared param a sweep names (recorded as used and referred to), or E2001.
+    fn swept_param(&mut self, name: &Ident) -> Option<Ty> {
+        let Some((ty, declared)) = self.params.get(&name.name).cloned() else {
+            let names: Vec<String> = self.params.keys().cloned().collect();
+            let fallback = format!(
+                "A sweep gives each datum its own value of a declared param: declare it (`param {}: float = 0.1`) and use `${{{}}}` in the command.",
+                name.name, name.name
+            );
+            self.diags.push(
+                Diagnostic::new(Code::E2001, name.span, format!("`{}` is not a declared param", name.name))
+                    .label("no such param")
+                    .help(did_you_mean(&name.name, names.iter().map(String::as_str), &fallback)),
+            );
+            return None;
+        };
+        self.used.insert(name.name.clone());
+        self.refer(name.span, declared, &name.name);
+        Some(ty)
     }
 
     /// A whole number at least `min`, written literally (`n`, `seed`).

@@ -110,6 +110,14 @@ pub(super) async fn connect(context: Option<&str>, namespace: Option<&str>) -> R
     Ok(Cluster { client, url, namespace })
 }
 
+/// Argo's resources on a cluster.
+pub(super) struct Argo {
+    pub templates: ApiResource,
+    pub workflows: ApiResource,
+    /// Present wherever Argo's CRDs are installed whole (a scheduled or triggered pipeline needs it).
+    pub cron: Option<ApiResource>,
+}
+
 impl Cluster {
     /// `err` from `verb`ing `resource`, as a [`DeployError`].
     pub(super) fn classify(&self, err: kube::Error, verb: &str, resource: &str, name: &str) -> DeployError {
@@ -140,9 +148,9 @@ impl Cluster {
         }
     }
 
-    /// The WorkflowTemplate and Workflow resources, found by discovery; [`DeployError::ArgoMissing`]
-    /// when the cluster has no Argo.
-    pub(super) async fn argo(&self) -> Result<(ApiResource, ApiResource), DeployError> {
+    /// Argo's resources, found by one discovery; [`DeployError::ArgoMissing`] when the cluster has
+    /// no Argo.
+    pub(super) async fn argo(&self) -> Result<Argo, DeployError> {
         let group = match kube::discovery::group(&self.client, "argoproj.io").await {
             Ok(g) => g,
             Err(kube::Error::Api(status)) if status.code == 404 => {
@@ -153,20 +161,9 @@ impl Cluster {
         };
         let find = |kind: &str| group.recommended_kind(kind).map(|(ar, _)| ar);
         match (find("WorkflowTemplate"), find("Workflow")) {
-            (Some(template), Some(workflow)) => Ok((template, workflow)),
+            (Some(templates), Some(workflows)) => Ok(Argo { templates, workflows, cron: find("CronWorkflow") }),
             _ => Err(DeployError::ArgoMissing { url: self.url.clone() }),
         }
-    }
-
-    /// The CronWorkflow resource, found by discovery (a scheduled or triggered pipeline's ticks).
-    pub(super) async fn cron_workflows(&self) -> Result<ApiResource, DeployError> {
-        let group = kube::discovery::group(&self.client, "argoproj.io")
-            .await
-            .map_err(|e| self.classify(e, "discover", "apigroups", "argoproj.io"))?;
-        group
-            .recommended_kind("CronWorkflow")
-            .map(|(ar, _)| ar)
-            .ok_or_else(|| DeployError::ArgoMissing { url: self.url.clone() })
     }
 
     /// Fails with [`DeployError::NamespaceMissing`] if the server says the namespace does not

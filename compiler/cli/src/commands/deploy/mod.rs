@@ -85,7 +85,8 @@ async fn deploy(
 ) -> Outcome {
     use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-    let (templates, workflows) = cluster.argo().await?;
+    let argo = cluster.argo().await?;
+    let (templates, workflows) = (argo.templates, argo.workflows);
     cluster.check_namespace().await?;
     let dry = if args.dry_run { " (dry run)" } else { "" };
     let resources = [
@@ -106,7 +107,7 @@ async fn deploy(
         );
     }
     if let Some(cron) = cron {
-        let resource = cluster.cron_workflows().await?;
+        let resource = argo.cron.ok_or_else(|| DeployError::ArgoMissing { url: cluster.url.clone() })?;
         let stored = cluster.apply(&resource, cron, args.dry_run).await?;
         eprintln!(
             "applied CronWorkflow {}/{} at version {}{dry}",
@@ -130,7 +131,7 @@ pub(crate) fn status(args: StatusArgs) -> Outcome {
     report::runtime(Threads::One)?.block_on(async {
         let run = async {
             let cluster = cluster::connect(args.context.as_deref(), args.namespace.as_deref()).await?;
-            let (_, workflows) = cluster.argo().await?;
+            let workflows = cluster.argo().await?.workflows;
             let api = cluster.workflows(&workflows);
             let Some(name) = &args.name else {
                 let selector = "app.kubernetes.io/managed-by=pipe";

@@ -64,8 +64,8 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     let pipeline = analysis.pipeline();
     let url = inputs::store_url(args.store.as_deref(), pipeline, &args.file);
     let runtime = report::runtime(Threads::One)?;
+    let store = Store::open(&url, false)?;
     let records = runtime.block_on(async {
-        let store = Store::open(&url, false)?;
         // Oldest first, by when each record was written (cluster runs' ids are not times).
         let mut ids = store.run_ids().await?;
         ids.reverse();
@@ -101,7 +101,7 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
         Ok(out)
     })?;
     if let Some(datum) = &args.logs {
-        return print_logs(&runtime, &url, &records, datum);
+        return print_logs(&runtime, &store, &records, datum);
     }
     // Two runs named: what changed. (Two runs *listed* are a list: comparing whenever exactly two
     // records were found turned `pipe log FILE` and `--table` of a pipeline run twice into a diff.)
@@ -147,10 +147,7 @@ pub(crate) fn run(args: LogArgs) -> Outcome {
     } else {
         records.iter().for_each(line);
         if pipeline.trigger.is_some() {
-            let last = runtime.block_on(async {
-                let store = Store::open(&url, false)?;
-                Ok::<_, Failure>(pipe_runtime::trigger::last(&store, &pipeline.name).await?)
-            })?;
+            let last = runtime.block_on(pipe_runtime::trigger::last(&store, &pipeline.name))?;
             match last {
                 Some(c) => println!(
                     "last trigger check {} by run {}: {}, {}",
@@ -219,7 +216,7 @@ async fn named_run(store: &Store, ids: &[String], pipeline: &str, name: &str) ->
 }
 
 /// The stored logs of every datum of the run named `datum` (label, or a prefix of its key).
-fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord], datum: &str) -> Outcome {
+fn print_logs(runtime: &tokio::runtime::Runtime, store: &Store, records: &[RunRecord], datum: &str) -> Outcome {
     let matching: Vec<_> = records
         .iter()
         .flat_map(|r| r.stages.iter().flat_map(move |s| s.datums.iter().map(move |d| (s, d))))
@@ -232,7 +229,6 @@ fn print_logs(runtime: &tokio::runtime::Runtime, url: &str, records: &[RunRecord
         ));
     }
     runtime.block_on(async {
-        let store = Store::open(url, false)?;
         for (stage, d) in matching {
             println!("== stage `{}`, datum `{}` ({})", stage.name, d.datum, d.status);
             // A datum reused from the stage index has its logs in its cache entry.

@@ -5,8 +5,9 @@
 //! run's store, under a new run id that the run then uses, so a check and its run share one id
 //! and the claims are the cluster's (a laptop watching and a cluster polling one store start one
 //! run per set of commits between them). A failed run or an unreachable store is reported and the
-//! watch goes on; with `--checks N` it ends after N checks, exiting 1 if any run failed. Does not
-//! re-read the pipeline file between checks.
+//! watch goes on; with `--checks N` it ends after N checks, exiting 1 if any run failed. The
+//! trigger (which inputs, how often) is read once, when the watch starts; each run reads the
+//! pipeline file as it is then.
 
 use super::{RunArgs, run_once};
 use crate::files::checked;
