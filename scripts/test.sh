@@ -15,6 +15,9 @@ apt_install() {
   apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
 }
 
+# CI builds once from a clean clone: incremental caches would only fill its disk (3.5 GB).
+[ "${CI:-}" = true ] && export CARGO_INCREMENTAL=0
+
 step "tools"
 # neovim: the editor end-to-end test; libclang-dev: building tree-sitter-cli; bubblewrap: the
 # cluster stand-in's containers (tests/src/sandbox.rs); procps: `kill` and `pgrep`, which end and

@@ -130,6 +130,65 @@ fn a_put_killed_midway_leaves_the_previous_commit_and_a_retry_succeeds() {
     assert_eq!(walk_count(&out2), 49);
 }
 
+/// Puts of small files (packed, see the store's `pack` module) killed at random points: after each
+/// kill the store checks clean (no commit names an object that is not whole, in a pack or loose),
+/// the branch is where a finished put left it, and the next put completes and reads back exactly.
+#[test]
+fn puts_of_small_files_killed_at_random_points_leave_the_store_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("store");
+    let src = tmp.path().join("src");
+    let mut rng = fastrand::Rng::with_seed(23);
+    let write_all = |round: u64, rng: &mut fastrand::Rng| {
+        for i in 0..3000u64 {
+            write_file(
+                &src,
+                &format!("s/{:02}/{i:04}.bin", i % 50),
+                &random_bytes(rng.usize(100..8000), 10_000 * round + i),
+            );
+        }
+    };
+    ok(cmd(&store, &["init", "ds"]));
+    write_all(0, &mut rng);
+    let started = Instant::now();
+    ok(cmd(&store, &["put", "ds", src.to_str().expect("utf-8")]));
+    // Kills land anywhere in a put as long as the first.
+    let took = started.elapsed().as_millis() as u64;
+    let mut killed = 0;
+    for round in 1..=8u64 {
+        write_all(round, &mut rng);
+        let mut child = cmd(&store, &["put", "ds", src.to_str().expect("utf-8")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(rng.u64(1..took.max(2))));
+        child.kill().expect("SIGKILL");
+        if child.wait().expect("wait").signal() == Some(9) {
+            killed += 1;
+        }
+        let got = tmp.path().join(format!("got{round}"));
+        ok(cmd(&store, &["get", "ds", got.to_str().expect("utf-8")]));
+        assert_eq!(walk_count(&got), 3000, "the head reads back whole after round {round}");
+        let fsck = run(cmd(&store, &["fsck"]));
+        assert!(fsck.status.success(), "after round {round}: {}", String::from_utf8_lossy(&fsck.stdout));
+    }
+    assert!(killed >= 4, "only {killed} of 8 puts were killed before they finished");
+    assert!(walk_count(&store.join("packs")) > 0, "small files were packed");
+    ok(cmd(&store, &["put", "ds", src.to_str().expect("utf-8")]));
+    let out = tmp.path().join("out");
+    ok(cmd(&store, &["get", "ds", out.to_str().expect("utf-8")]));
+    assert_eq!(walk_count(&out), 3000);
+    for i in (0..3000).step_by(97) {
+        let path = format!("s/{:02}/{i:04}.bin", i % 50);
+        assert_eq!(
+            std::fs::read(out.join(&path)).expect("got"),
+            std::fs::read(src.join(&path)).expect("src"),
+            "{path}"
+        );
+    }
+}
+
 /// Puts killed at random points leave half-written objects (`KEY#N`, object_store's staging
 /// names) that nothing reused or removed: 21 files, 6 MiB after 210 kills. The next put, alone in
 /// the store, collects them; one running beside a live put leaves them alone.

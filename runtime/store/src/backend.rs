@@ -40,6 +40,8 @@ pub struct Backend {
     local: Option<Arc<LocalWriters>>,
     /// `verify`'s memo of the objects recorded as damaged, read once per process.
     pub(crate) damage: Arc<std::sync::Mutex<Option<std::collections::HashSet<pipe_spec::Hash>>>>,
+    /// `pack`'s memo of where packed objects are.
+    pub(crate) packs: Arc<std::sync::Mutex<crate::pack::Known>>,
 }
 
 #[derive(Debug)]
@@ -100,7 +102,7 @@ impl Backend {
             }
         };
         let local = folder.map(|root| Arc::new(LocalWriters { root, entered: std::sync::Mutex::new(None) }));
-        Ok(Backend { inner, writer, url: url.to_owned(), remote, local, damage: Arc::default() })
+        Ok(Backend { inner, writer, url: url.to_owned(), remote, local, damage: Arc::default(), packs: Arc::default() })
     }
 
     /// The URL the store was opened with.
@@ -122,6 +124,11 @@ impl Backend {
             Err(e) => return Err(self.error("read", key, &e)),
         };
         got.bytes().await.map(Some).map_err(|e| self.error("read", key, &e))
+    }
+
+    /// Bytes `range` of the object at `key`; an error when it has no such bytes or is missing.
+    pub async fn get_range(&self, key: &Key, range: std::ops::Range<u64>) -> Result<Bytes> {
+        self.inner.get_range(key, range).await.map_err(|e| self.error("read", key, &e))
     }
 
     /// Whether an object exists at `key`.

@@ -6,7 +6,6 @@
 //! a chunk is only cut once at least `MAX` bytes after its start are in memory (or the stream has
 //! ended), which is all FastCDC ever looks at. Does no IO besides reading.
 
-use bytes::Bytes;
 use fastcdc::v2020::FastCDC;
 use pipe_spec::{ChunkRef, Hash};
 use std::io::{self, Read};
@@ -26,8 +25,9 @@ const SEGMENT: usize = 16 * MAX;
 ///
 /// `buffer` is where the bytes are read. Pass the same one for every file a thread reads: its
 /// pages are then reused instead of being faulted in fresh for each file, which cost as much as
-/// chunking itself (the `chunking` bench). Each chunk is handed to `emit` as a copy of its bytes,
-/// so the buffer always comes back (empty, with its capacity): when chunks were slices of it,
+/// chunking itself (the `chunking` bench). Each chunk is lent to `emit` as a slice of the buffer,
+/// which copies what it keeps (a new object's bytes, not those of one already stored), so the
+/// buffer always comes back (empty, with its capacity): when chunks were shared slices of it,
 /// taking it back as a `Vec` lost its capacity whenever a slice had been taken, and every small
 /// file then faulted in a fresh buffer (a fifth of a 10,000-file put went to zeroing new pages).
 pub fn chunk<E>(
@@ -35,7 +35,7 @@ pub fn chunk<E>(
     size_hint: u64,
     buffer: &mut Vec<u8>,
     io_error: impl Fn(io::Error) -> E,
-    mut emit: impl FnMut(ChunkRef, Bytes) -> Result<(), E>,
+    mut emit: impl FnMut(ChunkRef, &[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
     let buf = buffer;
     buf.clear();
@@ -52,7 +52,7 @@ pub fn chunk<E>(
                 break;
             }
             let bytes = &buf[c.offset..c.offset + c.length];
-            emit(ChunkRef { hash: Hash::of(bytes), size: c.length as u64 }, Bytes::copy_from_slice(bytes))?;
+            emit(ChunkRef { hash: Hash::of(bytes), size: c.length as u64 }, bytes)?;
             consumed = c.offset + c.length;
         }
         // What is left is the start of the next chunk: moved to the front of the buffer.
@@ -85,7 +85,7 @@ mod tests {
             &mut Vec::new(),
             |e| e,
             |c, b| {
-                assert_eq!(c.hash, Hash::of(&b));
+                assert_eq!(c.hash, Hash::of(b));
                 out.push(c);
                 Ok(())
             },
@@ -152,7 +152,7 @@ mod tests {
             &mut buffer,
             |e| e,
             |_, b| {
-                kept.push(b);
+                kept.push(b.to_vec());
                 Ok(())
             },
         )

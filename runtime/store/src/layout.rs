@@ -3,6 +3,9 @@
 //! ```text
 //! repos/<repo>                              marker: the repo exists (RepoRecord)
 //! objects/<h[..2]>/<h>                      a chunk or a small file, named by its blake3 hash
+//! packs/<id[..2]>/<id>                      small objects, one after another (see `pack`); id is
+//!                                           the blake3 hash of the pack's bytes
+//! packindex/<id>                            which object is where in pack id
 //! commits/<repo>/<commit-id>                a manifest, named by its hash
 //! refs/<repo>/heads/<branch>/<seq:020>      the branch's positions, one record per move
 //! refs/<repo>/tags/<tag>                    a tag: written once, never moved
@@ -45,6 +48,19 @@ pub(crate) fn repos() -> Key {
 pub(crate) fn object(hash: &Hash) -> Key {
     let hex = hash.to_hex();
     Key::from(format!("objects/{}/{hex}", &hex[..2]))
+}
+
+pub(crate) fn pack(id: &Hash) -> Key {
+    let hex = id.to_hex();
+    Key::from(format!("packs/{}/{hex}", &hex[..2]))
+}
+
+pub(crate) fn pack_index(id: &Hash) -> Key {
+    Key::from(format!("packindex/{id}"))
+}
+
+pub(crate) fn pack_indexes() -> Key {
+    Key::from("packindex")
 }
 
 pub(crate) fn damaged(hash: &Hash) -> Key {

@@ -18,6 +18,7 @@ mod get;
 mod layout;
 mod leftovers;
 mod manifests;
+mod pack;
 mod put;
 mod refs;
 mod snapshot;

@@ -4,14 +4,14 @@
 //! Takes a folder, the hashes already known to be stored and a stat cache; gives each file's
 //! entry (sorted by path) and what it cost. Files the stat cache vouches for, whose objects are
 //! known, are settled on the calling thread without IO; the rest go to `jobs` threads that check
-//! the store, or read, chunk, hash and write new objects (see `workers`). Makes no commit and
-//! moves no ref.
+//! the store, or read, chunk, hash and write new objects (see `workers`): small ones into packs
+//! (see `pack`), all written before it returns. Makes no commit and moves no ref.
 
 use crate::backend::Backend;
 use crate::error::{Result, StoreError};
 use crate::statcache::StatCache;
 use crate::workers::{Waiter, map_in_threads};
-use crate::{Progress, layout, walk};
+use crate::{Progress, layout, pack, walk};
 use bytes::Bytes;
 use pipe_spec::{ChunkRef, FileEntry, Hash};
 use std::cell::RefCell;
@@ -50,6 +50,8 @@ struct Job {
     cache: Mutex<StatCache>,
     counters: Counters,
     progress: Arc<dyn Progress>,
+    /// Small new objects, written as packs.
+    packer: pack::Packer,
 }
 
 /// Stores every file under `dir` (objects only) and gives their entries. `known` holds hashes
@@ -72,6 +74,7 @@ pub(crate) async fn snapshot(
         cache: Mutex::new(StatCache::load(stat_cache)),
         counters: Counters::default(),
         progress,
+        packer: pack::Packer::default(),
     };
     let dir = dir.to_owned();
     let (job, files) = tokio::task::spawn_blocking(move || {
@@ -126,6 +129,14 @@ fn store_files(job: &Job, found: Vec<walk::Found>, jobs: usize) -> Result<Vec<Fi
         }
     }
     let stored = map_in_threads(&work, jobs, |(_, f, cached)| store_file(job, f, cached.as_ref()))?;
+    let rest = job.packer.rest();
+    if rest.len() >= pack::PACK_AT_LEAST {
+        job.waiter.wait(pack::write(&job.backend, rest))?;
+    } else {
+        for (hash, bytes) in rest.objects() {
+            job.waiter.wait(job.backend.put(&layout::object(&hash), bytes))?;
+        }
+    }
     for ((i, _, _), entry) in work.iter().zip(stored) {
         entries[*i] = Some(entry);
     }
@@ -147,11 +158,22 @@ fn store_file(job: &Job, f: &walk::Found, cached: Option<&FileEntry>) -> Result<
 fn all_stored(job: &Job, objects: &[ChunkRef]) -> Result<bool> {
     for c in objects {
         let known = job.known.lock().expect("known lock").contains(&c.hash);
-        if job.damaged.contains(&c.hash) || !known && !job.waiter.wait(job.backend.exists(&layout::object(&c.hash)))? {
+        if job.damaged.contains(&c.hash) || !known && !stored(job, c)? {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// Whether the store holds object `c`, packed or under its own key.
+fn stored(job: &Job, c: &ChunkRef) -> Result<bool> {
+    if c.size < pack::SMALL {
+        job.waiter.wait(pack::list_once(&job.backend))?;
+        if pack::place(&job.backend, &c.hash).is_some() {
+            return Ok(true);
+        }
+    }
+    job.waiter.wait(job.backend.exists(&layout::object(&c.hash)))
 }
 
 thread_local! {
@@ -164,20 +186,28 @@ fn read_file(job: &Job, f: &walk::Found) -> Result<FileEntry> {
     let mut chunks = Vec::new();
     let io = |source| StoreError::Io { path: f.abs.clone(), source };
     let read = |buffer: &mut Vec<u8>| {
-        crate::chunk::chunk(file, f.meta.len(), buffer, io, |c, bytes: Bytes| {
-            let known = job.known.lock().expect("known lock").contains(&c.hash);
-            if !known {
-                let key = layout::object(&c.hash);
+        crate::chunk::chunk(file, f.meta.len(), buffer, io, |c, bytes: &[u8]| {
+            // Claimed before it is written, so two threads holding the same bytes write them once.
+            let claimed = job.known.lock().expect("known lock").insert(c.hash);
+            if claimed {
                 let repair = job.damaged.contains(&c.hash);
-                if repair || !job.waiter.wait(job.backend.exists(&key))? {
-                    job.waiter.wait(job.backend.put(&key, bytes))?;
-                    job.counters.objects_written.fetch_add(1, Ordering::Relaxed);
-                    job.counters.bytes_written.fetch_add(c.size, Ordering::Relaxed);
+                let write = repair || !stored(job, &c)?;
+                if write && c.size < pack::SMALL && !repair {
+                    if let Some(full) = job.packer.add(c.hash, bytes) {
+                        job.waiter.wait(pack::write(&job.backend, full))?;
+                    }
+                } else if write {
+                    // A repair goes under the object's own key, which readers try when the packed
+                    // copy is damaged.
+                    job.waiter.wait(job.backend.put(&layout::object(&c.hash), Bytes::copy_from_slice(bytes)))?;
                 }
                 if repair {
                     job.waiter.wait(crate::verify::unmark(&job.backend, &c.hash))?;
                 }
-                job.known.lock().expect("known lock").insert(c.hash);
+                if write {
+                    job.counters.objects_written.fetch_add(1, Ordering::Relaxed);
+                    job.counters.bytes_written.fetch_add(c.size, Ordering::Relaxed);
+                }
             }
             job.progress.advance(c.size);
             chunks.push(c);

@@ -1,6 +1,8 @@
 //! Finding damaged objects and getting them rewritten (`pipe data fsck`, and every read).
 //!
-//! Takes a store; gives each object read back checked against its hash ([`read_object`]), and a
+//! Takes a store; gives each object read back checked against its hash ([`read_object`]; from its
+//! pack when it is packed, see `pack`, else from its own key, which is also where a repair of a
+//! packed object goes), and a
 //! full check of every object that commits and cache entries refer to ([`fsck`]). A damaged object
 //! (its bytes do not hash to its name, or it is gone) is recorded under `damaged/<hash>`, in the
 //! store, so that whoever next puts a folder holding those bytes rewrites the object, even when
@@ -11,29 +13,64 @@
 
 use crate::backend::Backend;
 use crate::error::{Result, StoreError};
-use crate::layout;
 use crate::workers::{Waiter, map_in_threads};
+use crate::{layout, pack};
 use bytes::Bytes;
 use pipe_spec::{CacheEntry, ChunkRef, CommitId, FileEntry, Hash};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
-/// Reads object `c` of the file at `path`, checking its hash and size. A damaged object is
-/// recorded (best effort) before the error is returned.
+/// Reads object `c` of the file at `path`, checking its hash and size: from its pack when it is
+/// packed, else (or when the packed copy is damaged) from its own key, where a repair writes it.
+/// A damaged object is recorded (best effort) before the error is returned.
 pub(crate) async fn read_object(backend: &Backend, c: &ChunkRef, path: &str) -> Result<Bytes> {
-    let damage = match backend.get(&layout::object(&c.hash)).await? {
-        None => StoreError::MissingObject { hash: c.hash, path: path.into() },
-        Some(bytes) => {
-            let actual = Hash::of(&bytes);
-            if actual == c.hash && bytes.len() as u64 == c.size {
-                return Ok(bytes);
-            }
-            let detail = format!("its bytes hash to {} ({} bytes, {} expected)", actual.short(12), bytes.len(), c.size);
-            StoreError::Corrupt { hash: c.hash, path: path.into(), detail }
+    let small = c.size < pack::SMALL;
+    let mut damage = None;
+    if small && let Some(place) = pack::place(backend, &c.hash) {
+        match from_pack(backend, c, place, path).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => damage = Some(e),
         }
-    };
+    }
+    if let Some(bytes) = backend.get(&layout::object(&c.hash)).await? {
+        match checked(c, bytes, path) {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => damage = Some(e),
+        }
+    } else if small && damage.is_none() {
+        // Packed by another process since this one last looked, perhaps.
+        pack::refresh(backend).await?;
+        if let Some(place) = pack::place(backend, &c.hash) {
+            match from_pack(backend, c, place, path).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => damage = Some(e),
+            }
+        }
+    }
     let _ = mark(backend, &c.hash).await;
-    Err(damage)
+    Err(damage.unwrap_or_else(|| StoreError::MissingObject { hash: c.hash, path: path.into() }))
+}
+
+/// Object `c` from its place in a pack, checked.
+async fn from_pack(backend: &Backend, c: &ChunkRef, place: pack::Place, path: &str) -> Result<Bytes> {
+    match pack::read(backend, place, c.size).await {
+        Ok(bytes) => checked(c, bytes, path),
+        Err(why) => Err(StoreError::Corrupt {
+            hash: c.hash,
+            path: path.into(),
+            detail: format!("its pack {} could not give its bytes: {why}", place.pack.short(12)),
+        }),
+    }
+}
+
+/// `bytes` if they are object `c`; else the damage they show.
+fn checked(c: &ChunkRef, bytes: Bytes, path: &str) -> Result<Bytes> {
+    let actual = Hash::of(&bytes);
+    if actual == c.hash && bytes.len() as u64 == c.size {
+        return Ok(bytes);
+    }
+    let detail = format!("its bytes hash to {} ({} bytes, {} expected)", actual.short(12), bytes.len(), c.size);
+    Err(StoreError::Corrupt { hash: c.hash, path: path.into(), detail })
 }
 
 /// Records that object `hash` is damaged.

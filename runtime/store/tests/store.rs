@@ -176,6 +176,83 @@ async fn damage_is_detected_on_read_with_the_path(store: Store) {
     assert!(matches!(store.manifest("ds", v.commit).await, Err(StoreError::BadCommit { .. })));
 }
 
+/// Small files go into packs (`pack`): one pack and index for 300 small files, none under its own
+/// key; a second process finds them through the index (its get reads them back, its put into
+/// another repo writes nothing), a damaged byte in the pack is caught by the hash check, named by
+/// path, reported by fsck and rewritten by the next put; an index that is garbage locates nothing
+/// and fails reads with "missing", never a panic.
+async fn small_files_are_packed_shared_and_checked(open: &dyn Fn() -> Store) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut small = Vec::new();
+    for i in 0..300 {
+        // Every tenth file repeats the one before it: stored once.
+        let bytes = if i % 10 == 9 {
+            small.last().cloned().expect("one before")
+        } else {
+            random_bytes(rng.usize(100..4000), i)
+        };
+        write_file(&src, &format!("s/{i:03}.bin"), &bytes);
+        small.push(bytes);
+    }
+    write_file(&src, "big.bin", &random_bytes(600 * 1024, 7));
+    let store = open();
+    store.init("ds").await.expect("init");
+    let put = store.put_dir("ds", &src, &opts("v"), quiet()).await.expect("put");
+    let (packs, indexes) = (keys(&store, "packs").await, keys(&store, "packindex").await);
+    assert_eq!((packs.len(), indexes.len()), (1, 1), "{packs:?} {indexes:?}");
+    let m = store.manifest("ds", put.commit).await.expect("manifest");
+    let big_objects = m.files.iter().find(|f| f.path == "big.bin").expect("big").objects().len();
+    assert_eq!(put.objects_written as usize, 270 + big_objects, "30 repeats stored once");
+    assert_eq!(keys(&store, "objects").await.len(), big_objects, "only the big file's chunks are loose");
+
+    let other = open();
+    let out = tmp.path().join("out");
+    other.get_dir(&m, &out, &Filter::all(), &GetOptions::fresh(4), quiet()).await.expect("get");
+    assert_eq!(tree(&out), tree(&src));
+    other.init("copy").await.expect("init");
+    let copy = other.put_dir("copy", &src, &opts("copy"), quiet()).await.expect("put");
+    assert_eq!(copy.objects_written, 0, "found in the other process's pack");
+
+    // One byte of file 042 damaged inside the pack.
+    let pack_key = object_store::path::Path::from(packs[0].clone());
+    let mut bytes = store.backend().get(&pack_key).await.expect("read").expect("pack").to_vec();
+    let at = bytes.windows(small[42].len()).position(|w| w == small[42]).expect("packed") + 5;
+    bytes[at] ^= 1;
+    store.backend().put(&pack_key, bytes.into()).await.expect("damage");
+    let err = open()
+        .get_dir(&m, &tmp.path().join("o2"), &Filter::all(), &GetOptions::fresh(4), quiet())
+        .await
+        .expect_err("corrupt");
+    assert!(matches!(&err, StoreError::Corrupt { path, .. } if path == "s/042.bin"), "{err}");
+    let report = open().fsck(&[], 4).await.expect("fsck");
+    assert_eq!(report.damaged.len(), 1, "{report:?}");
+    let repair = open().put_dir("ds", &src, &opts("again"), quiet()).await.expect("put");
+    assert_eq!((repair.changed, repair.objects_written), (false, 1), "the damaged object is written again");
+    let out3 = tmp.path().join("o3");
+    open().get_dir(&m, &out3, &Filter::all(), &GetOptions::fresh(4), quiet()).await.expect("repaired");
+    assert_eq!(tree(&out3), tree(&src));
+    let report = open().fsck(&[], 4).await.expect("fsck");
+    assert!(report.damaged.is_empty(), "the put cleared the record: {report:?}");
+
+    // An index that is garbage: its objects are missing (the repaired one is loose and still read).
+    let index_key = object_store::path::Path::from(indexes[0].clone());
+    store.backend().put(&index_key, bytes::Bytes::from_static(b"pipe-pack-index-1\n\xff")).await.expect("garble");
+    let err = open()
+        .get_dir(&m, &tmp.path().join("o4"), &Filter::all(), &GetOptions::fresh(1), quiet())
+        .await
+        .expect_err("missing");
+    assert!(matches!(&err, StoreError::MissingObject { path, .. } if path.starts_with("s/")), "{err}");
+    let report = open().fsck(&["ds".into()], 4).await.expect("fsck");
+    assert_eq!(report.damaged.len(), 269, "every small object but the repaired one");
+}
+
+async fn keys(store: &Store, prefix: &str) -> Vec<String> {
+    let listed = store.backend().list(&object_store::path::Path::from(prefix)).await.expect("list");
+    listed.iter().map(ToString::to_string).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -183,6 +260,7 @@ async fn local_folder() {
     commits_snapshots_diffs_and_tags(open("a")).await;
     a_lost_race_is_a_conflict_and_loses_nothing(open("b")).await;
     damage_is_detected_on_read_with_the_path(open("c")).await;
+    small_files_are_packed_shared_and_checked(&|| open("d")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,6 +269,7 @@ async fn in_memory() {
     commits_snapshots_diffs_and_tags(open("a")).await;
     a_lost_race_is_a_conflict_and_loses_nothing(open("b")).await;
     damage_is_detected_on_read_with_the_path(open("c")).await;
+    small_files_are_packed_shared_and_checked(&|| open("d")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,6 +279,7 @@ async fn s3_compatible_server() {
     commits_snapshots_diffs_and_tags(open("a")).await;
     a_lost_race_is_a_conflict_and_loses_nothing(open("b")).await;
     damage_is_detected_on_read_with_the_path(open("c")).await;
+    small_files_are_packed_shared_and_checked(&|| open("d")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
