@@ -116,6 +116,11 @@ impl Packer {
     /// Adds an object; gives a full pack for the caller to [`write`] when this one filled it.
     pub(crate) fn add(&self, hash: Hash, bytes: &[u8]) -> Option<Pending> {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if p.bytes.capacity() == 0 {
+            // Room for a whole pack at once: growing by doubling zeroed and copied twice the
+            // pack's bytes, 44% of a put of 10,000 small files (`perf`: `clear_page_erms`).
+            p.bytes.reserve_exact(PACK_BYTES + SMALL as usize);
+        }
         let offset = p.bytes.len() as u64;
         p.entries.push((hash, offset, bytes.len() as u64));
         p.bytes.extend_from_slice(bytes);
