@@ -131,7 +131,7 @@ fn store_files(job: &Job, found: Vec<walk::Found>, jobs: usize) -> Result<Vec<Fi
     let stored = map_in_threads(&work, jobs, |(_, f, cached)| store_file(job, f, cached.as_ref()))?;
     let rest = job.packer.rest();
     if rest.len() >= pack::PACK_AT_LEAST {
-        job.waiter.wait(pack::write(&job.backend, rest))?;
+        job.waiter.wait(job.packer.write(&job.backend, rest))?;
     } else {
         for (hash, bytes) in rest.objects() {
             job.waiter.wait(job.backend.put(&layout::object(&hash), bytes))?;
@@ -194,7 +194,7 @@ fn read_file(job: &Job, f: &walk::Found) -> Result<FileEntry> {
                 let write = repair || !stored(job, &c)?;
                 if write && c.size < pack::SMALL && !repair {
                     if let Some(full) = job.packer.add(c.hash, bytes) {
-                        job.waiter.wait(pack::write(&job.backend, full))?;
+                        job.waiter.wait(job.packer.write(&job.backend, full))?;
                     }
                 } else if write {
                     // A repair goes under the object's own key, which readers try when the packed
