@@ -7,8 +7,8 @@
 //! before any manifest names its objects: a killed writer leaves at most a pack nobody indexes.
 //! Objects keep their names: manifests still name objects by hash only, every read is checked
 //! against that hash, and a loose `objects/<h>` (what a repair writes) is as good a copy as a
-//! packed one. A snapshot with fewer than [`PACK_AT_LEAST`] small objects writes them loose, so
-//! the runtime's many small snapshots (a datum's outputs) make no tiny packs.
+//! packed one. The small objects left at a snapshot's end, when fewer than [`PACK_AT_LEAST`], are
+//! written loose, so the runtime's many small snapshots (a datum's outputs) make no tiny packs.
 //!
 //! What it costs readers: the first packed object a process reads (or a writer's first small
 //! object) loads every pack index, one listing and one read per pack (48 bytes per object); after

@@ -191,20 +191,17 @@ fn read_file(job: &Job, f: &walk::Found) -> Result<FileEntry> {
             let claimed = job.known.lock().expect("known lock").insert(c.hash);
             if claimed {
                 let repair = job.damaged.contains(&c.hash);
-                let write = repair || !stored(job, &c)?;
-                if write && c.size < pack::SMALL && !repair {
-                    if let Some(full) = job.packer.add(c.hash, bytes) {
+                if repair || !stored(job, &c)? {
+                    if repair || c.size >= pack::SMALL {
+                        // A repair goes under the object's own key, which readers try when the
+                        // packed copy is damaged.
+                        job.waiter.wait(job.backend.put(&layout::object(&c.hash), Bytes::copy_from_slice(bytes)))?;
+                    } else if let Some(full) = job.packer.add(c.hash, bytes) {
                         job.waiter.wait(job.packer.write(&job.backend, full))?;
                     }
-                } else if write {
-                    // A repair goes under the object's own key, which readers try when the packed
-                    // copy is damaged.
-                    job.waiter.wait(job.backend.put(&layout::object(&c.hash), Bytes::copy_from_slice(bytes)))?;
-                }
-                if repair {
-                    job.waiter.wait(crate::verify::unmark(&job.backend, &c.hash))?;
-                }
-                if write {
+                    if repair {
+                        job.waiter.wait(crate::verify::unmark(&job.backend, &c.hash))?;
+                    }
                     job.counters.objects_written.fetch_add(1, Ordering::Relaxed);
                     job.counters.bytes_written.fetch_add(c.size, Ordering::Relaxed);
                 }
