@@ -64,8 +64,17 @@ fn run_on_shim(dir: &Path, run: &str) -> Vec<(String, usize)> {
 }
 
 fn example(tmp: &Path, name: &str) -> PathBuf {
+    example_with(tmp, name, 0)
+}
+
+/// The mnist example with `extra` small files beside its data (under `data/notes/`, which no glob
+/// reads): 32 or more make its put pack every small file, the shards' inputs included.
+fn example_with(tmp: &Path, name: &str, extra: usize) -> PathBuf {
     let dir = tmp.join(name);
     copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mnist"), &dir);
+    for i in 0..extra {
+        pipe_tests::write_file(&dir, &format!("data/notes/{i:03}.txt"), format!("note {i}\n").as_bytes());
+    }
     let text = std::fs::read_to_string(dir.join("pipeline.pipe")).expect("read");
     std::fs::write(dir.join("pipeline.pipe"), text.replace("@ \"v2\"", "")).expect("write");
     pipe(&dir, &["data", "--store", ".pipe", "init", "mnist"]);
@@ -121,6 +130,27 @@ fn the_shim_computes_what_pipe_run_computes_and_schedules_only_changed_datums() 
         [("preprocess".into(), 1), ("train".into(), 1), ("evaluate".into(), 2)],
         "one changed datum schedules one shard, not three"
     );
+}
+
+/// Inputs stored in packs (see the store's `pack`) are read by the shim's shards as by `pipe run`:
+/// the same outputs, and a second run schedules nothing.
+#[test]
+fn packed_inputs_are_read_by_the_shim_as_by_pipe_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cluster = example_with(tmp.path(), "cluster", 40);
+    let local = example_with(tmp.path(), "local", 40);
+    let packs = std::fs::read_dir(cluster.join(".pipe/packs")).map(Iterator::count).unwrap_or(0);
+    assert!(packs > 0, "the input's small files were packed");
+    assert!(!cluster.join(".pipe/objects").exists(), "and none is stored loose");
+
+    pipe(&cluster, &["compile", "pipeline.pipe", "--target", "spec", "-o", "spec"]);
+    assert_eq!(run_on_shim(&cluster, "run-1"), [("preprocess".into(), 3), ("train".into(), 1), ("evaluate".into(), 2)]);
+    pipe(&local, &["run", "pipeline.pipe"]);
+    for stage in ["preprocess", "train", "evaluate"] {
+        let repo = format!("pipeline.{stage}");
+        assert_eq!(files_of(&cluster, &repo), files_of(&local, &repo), "{stage}: same outputs as `pipe run`");
+    }
+    assert_eq!(run_on_shim(&cluster, "run-2"), [("preprocess".into(), 0), ("train".into(), 0), ("evaluate".into(), 0)]);
 }
 
 /// A plan and a commit with nothing to do read the stage index (one object, written by the
