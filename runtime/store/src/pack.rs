@@ -30,7 +30,7 @@ pub(crate) const SMALL: u64 = crate::chunk::MIN as u64;
 /// A pack is written once it holds this many bytes.
 const PACK_BYTES: usize = 8 << 20;
 /// A snapshot's last small objects, when fewer than this, are written loose.
-pub(crate) const PACK_AT_LEAST: usize = 32;
+const PACK_AT_LEAST: usize = 32;
 /// The first line of every pack index.
 const MAGIC: &[u8] = b"pipe-pack-index-1\n";
 /// Bytes per index entry: hash, offset, size.
@@ -143,23 +143,19 @@ impl Packer {
         Ok(id)
     }
 
-    /// What is left once every file is read.
-    pub(crate) fn rest(&self) -> Pending {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
-impl Pending {
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Each object's hash and bytes, to write them loose.
-    pub(crate) fn objects(&self) -> impl Iterator<Item = (Hash, Bytes)> + '_ {
-        let all = Bytes::copy_from_slice(&self.bytes);
-        self.entries
-            .iter()
-            .map(move |&(hash, offset, size)| (hash, all.slice(offset as usize..(offset + size) as usize)))
+    /// Writes what is left once every file is read: as a pack, or loose when there are fewer than
+    /// [`PACK_AT_LEAST`] objects.
+    pub(crate) async fn finish(&self, backend: &Backend) -> Result<()> {
+        let rest = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if rest.entries.len() >= PACK_AT_LEAST {
+            self.write(backend, rest).await?;
+            return Ok(());
+        }
+        for &(hash, offset, size) in &rest.entries {
+            let bytes = Bytes::copy_from_slice(&rest.bytes[offset as usize..(offset + size) as usize]);
+            backend.put(&layout::object(&hash), bytes).await?;
+        }
+        Ok(())
     }
 }
 
@@ -244,8 +240,10 @@ mod tests {
         assert_eq!(place(&backend, &Hash::of(&3u32.to_le_bytes())).map(|p| p.pack), Some(id));
     }
 
-    #[test]
-    fn a_packer_hands_over_a_full_pack_and_keeps_the_rest() {
+    #[tokio::test]
+    async fn a_packer_hands_over_a_full_pack_and_writes_a_short_rest_loose() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = Backend::open(dir.path().to_str().expect("utf-8"), true).expect("local store");
         let packer = Packer::default();
         let object = vec![7u8; 100 * 1024];
         let mut full = Vec::new();
@@ -253,11 +251,14 @@ mod tests {
             full.extend(packer.add(Hash::of(&i.to_le_bytes()), &object));
         }
         assert_eq!(full.len(), 1, "8 MiB of 100 KiB objects is one pack");
-        assert_eq!(full[0].len(), 82);
-        let rest = packer.rest();
-        assert_eq!(rest.len(), 18);
-        let loose: Vec<(Hash, Bytes)> = rest.objects().collect();
-        assert!(loose.iter().all(|(_, b)| b.len() == object.len()));
-        assert_eq!(packer.rest().len(), 0);
+        assert_eq!(full[0].entries.len(), 82);
+        assert_eq!(packer.pending.lock().expect("lock").entries.len(), 18);
+        packer.finish(&backend).await.expect("written");
+        for i in 82u32..100 {
+            let loose = backend.get(&layout::object(&Hash::of(&i.to_le_bytes()))).await.expect("read");
+            assert_eq!(loose.map(|b| b.len()), Some(object.len()), "object {i} is loose");
+        }
+        assert!(backend.list(&layout::pack_indexes()).await.expect("list").is_empty(), "no pack for 18 objects");
+        assert!(packer.pending.lock().expect("lock").entries.is_empty());
     }
 }

@@ -129,14 +129,7 @@ fn store_files(job: &Job, found: Vec<walk::Found>, jobs: usize) -> Result<Vec<Fi
         }
     }
     let stored = map_in_threads(&work, jobs, |(_, f, cached)| store_file(job, f, cached.as_ref()))?;
-    let rest = job.packer.rest();
-    if rest.len() >= pack::PACK_AT_LEAST {
-        job.waiter.wait(job.packer.write(&job.backend, rest))?;
-    } else {
-        for (hash, bytes) in rest.objects() {
-            job.waiter.wait(job.backend.put(&layout::object(&hash), bytes))?;
-        }
-    }
+    job.waiter.wait(job.packer.finish(&job.backend))?;
     for ((i, _, _), entry) in work.iter().zip(stored) {
         entries[*i] = Some(entry);
     }

@@ -26,41 +26,40 @@ use std::collections::{BTreeMap, HashSet};
 pub(crate) async fn read_object(backend: &Backend, c: &ChunkRef, path: &str) -> Result<Bytes> {
     let small = c.size < pack::SMALL;
     let mut damage = None;
-    if small && let Some(place) = pack::place(backend, &c.hash) {
-        match from_pack(backend, c, place, path).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(e) => damage = Some(e),
-        }
+    if small && let Some(bytes) = packed(backend, c, path, &mut damage).await {
+        return Ok(bytes);
     }
-    if let Some(bytes) = backend.get(&layout::object(&c.hash)).await? {
-        match checked(c, bytes, path) {
+    match backend.get(&layout::object(&c.hash)).await? {
+        Some(bytes) => match checked(c, bytes, path) {
             Ok(bytes) => return Ok(bytes),
             Err(e) => damage = Some(e),
-        }
-    } else if small && damage.is_none() {
+        },
         // Packed by another process since this one last looked, perhaps.
-        pack::refresh(backend).await?;
-        if let Some(place) = pack::place(backend, &c.hash) {
-            match from_pack(backend, c, place, path).await {
-                Ok(bytes) => return Ok(bytes),
-                Err(e) => damage = Some(e),
+        None if small && damage.is_none() => {
+            pack::refresh(backend).await?;
+            if let Some(bytes) = packed(backend, c, path, &mut damage).await {
+                return Ok(bytes);
             }
         }
+        None => {}
     }
     let _ = mark(backend, &c.hash).await;
     Err(damage.unwrap_or_else(|| StoreError::MissingObject { hash: c.hash, path: path.into() }))
 }
 
-/// Object `c` from its place in a pack, checked.
-async fn from_pack(backend: &Backend, c: &ChunkRef, place: pack::Place, path: &str) -> Result<Bytes> {
-    match pack::read(backend, place, c.size).await {
+/// Object `c` from its pack, checked, if this process knows one holds it; the damage found there
+/// goes to `damage`.
+async fn packed(backend: &Backend, c: &ChunkRef, path: &str, damage: &mut Option<StoreError>) -> Option<Bytes> {
+    let place = pack::place(backend, &c.hash)?;
+    let read = match pack::read(backend, place, c.size).await {
         Ok(bytes) => checked(c, bytes, path),
         Err(why) => Err(StoreError::Corrupt {
             hash: c.hash,
             path: path.into(),
             detail: format!("its pack {} could not give its bytes: {why}", place.pack.short(12)),
         }),
-    }
+    };
+    read.map_err(|e| *damage = Some(e)).ok()
 }
 
 /// `bytes` if they are object `c`; else the damage they show.

@@ -44,7 +44,7 @@ impl Checker<'_> {
             "points" => self.points(c, &positional),
             _ => {
                 if positional.len() < 2 {
-                    self.arity(c, "at least 2", positional.len());
+                    self.arity(c, "at least 2 arguments", positional.len());
                     return None;
                 }
                 let parts: Vec<Option<Datums>> = positional.iter().map(|e| self.datums_arg(e, at)).collect();
@@ -61,15 +61,13 @@ impl Checker<'_> {
         }
     }
 
-    fn arity(&mut self, c: &Call, want: &str, found: usize) {
+    /// E3005 for a call of `c`'s function with `found` positional arguments where it `takes` others
+    /// ("2 arguments", "1 grid"), with how to write it.
+    pub(super) fn arity(&mut self, c: &Call, takes: &str, found: usize) {
         self.diags.push(
-            Diagnostic::new(
-                Code::E3005,
-                c.callee.span,
-                format!("`{}` takes {want} arguments, found {found}", c.callee.name),
-            )
-            .label("wrong number of arguments")
-            .help(usage(&c.callee.name)),
+            Diagnostic::new(Code::E3005, c.callee.span, format!("`{}` takes {takes}, found {found}", c.callee.name))
+                .label("wrong number of arguments")
+                .help(usage(&c.callee.name)),
         );
     }
 
@@ -82,7 +80,7 @@ impl Checker<'_> {
 
     fn glob(&mut self, c: &Call, args: &[&Expr]) -> Option<Datums> {
         let [data, pattern] = args else {
-            self.arity(c, "2", args.len());
+            self.arity(c, "2 arguments", args.len());
             return None;
         };
         let dataset = self.dataset(data);
@@ -363,7 +361,7 @@ impl Checker<'_> {
     /// every argument's datums with equal keys are one datum.
     fn group(&mut self, c: &Call, args: &[&Expr], at: Place<'_>) -> Option<Datums> {
         if args.is_empty() {
-            self.arity(c, "at least 1", 0);
+            self.arity(c, "at least 1 arguments", 0);
             return None;
         }
         let parts: Vec<Option<Datums>> = args.iter().map(|e| self.datums_arg(e, at)).collect();
@@ -406,6 +404,8 @@ fn usage(f: &str) -> String {
     match f {
         "glob" => "Write `glob(DATASET, \"/pattern\")`, e.g. `glob(images, \"/*\")`.".into(),
         "group" => "Write `group(DATUMS, by = \"$1\")`, or `group(A, B, by = [\"$1\", \"$2\"])` with one key per argument.".into(),
+        "sample" => super::sweeps::USAGE_SAMPLE.into(),
+        "points" => super::sweeps::USAGE_POINTS.into(),
         "join" => "Write `join(DATUMS, DATUMS, …)`, optionally with `on = [\"$1\", \"$1\"]` (each argument's key captures, in order) and `outer = [true, false]` (keep an argument's datums that have no partner).".into(),
         other => format!("Write `{other}(DATUMS, DATUMS, …)` with at least two datum expressions."),
     }

@@ -97,15 +97,7 @@ impl Checker<'_> {
     /// `sample(grid(…), n = N, seed = S)`: `n` distinct points of the grid; `seed` defaults to 0.
     pub(super) fn sample(&mut self, c: &Call, positional: &[&Expr], at: Place<'_>) -> Option<Datums> {
         let [inner] = positional else {
-            self.diags.push(
-                Diagnostic::new(
-                    Code::E3005,
-                    c.callee.span,
-                    format!("`sample` takes 1 grid, found {} arguments", positional.len()),
-                )
-                .label("wrong number of arguments")
-                .help(USAGE_SAMPLE),
-            );
+            self.arity(c, "1 grid argument", positional.len());
             return None;
         };
         let named = |name: &str| c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == name));
@@ -161,15 +153,7 @@ impl Checker<'_> {
     /// lists when the stage runs, each giving the listed params (declared ones) their values.
     pub(super) fn points(&mut self, c: &Call, positional: &[&Expr]) -> Option<Datums> {
         let [data, file] = positional else {
-            self.diags.push(
-                Diagnostic::new(
-                    Code::E3005,
-                    c.callee.span,
-                    format!("`points` takes a dataset and a file's path, found {} arguments", positional.len()),
-                )
-                .label("wrong number of arguments")
-                .help(USAGE_POINTS),
-            );
+            self.arity(c, "a dataset and a file's path", positional.len());
             return None;
         };
         let dataset = self.dataset(data);
@@ -385,5 +369,5 @@ const FIXED_FIELDS: [StageField; 8] = [
 ];
 
 const USAGE_GRID: &str = "Write `grid(lr = [0.1, 0.01], wd = [0, 1e-4])`: one axis per declared param, each a list of its values (or a list param).";
-const USAGE_POINTS: &str = "Write `points(DATASET, \"/grid.json\", params = [lr, wd])`: the file (an output of an earlier stage, usually) is a JSON array of points, `[{\"lr\": 0.1, \"wd\": 0}, …]`, read when the stage runs.";
-const USAGE_SAMPLE: &str = "Write `sample(grid(lr = [0.1, 0.03, 0.01], wd = [0, 1e-4]), n = 4, seed = 1)`: `n` distinct points of the grid, chosen by `seed` (a whole number, 0 by default).";
+pub(super) const USAGE_POINTS: &str = "Write `points(DATASET, \"/grid.json\", params = [lr, wd])`: the file (an output of an earlier stage, usually) is a JSON array of points, `[{\"lr\": 0.1, \"wd\": 0}, …]`, read when the stage runs.";
+pub(super) const USAGE_SAMPLE: &str = "Write `sample(grid(lr = [0.1, 0.03, 0.01], wd = [0, 1e-4]), n = 4, seed = 1)`: `n` distinct points of the grid, chosen by `seed` (a whole number, 0 by default).";
