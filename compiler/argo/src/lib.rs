@@ -162,7 +162,10 @@ pub fn compile(
     ];
     // A schedule's ticks each run; a trigger's each check, and run only on new commits. Either
     // way a tick waits for the one before (`Forbid`); a trigger's tick that cannot start within
-    // an interval is dropped, since the next one checks the same commits.
+    // an interval is dropped, since the next one checks the same commits. Argo's cron controller
+    // (`workflow/cron/operator.go`): `enforceRuntimePolicy` skips a tick under `Forbid` while
+    // `status.active` holds a workflow, and `shouldOutstandingWorkflowsBeRun` runs a missed tick
+    // only within `startingDeadlineSeconds` (0 or unset: always), so the deadline is set, not 0.
     let cron = match (&p.schedule, &p.trigger) {
         (Some(schedule), _) => Some((schedule.clone(), None)),
         (None, Some(t)) => Some((poll_schedule(t.poll_seconds), Some(t.poll_seconds))),

@@ -355,7 +355,10 @@ fn hpo_runs_on_the_cluster() {
 /// A pipeline run by new commits, through Argo's path: the CronWorkflow's ticks each run the
 /// `trigger` step (`pipe_runtime::trigger` in the shim), and the `stages` DAG only when it says
 /// `run`. Five replays of one tick start one run; a tick with nothing new is one pod in all; a
-/// new commit runs again; a retried tick (the same workflow) goes ahead.
+/// new commit runs again; a retried tick (the same workflow) goes ahead. The stand-in submits
+/// ticks by hand; what it does not model, Argo's cron controller decides
+/// (`workflow/cron/operator.go`: `Forbid` skips a tick while one is active, a missed tick runs
+/// within `startingDeadlineSeconds`), so the CronWorkflow's fields are asserted here.
 #[test]
 fn a_triggered_pipeline_runs_once_per_new_set_of_commits() {
     let tmp = tempfile::tempdir().expect("tmp");
