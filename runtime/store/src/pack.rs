@@ -226,11 +226,16 @@ mod tests {
         assert_eq!(decode(b""), None);
     }
 
-    #[tokio::test]
-    async fn a_written_pack_s_buffer_is_kept_for_the_next() {
-        // A local store, which writes the bytes and lets go of them (the in-memory one keeps them).
+    /// A local store, which writes the bytes and lets go of them (the in-memory one keeps them).
+    fn local_store() -> (tempfile::TempDir, Backend) {
         let dir = tempfile::tempdir().expect("tempdir");
         let backend = Backend::open(dir.path().to_str().expect("utf-8"), true).expect("local store");
+        (dir, backend)
+    }
+
+    #[tokio::test]
+    async fn a_written_pack_s_buffer_is_kept_for_the_next() {
+        let (_dir, backend) = local_store();
         let packer = Packer::default();
         let object = vec![1u8; 200 * 1024];
         let full = (0u32..50).find_map(|i| packer.add(Hash::of(&i.to_le_bytes()), &object)).expect("a full pack");
@@ -242,8 +247,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_packer_hands_over_a_full_pack_and_writes_a_short_rest_loose() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let backend = Backend::open(dir.path().to_str().expect("utf-8"), true).expect("local store");
+        let (_dir, backend) = local_store();
         let packer = Packer::default();
         let object = vec![7u8; 100 * 1024];
         let mut full = Vec::new();
