@@ -111,8 +111,8 @@ for k, v in med.items():
 print(f"\n1 GiB put: {gib / med['pipe put big']:.2f} GiB/s; b3sum {gib / med['b3sum big']:.2f} GiB/s "
       f"-> {med['b3sum big'] / med['pipe put big'] * 100:.0f}% of b3sum (target >= 50%)")
 ceiling = cpu["chunk_gib_s"] * os.cpu_count()
-print(f"compute ceiling: chunking + hashing at {cpu['chunk_gib_s']:.2f} GiB/s per core in memory (FastCDC alone "
-      f"{cpu['fastcdc_gib_s']:.2f}, blake3 alone {cpu['blake3_gib_s']:.2f}) x {os.cpu_count()} cores = {ceiling:.2f} GiB/s "
+print(f"compute ceiling: chunking + hashing at {cpu['chunk_gib_s']:.2f} GiB/s per core in memory (cut points alone "
+      f"{cpu['cdc_lanes_gib_s']:.2f}, the fastcdc crate's {cpu['fastcdc_gib_s']:.2f}, blake3 alone {cpu['blake3_gib_s']:.2f}) x {os.cpu_count()} cores = {ceiling:.2f} GiB/s "
       f"= {ceiling / (gib / med['b3sum big']) * 100:.0f}% of b3sum before a byte is read from disk or written")
 # The floor for the same bytes: the slower of chunking + hashing them on every core at the measured
 # rate, and `cp -r` of the same files. A put at 100% of it is as fast as the slower of the two.

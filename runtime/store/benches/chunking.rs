@@ -20,6 +20,11 @@ fn main() {
         let n = fastcdc::v2020::FastCDC::new(&data, MIN, AVG, MAX).count();
         assert_eq!(n, cuts.len());
     });
+    let cutter = pipe_store::cdc::Cutter::new(MIN, AVG, MAX);
+    let lanes = median(|| {
+        let n = cutter.chunks(&data).count();
+        assert_eq!(n, cuts.len());
+    });
     let hash = median(|| {
         for &(offset, length) in &cuts {
             std::hint::black_box(blake3::hash(&data[offset..offset + length]));
@@ -43,8 +48,9 @@ fn main() {
     });
     let gib_per_s = |d: Duration| LEN as f64 / (1u64 << 30) as f64 / d.as_secs_f64();
     println!(
-        "{{\"fastcdc_gib_s\": {:.3}, \"blake3_gib_s\": {:.3}, \"chunk_gib_s\": {:.3}, \"chunks\": {}}}",
+        "{{\"fastcdc_gib_s\": {:.3}, \"cdc_lanes_gib_s\": {:.3}, \"blake3_gib_s\": {:.3}, \"chunk_gib_s\": {:.3}, \"chunks\": {}}}",
         gib_per_s(cdc),
+        gib_per_s(lanes),
         gib_per_s(hash),
         gib_per_s(both),
         cuts.len()

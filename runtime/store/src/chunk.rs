@@ -1,14 +1,15 @@
-//! Content-defined chunking: cuts a byte stream into FastCDC (2020) chunks and hashes each with
-//! blake3.
+//! Content-defined chunking: cuts a byte stream into FastCDC (2020) chunks (found by
+//! [`crate::cdc`]) and hashes each with blake3.
 //!
 //! Takes a reader; gives each chunk's bytes and reference, in order, to a callback. The cut points
 //! are those FastCDC finds over the whole stream, although the stream is read in bounded segments:
 //! a chunk is only cut once at least `MAX` bytes after its start are in memory (or the stream has
 //! ended), which is all FastCDC ever looks at. Does no IO besides reading.
 
-use fastcdc::v2020::FastCDC;
+use crate::cdc::Cutter;
 use pipe_spec::{ChunkRef, Hash};
 use std::io::{self, Read};
+use std::sync::LazyLock;
 
 /// Smallest chunk (except a file's last): 256 KiB.
 pub const MIN: usize = 256 * 1024;
@@ -16,6 +17,9 @@ pub const MIN: usize = 256 * 1024;
 pub const AVG: usize = 1024 * 1024;
 /// Largest chunk: 4 MiB.
 pub const MAX: usize = 4 * 1024 * 1024;
+/// The cutter for these sizes, built once.
+static CUTTER: LazyLock<Cutter> = LazyLock::new(|| Cutter::new(MIN, AVG, MAX));
+
 /// Bytes read per segment; a multiple of `MAX` so most chunks are cut without copying.
 const SEGMENT: usize = 16 * MAX;
 
@@ -47,13 +51,13 @@ pub fn chunk<E>(
         let eof = fill(&mut reader, buf, SEGMENT).map_err(&io_error)?;
         left = left.saturating_sub((buf.len() - carried) as u64);
         let mut consumed = 0;
-        for c in FastCDC::new(buf, MIN, AVG, MAX) {
-            if !eof && buf.len() - c.offset < MAX {
+        for (offset, length) in CUTTER.chunks(buf) {
+            if !eof && buf.len() - offset < MAX {
                 break;
             }
-            let bytes = &buf[c.offset..c.offset + c.length];
-            emit(ChunkRef { hash: Hash::of(bytes), size: c.length as u64 }, bytes)?;
-            consumed = c.offset + c.length;
+            let bytes = &buf[offset..offset + length];
+            emit(ChunkRef { hash: Hash::of(bytes), size: length as u64 }, bytes)?;
+            consumed = offset + length;
         }
         // What is left is the start of the next chunk: moved to the front of the buffer.
         buf.drain(..consumed);
@@ -111,7 +115,7 @@ mod tests {
     #[test]
     fn segmented_reading_cuts_where_whole_buffer_chunking_cuts() {
         let data = noise(3 * SEGMENT + 12_345, 7);
-        let whole: Vec<usize> = FastCDC::new(&data, MIN, AVG, MAX).map(|c| c.length).collect();
+        let whole: Vec<usize> = fastcdc::v2020::FastCDC::new(&data, MIN, AVG, MAX).map(|c| c.length).collect();
         let streamed: Vec<usize> = chunks_of(&data).iter().map(|c| c.size as usize).collect();
         assert_eq!(streamed, whole);
         assert!(whole.len() > 40, "{} chunks", whole.len());

@@ -10,6 +10,7 @@
 //! create-if-absent. See `layout` for the keys.
 
 mod backend;
+pub mod cdc;
 pub mod chunk;
 mod diff;
 mod error;
