@@ -104,7 +104,6 @@ cpu = json.load(open(f"{work}/chunking.json"))
 last = json.load(open(f"{work}/last.json"))["outcome"]
 gib = 100 * 10 * 1024 * 1024 / 2**30
 out = {"medians_s": med, "minimums_s": low, "chunking_per_core": cpu, "cores": os.cpu_count(), "last_edit_put": last}
-json.dump(out, open("benches/results/data.json", "w"), indent=2)
 print("\nseconds                     median      min")
 for k, v in med.items():
     print(f"  {k:<24} {v:8.3f} {low[k]:8.3f}")

@@ -1,6 +1,7 @@
-//! What chunking and hashing cost on one core, with no IO: FastCDC alone, blake3 over its chunks,
-//! and `pipe_store::chunk::chunk` (both, as `put` runs them) over 256 MiB of random bytes in
-//! memory. `benches/data.sh` runs it to set `pipe data put`'s compute ceiling beside `b3sum`.
+//! What chunking and hashing cost on one core, with no IO: the fastcdc crate's cut points alone,
+//! the same cut points found by `pipe_store::cdc` (what `put` uses), blake3 over the chunks, and
+//! `pipe_store::chunk::chunk` (cutting and hashing, as `put` runs them) over 256 MiB of random
+//! bytes in memory. `benches/data.sh` runs it to set `pipe data put`'s compute ceiling beside `b3sum`.
 //!
 //! `cargo bench -p pipe-store --bench chunking` prints one JSON object of medians over 5 runs,
 //! in GiB/s per core.

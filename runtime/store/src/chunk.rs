@@ -54,14 +54,14 @@ pub fn chunk<E>(
         let carried = buf.len();
         let eof = fill(&mut reader, buf, SEGMENT).map_err(&io_error)?;
         left = left.saturating_sub((buf.len() - carried) as u64);
+        // A chunk is cut only when `MAX` bytes from its start are here (or the file ended): asked
+        // before cutting, so the chunk left for the next segment is not scanned twice.
         let mut consumed = 0;
-        for (offset, length) in CUTTER.chunks(buf) {
-            if !eof && buf.len() - offset < MAX {
-                break;
-            }
-            let bytes = &buf[offset..offset + length];
+        while consumed < buf.len() && (eof || buf.len() - consumed >= MAX) {
+            let length = CUTTER.cut(&buf[consumed..]);
+            let bytes = &buf[consumed..consumed + length];
             emit(ChunkRef { hash: Hash::of(bytes), size: length as u64 }, bytes)?;
-            consumed = offset + length;
+            consumed += length;
         }
         // What is left is the start of the next chunk: moved to the front of the buffer.
         buf.drain(..consumed);
